@@ -1,0 +1,51 @@
+# Public commands. The only prerequisite is python3 on PATH: uv and the virtualenv are
+# bootstrapped on first use into .tools/ and .venv/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(UV) run --frozen --no-sync
+STACK ?= dev
+
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help dev test plan policy deploy image lint sync
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+sync: $(VENV)/.synced ## Create or update the virtualenv from uv.lock
+
+dev: $(VENV)/.synced ## Local PostgreSQL + migrations + API on http://127.0.0.1:8000
+	@$(RUN) python -m app.cli dev
+
+test: $(VENV)/.synced ## The whole suite, real PostgreSQL included
+	@$(RUN) pytest $(PYTEST_ARGS)
+
+plan: $(VENV)/.synced ## Render the Pulumi program offline for STACK (mocks, no cloud)
+	@$(RUN) python -m infra.plan --stack $(STACK) $(PLAN_ARGS)
+
+policy: $(VENV)/.synced ## Policy pack + repository guardrails over every stack, offline
+	@$(RUN) python -m policies.check
+
+deploy: $(VENV)/.synced ## Real deployment of STACK (needs the Pulumi CLI and AWS credentials)
+	@scripts/deploy $(STACK)
+
+image: ## Build the container image (docker buildx, else buildah)
+	@scripts/build-image
+
+lint: $(VENV)/.synced ## ruff check and format check
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
