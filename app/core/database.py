@@ -1,0 +1,120 @@
+"""PostgreSQL access: one pooled peewee database per process, bound to every model.
+
+Connections are opened lazily (so ``/health`` never touches the database), checked out once per
+request and returned to the pool when the response goes out, whether or not the request failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from uuid import UUID
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+from app.core.settings import Settings
+
+# Models bind to this proxy; create_app (or a job) initialises it with a real database.
+db = peewee.DatabaseProxy()
+
+USER_SETTING = "app.user_id"
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or did not answer in time."""
+
+
+def connect_options(settings: Settings, *, application_name: str) -> dict:
+    """libpq options that bound every wait, so a hung server cannot hang a worker forever."""
+    timeout_ms = settings.db_statement_timeout_ms
+    return {
+        "connect_timeout": settings.db_connect_timeout,
+        "application_name": application_name,
+        # A dead peer is noticed within seconds instead of the kernel's default hours.
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": max(timeout_ms, 1000) + 5000 if timeout_ms else 30000,
+        "options": f"-c statement_timeout={timeout_ms} -c idle_in_transaction_session_timeout=60000",
+    }
+
+
+def make_database(
+    url: str, settings: Settings, *, application_name: str = "jobapptracker-api", pool_size=None
+) -> PooledPostgresqlDatabase:
+    return PooledPostgresqlDatabase(
+        url,
+        max_connections=pool_size or settings.pool_size,
+        stale_timeout=300,
+        timeout=settings.db_connect_timeout,
+        autorollback=True,
+        **connect_options(settings, application_name=application_name),
+    )
+
+
+def init_database(url: str, settings: Settings, **kwargs) -> PooledPostgresqlDatabase:
+    database = make_database(url, settings, **kwargs)
+    db.initialize(database)
+    return database
+
+
+def release_connection() -> None:
+    """Return this thread's connection to the pool (rolled back if a transaction was open)."""
+    if db.obj is not None and not db.is_closed():
+        db.close()
+
+
+@contextlib.contextmanager
+def user_transaction(user_id: UUID | str | None) -> Iterator[None]:
+    """One transaction with the row-level-security user set for its duration only.
+
+    ``set_config(..., true)`` is transaction-local, so a pooled connection never carries one
+    user's identity into another request.
+    """
+    with db.atomic():
+        db.execute_sql(
+            "SELECT set_config(%s, %s, true)",
+            (USER_SETTING, "" if user_id is None else str(user_id)),
+        )
+        yield
+
+
+def probe(settings: Settings, url: str) -> None:
+    """Check the database answers, within ``settings.ready_timeout_seconds`` even if it hangs.
+
+    It uses its own short-lived connection, so a wedged pool cannot hide a recovered database
+    and a hung server cannot hold a request thread: the wait is bounded by a watchdog thread.
+    """
+    import psycopg2
+
+    outcome: dict[str, BaseException | None] = {}
+    timeout = settings.ready_timeout_seconds
+
+    def attempt() -> None:
+        try:
+            options = connect_options(settings, application_name="jobapptracker-ready")
+            options["connect_timeout"] = max(1, int(timeout))
+            options["tcp_user_timeout"] = int(timeout * 1000)
+            options["options"] = f"-c statement_timeout={int(timeout * 1000)}"
+            connection = psycopg2.connect(url, **options)
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                    cursor.fetchone()
+            finally:
+                connection.close()
+            outcome["error"] = None
+        except BaseException as exc:  # noqa: BLE001 - any failure means not ready
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=attempt, name="db-ready-probe", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise DatabaseUnavailable(f"the database did not answer within {timeout:g} s")
+    error = outcome.get("error")
+    if error is not None:
+        raise DatabaseUnavailable(type(error).__name__) from error

@@ -1,0 +1,120 @@
+"""Errors as values with stable codes, shaped into the one error envelope here and nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import falcon
+import peewee
+import structlog
+from playhouse.pool import MaxConnectionsExceeded
+
+from app.core.database import DatabaseUnavailable
+
+log = structlog.get_logger("app.errors")
+
+
+@dataclass
+class AppError(Exception):
+    """A failure the client should see: HTTP status, stable UPPER_SNAKE code, safe message."""
+
+    status: int
+    code: str
+    message: str
+    details: list[dict] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ValidationFailed(AppError):
+    def __init__(self, details: list[dict], message: str = "The request is not valid."):
+        super().__init__(422, "VALIDATION_ERROR", message, details)
+
+
+class NotFound(AppError):
+    def __init__(self, message: str = "The resource was not found."):
+        super().__init__(404, "NOT_FOUND", message)
+
+
+# Falcon's own HTTP errors mapped to stable codes and messages that never echo internals.
+_FALCON_CODES = {
+    400: ("BAD_REQUEST", "The request could not be understood."),
+    401: ("UNAUTHORIZED", "Authentication is required."),
+    403: ("FORBIDDEN", "This action is not allowed."),
+    404: ("NOT_FOUND", "The resource was not found."),
+    405: ("METHOD_NOT_ALLOWED", "This method is not allowed on this resource."),
+    408: ("REQUEST_TIMEOUT", "The request took too long to arrive."),
+    411: ("LENGTH_REQUIRED", "A Content-Length header is required."),
+    413: ("PAYLOAD_TOO_LARGE", "The request body is too large."),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json."),
+    422: ("VALIDATION_ERROR", "The request is not valid."),
+    429: ("RATE_LIMITED", "Too many requests. Try again later."),
+    503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable."),
+}
+
+
+def envelope(req: falcon.Request, code: str, message: str, details: list[dict]) -> dict:
+    return {
+        "success": False,
+        "error": {"code": code, "message": message, "details": details},
+        "meta": meta(req),
+    }
+
+
+def meta(req: falcon.Request, **extra) -> dict:
+    return {
+        "request_id": getattr(req.context, "request_id", None),
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        **extra,
+    }
+
+
+def _respond(resp: falcon.Response, req, status: int, code: str, message: str, details=None):
+    resp.status = status
+    resp.media = envelope(req, code, message, details or [])
+    resp.complete = True
+
+
+def handle_app_error(req, resp, ex: AppError, params) -> None:
+    for name, value in ex.headers.items():
+        resp.set_header(name, value)
+    _respond(resp, req, ex.status, ex.code, ex.message, ex.details)
+
+
+def handle_http_error(req, resp, ex: falcon.HTTPError, params) -> None:
+    status = ex.status_code
+    code, message = _FALCON_CODES.get(status, ("HTTP_ERROR", "The request failed."))
+    if isinstance(ex, falcon.MediaMalformedError):
+        code, message = "MALFORMED_JSON", "The request body is not valid JSON."
+    elif isinstance(ex, falcon.MediaNotFoundError):
+        code, message = "BODY_REQUIRED", "The request needs a JSON body."
+    if ex.headers:
+        for name, value in ex.headers.items():
+            resp.set_header(name, value)
+    _respond(resp, req, status, code, message)
+
+
+def handle_database_error(req, resp, ex: Exception, params) -> None:
+    log.error("database_unavailable", error=type(ex).__name__)
+    resp.set_header("Retry-After", "5")
+    _respond(resp, req, 503, "DATABASE_UNAVAILABLE", "The database is unavailable. Try again.")
+
+
+def handle_unexpected(req, resp, ex: Exception, params) -> None:
+    log.exception("unhandled_exception", error=type(ex).__name__)
+    _respond(resp, req, 500, "INTERNAL_ERROR", "Something went wrong on our side.")
+
+
+def register_error_handlers(app: falcon.App) -> None:
+    # Falcon picks the most specific handler for an exception's class, so the catch-all
+    # Exception handler only sees what nothing else claims.
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(AppError, handle_app_error)
+    app.add_error_handler(peewee.OperationalError, handle_database_error)
+    app.add_error_handler(peewee.InterfaceError, handle_database_error)
+    app.add_error_handler(DatabaseUnavailable, handle_database_error)
+    app.add_error_handler(MaxConnectionsExceeded, handle_database_error)

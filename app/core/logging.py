@@ -1,0 +1,74 @@
+"""Structured JSON logs on stdout, with secrets redacted wherever they would appear."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+import structlog
+
+# Keys whose values are never written, at any depth of an event.
+SENSITIVE_KEYS = re.compile(
+    r"pass(word)?|secret|token|authorization|cookie|api[_-]?key|credential|webhook|dsn|session",
+    re.IGNORECASE,
+)
+REDACTED = "[REDACTED]"
+# Credentials embedded in URLs, e.g. postgresql://user:pass@host.
+_URL_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def _redact(value):
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if SENSITIVE_KEYS.search(str(key)) else _redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(item) for item in value]
+    if isinstance(value, str):
+        return _URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", value)
+    return value
+
+
+def redact_processor(logger, method_name, event_dict):
+    return _redact(event_dict)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Idempotent: safe to call from every entrypoint (API workers, Lambdas, CLI)."""
+    numeric = logging.getLevelName(level.upper())
+    processors = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_processor,
+        structlog.processors.JSONRenderer(),
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    # Standard-library loggers (gunicorn, botocore, peewee) share stdout, one JSON line each.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact_processor,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for noisy in ("botocore", "boto3", "urllib3", "peewee"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

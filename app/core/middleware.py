@@ -1,0 +1,111 @@
+"""Request pipeline: request id, body limits, database connection lifetime, access log, headers."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import falcon
+import structlog
+
+from app.core.database import release_connection
+from app.core.errors import AppError
+from app.core.settings import Settings
+
+log = structlog.get_logger("app.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_WELL_FORMED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class RequestIdMiddleware:
+    """Accept a well-formed caller id or make one; bind it to every log line of the request."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        supplied = req.get_header(REQUEST_ID_HEADER)
+        if supplied and _WELL_FORMED_REQUEST_ID.match(supplied):
+            request_id = supplied
+        else:
+            request_id = uuid.uuid4().hex
+        req.context.request_id = request_id
+        req.context.started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        resp.set_header(REQUEST_ID_HEADER, req.context.request_id)
+
+
+class AccessLogMiddleware:
+    """One JSON line per request. Only the route template is logged, never the query string,
+    headers, cookies or body, so no credential can reach the log."""
+
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        started = getattr(req.context, "started", None)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        log.info(
+            "request",
+            method=req.method,
+            route=req.uri_template or "<unmatched>",
+            status=resp.status_code if hasattr(resp, "status_code") else resp.status,
+            duration_ms=duration_ms,
+        )
+        structlog.contextvars.clear_contextvars()
+
+
+class BodyPolicyMiddleware:
+    """JSON only, of a declared length no larger than the configured limit, checked before
+    the body is read."""
+
+    def __init__(self, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()):
+        self.max_bytes = max_bytes
+        self.exempt_prefixes = exempt_prefixes
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.method not in _BODY_METHODS or req.path.startswith(self.exempt_prefixes):
+            return
+        length = req.content_length
+        if length is not None and length > self.max_bytes:
+            raise AppError(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                f"The request body is larger than {self.max_bytes} bytes.",
+            )
+        if not length and req.get_header("Transfer-Encoding") is None:
+            return  # no body at all: the resource decides whether it needs one
+        media_type = (req.content_type or "").split(";")[0].strip().lower()
+        if media_type != falcon.MEDIA_JSON:
+            raise AppError(
+                415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json."
+            )
+        if length is None:
+            # A chunked body of unknown size could be any size: ask for its length up front.
+            raise AppError(411, "LENGTH_REQUIRED", "A Content-Length header is required.")
+
+
+class DatabaseSessionMiddleware:
+    """The connection is opened lazily by the first query and always returned to the pool,
+    whether the request succeeded or failed."""
+
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        release_connection()
+
+
+class SecurityHeadersMiddleware:
+    API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+    def __init__(self, settings: Settings):
+        self.hsts = settings.is_production
+
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        resp.set_header("X-Frame-Options", "DENY")
+        resp.set_header("Referrer-Policy", "no-referrer")
+        resp.set_header("Cross-Origin-Opener-Policy", "same-origin")
+        resp.set_header("Cache-Control", resp.get_header("Cache-Control") or "no-store")
+        if resp.get_header("Content-Security-Policy") is None:
+            resp.set_header("Content-Security-Policy", self.API_CSP)
+        if self.hsts:
+            resp.set_header("Strict-Transport-Security", "max-age=63072000; includeSubDomains")

@@ -1,0 +1,542 @@
+"""Runtime configuration: the only module that reads the process environment.
+
+Values are read once into a frozen ``Settings`` object, except the few documented as
+request-time (``EMAIL_VERIFICATION_ENABLED``), which are re-read through ``Settings`` on each use.
+
+Any secret ``NAME`` may arrive as ``NAME_SECRET_ARN`` instead; it is then resolved from Secrets
+Manager while the settings are built (a Lambda's cold start), so a deployed Lambda never carries a
+secret as a plain environment value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit
+
+Component = Literal["api", "scan_result", "maintenance", "slack_notify", "db_admin", "cli"]
+
+ENVIRONMENTS = ("development", "test", "production")
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+PRODUCTION_SSL_MODES = ("require", "verify-ca", "verify-full")
+SAMESITE_VALUES = ("Strict", "Lax", "None")
+EMAIL_PROVIDERS = ("resend", "ses", "gmail", "console")
+EMAIL_PROVIDER_ALIASES = {"smtp": "gmail"}
+STORAGE_BACKENDS = ("local", "s3")
+SCANNERS = ("local", "guardduty")
+
+# Secrets that may be given directly or as NAME_SECRET_ARN.
+SECRET_NAMES = (
+    "DB_APP_PASSWORD",
+    "DB_MIGRATOR_PASSWORD",
+    "DB_JOBS_PASSWORD",
+    "JWT_SECRET",
+    "JWT_PREVIOUS_SECRET",
+    "RESEND_API_KEY",
+    "GMAIL_APP_PASSWORD",
+    "SLACK_WEBHOOK_URL",
+)
+MIN_JWT_SECRET_BYTES = 32
+DB_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_APP_USER", "DB_APP_PASSWORD")
+
+# The RDS CA bundle shipped in the image; verify-full uses it by default in production.
+RDS_CA_BUNDLE = Path(__file__).resolve().parents[2] / "certs" / "rds-global-bundle.pem"
+
+# What each entrypoint needs in production, beyond what every entrypoint needs.
+_DB_HOST = ("DB_HOST", "DB_NAME")
+REQUIRED_BY_COMPONENT: dict[str, tuple[str, ...]] = {
+    "api": (
+        *_DB_HOST,
+        "DB_APP_USER",
+        "DB_APP_PASSWORD",
+        "JWT_SECRET",
+        "FRONTEND_URL",
+        "API_URL",
+    ),
+    "scan_result": (*_DB_HOST, "DB_JOBS_USER", "DB_JOBS_PASSWORD", "UPLOADS_BUCKET"),
+    "maintenance": (*_DB_HOST, "DB_JOBS_USER", "DB_JOBS_PASSWORD", "FRONTEND_URL"),
+    "slack_notify": ("SLACK_WEBHOOK_URL",),
+    "db_admin": (*_DB_HOST, "DB_MIGRATOR_USER", "DB_MIGRATOR_PASSWORD"),
+    "cli": (),
+}
+
+
+class SettingsError(Exception):
+    """Configuration is missing or unsafe. ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "Invalid configuration:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+
+SecretFetcher = Callable[[str], str]
+
+
+def secrets_manager_fetcher(region: str | None) -> SecretFetcher:
+    """Fetch a secret's string from Secrets Manager with the default credential chain."""
+
+    def fetch(arn: str) -> str:
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name=region or _region_from_arn(arn))
+        return client.get_secret_value(SecretId=arn)["SecretString"]
+
+    return fetch
+
+
+def _region_from_arn(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    component: str = "api"
+    log_level: str = "INFO"
+    port: int = 8000
+    web_concurrency: int | None = None
+    gunicorn_threads: int = 4
+    max_request_bytes: int = 1024 * 1024
+
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "jobapptracker"
+    db_sslmode: str = "prefer"
+    db_sslrootcert: str | None = None
+    db_app_user: str = "jat_app"
+    db_app_password: str | None = None
+    db_migrator_user: str = "jat_migrator"
+    db_migrator_password: str | None = None
+    db_jobs_user: str = "jat_jobs"
+    db_jobs_password: str | None = None
+    db_master_secret_arn: str | None = None
+    db_pool_size: int | None = None
+    db_connect_timeout: int = 5
+    db_statement_timeout_ms: int = 15000
+    ready_timeout_seconds: float = 3.0
+
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_previous_secret: str | None = field(default=None, repr=False)
+    jwt_issuer: str = "jobapptracker"
+    jwt_audience: str = "jobapptracker-api"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_days: int = 30
+    refresh_cookie_samesite: str = "Lax"
+    password_min_length: int = 14
+    password_max_age_days: int = 90
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 1
+    trusted_proxy_hops: int = 1
+    frontend_url: str = "http://localhost:5173"
+    api_url: str = "http://localhost:8000"
+
+    email_provider: str = "resend"
+    from_email: str | None = None
+    resend_api_key: str | None = field(default=None, repr=False)
+    resend_api_url: str = "https://api.resend.com"
+    gmail_user: str | None = None
+    gmail_app_password: str | None = field(default=None, repr=False)
+    smtp_host: str = "smtp.gmail.com"
+    smtp_port: int = 465
+    aws_region: str | None = None
+
+    storage_backend: str = "local"
+    local_storage_dir: str = "var/uploads"
+    uploads_bucket: str | None = None
+    upload_max_bytes: int = 10 * 1024 * 1024
+    scanner: str = "local"
+    clamd_socket: str | None = None
+    rate_limiter_fail_closed: bool = False
+    slack_lambda_function: str | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)
+
+    # Live view of the environment for request-time values; not part of equality or repr.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    # ----- derived values -------------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """No DB_* at all in development or test: the embedded local PostgreSQL is used."""
+        return self.db_host is None and not self.is_production
+
+    def _url(self, user: str, password: str | None) -> str:
+        if self.db_host is None:
+            raise SettingsError(["DB_HOST is not set (the embedded database sets it when it starts)"])
+        auth = quote(user, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        query = f"sslmode={self.db_sslmode}&connect_timeout={self.db_connect_timeout}"
+        if self.db_sslrootcert:
+            query += "&sslrootcert=" + quote(self.db_sslrootcert, safe="/")
+        return f"postgresql://{auth}@{self.db_host}:{self.db_port}/{self.db_name}?{query}"
+
+    @property
+    def database_url(self) -> str:
+        """The API's connection: the app role, DML only."""
+        return self._url(self.db_app_user, self.db_app_password)
+
+    @property
+    def migrations_database_url(self) -> str:
+        """The migrator's connection: DDL, used by migrations only."""
+        return self._url(self.db_migrator_user, self.db_migrator_password)
+
+    @property
+    def jobs_database_url(self) -> str:
+        """The cross-user jobs' connection."""
+        return self._url(self.db_jobs_user, self.db_jobs_password)
+
+    @property
+    def pool_size(self) -> int:
+        return self.db_pool_size or self.gunicorn_threads
+
+    def email_verification_enabled(self) -> bool:
+        """Request-time value: read from the environment on every call, never cached."""
+        raw = self.environ.get("EMAIL_VERIFICATION_ENABLED", "false")
+        return _parse_bool("EMAIL_VERIFICATION_ENABLED", raw, [])
+
+    @property
+    def cross_site(self) -> bool:
+        """True when the frontend and the API are on different sites (scheme + registrable
+        domain), where a browser never sends a Strict or Lax cookie on the frontend's calls."""
+        return _site(self.frontend_url) != _site(self.api_url)
+
+    # ----- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        component: str = "api",
+        fetch_secret: SecretFetcher | None = None,
+    ) -> Settings:
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        problems: list[str] = []
+        reader = _Reader(env, problems)
+
+        app_env = reader.choice("APP_ENV", ENVIRONMENTS, "development")
+        production = app_env == "production"
+        if component not in REQUIRED_BY_COMPONENT:
+            problems.append(f"unknown component {component!r}")
+
+        legacy = [name for name in ("DB_USER", "DB_PASSWORD") if env.get(name)]
+        if legacy:
+            problems.append(
+                f"{' and '.join(legacy)} are no longer read: set DB_APP_USER/DB_APP_PASSWORD for "
+                "the API, DB_MIGRATOR_USER/DB_MIGRATOR_PASSWORD for migrations and "
+                "DB_JOBS_USER/DB_JOBS_PASSWORD for the jobs instead"
+            )
+
+        region = reader.text("AWS_REGION")
+        secrets = _resolve_secrets(env, problems, fetch_secret or secrets_manager_fetcher(region))
+
+        sslmode_default = "verify-full" if production else "prefer"
+        sslmode = reader.choice("DB_SSLMODE", SSL_MODES, sslmode_default)
+        if production and sslmode not in PRODUCTION_SSL_MODES:
+            problems.append(
+                f"DB_SSLMODE={sslmode} is unsafe in production: use require, verify-ca or "
+                "verify-full"
+            )
+        sslrootcert = reader.text("DB_SSLROOTCERT")
+        if sslrootcert is None and sslmode in ("verify-ca", "verify-full"):
+            sslrootcert = str(RDS_CA_BUNDLE)
+        verifies = sslmode in ("verify-ca", "verify-full")
+        if component != "slack_notify" and verifies and not Path(sslrootcert).is_file():
+            problems.append(f"DB_SSLROOTCERT {sslrootcert} does not exist ({sslmode} needs it)")
+
+        provider_raw = reader.text("EMAIL_PROVIDER") or "resend"
+        provider = EMAIL_PROVIDER_ALIASES.get(provider_raw.lower(), provider_raw.lower())
+        if provider not in EMAIL_PROVIDERS:
+            problems.append(
+                f"EMAIL_PROVIDER={provider_raw} is not one of resend, ses, gmail, smtp, console"
+            )
+        if production and provider == "console":
+            problems.append("EMAIL_PROVIDER=console is for local development only")
+
+        settings = cls(
+            app_env=app_env,
+            component=component,
+            log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            port=reader.integer("PORT", 8000, minimum=1),
+            web_concurrency=reader.integer("WEB_CONCURRENCY", None, minimum=1),
+            gunicorn_threads=reader.integer("GUNICORN_THREADS", 4, minimum=1),
+            max_request_bytes=reader.integer("MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024),
+            db_host=reader.text("DB_HOST"),
+            db_port=reader.integer("DB_PORT", 5432, minimum=1),
+            db_name=reader.text("DB_NAME") or "jobapptracker",
+            db_sslmode=sslmode,
+            db_sslrootcert=sslrootcert,
+            db_app_user=reader.text("DB_APP_USER") or "jat_app",
+            db_app_password=secrets.get("DB_APP_PASSWORD"),
+            db_migrator_user=reader.text("DB_MIGRATOR_USER") or "jat_migrator",
+            db_migrator_password=secrets.get("DB_MIGRATOR_PASSWORD"),
+            db_jobs_user=reader.text("DB_JOBS_USER") or "jat_jobs",
+            db_jobs_password=secrets.get("DB_JOBS_PASSWORD"),
+            db_master_secret_arn=reader.text("DB_MASTER_SECRET_ARN"),
+            db_pool_size=reader.integer("DB_POOL_SIZE", None, minimum=1),
+            db_connect_timeout=reader.integer("DB_CONNECT_TIMEOUT", 5, minimum=1),
+            db_statement_timeout_ms=reader.integer("DB_STATEMENT_TIMEOUT_MS", 15000, minimum=0),
+            ready_timeout_seconds=float(reader.integer("READY_TIMEOUT_SECONDS", 3, minimum=1)),
+            jwt_secret=secrets.get("JWT_SECRET"),
+            jwt_previous_secret=secrets.get("JWT_PREVIOUS_SECRET"),
+            jwt_issuer=reader.text("JWT_ISSUER") or "jobapptracker",
+            jwt_audience=reader.text("JWT_AUDIENCE") or "jobapptracker-api",
+            access_token_ttl_seconds=reader.integer("ACCESS_TOKEN_TTL_SECONDS", 900, minimum=60),
+            refresh_token_ttl_days=reader.integer("REFRESH_TOKEN_TTL_DAYS", 30, minimum=1),
+            refresh_cookie_samesite=reader.samesite("REFRESH_COOKIE_SAMESITE", "Lax"),
+            password_min_length=reader.integer("PASSWORD_MIN_LENGTH", 14, minimum=8),
+            password_max_age_days=reader.integer("PASSWORD_MAX_AGE_DAYS", 90, minimum=0),
+            argon2_time_cost=reader.integer("ARGON2_TIME_COST", 3, minimum=1),
+            argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", 65536, minimum=8192),
+            argon2_parallelism=reader.integer("ARGON2_PARALLELISM", 1, minimum=1),
+            trusted_proxy_hops=reader.integer("TRUSTED_PROXY_HOPS", 1, minimum=0),
+            frontend_url=reader.url("FRONTEND_URL", "http://localhost:5173"),
+            api_url=reader.url("API_URL", "http://localhost:8000"),
+            email_provider=provider,
+            from_email=reader.text("FROM_EMAIL"),
+            resend_api_key=secrets.get("RESEND_API_KEY"),
+            resend_api_url=reader.url("RESEND_API_URL", "https://api.resend.com"),
+            gmail_user=reader.text("GMAIL_USER"),
+            gmail_app_password=secrets.get("GMAIL_APP_PASSWORD"),
+            smtp_host=reader.text("SMTP_HOST") or "smtp.gmail.com",
+            smtp_port=reader.integer("SMTP_PORT", 465, minimum=1),
+            aws_region=region,
+            storage_backend=reader.choice("STORAGE_BACKEND", STORAGE_BACKENDS, "local"),
+            local_storage_dir=reader.text("LOCAL_STORAGE_DIR") or "var/uploads",
+            uploads_bucket=reader.text("UPLOADS_BUCKET"),
+            upload_max_bytes=reader.integer("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1),
+            scanner=reader.choice("SCANNER", SCANNERS, "local"),
+            clamd_socket=reader.text("CLAMD_SOCKET"),
+            rate_limiter_fail_closed=reader.boolean("RATE_LIMITER_FAIL_CLOSED", False),
+            slack_lambda_function=(
+                reader.text("SLACK_LAMBDA_FUNCTION_ARN") or reader.text("SLACK_LAMBDA_FUNCTION_NAME")
+            ),
+            slack_webhook_url=secrets.get("SLACK_WEBHOOK_URL"),
+            environ=env,
+        )
+        reader.boolean("EMAIL_VERIFICATION_ENABLED", False)  # validate now, read per request
+        problems.extend(_check_rules(settings, env, secrets))
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+
+def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, str]) -> list[str]:
+    problems: list[str] = []
+    production = settings.is_production
+    if production:
+        for name in REQUIRED_BY_COMPONENT.get(settings.component, ()):
+            if name in SECRET_NAMES:
+                if not secrets.get(name):
+                    problems.append(f"{name} (or {secret_arn_variable(name)}) is required")
+            elif not env.get(name):
+                problems.append(f"{name} is required")
+        if settings.component in ("api", "scan_result", "maintenance"):
+            if settings.storage_backend != "s3":
+                problems.append("STORAGE_BACKEND must be s3 in production")
+            if settings.scanner != "guardduty":
+                problems.append("SCANNER must be guardduty in production")
+            if settings.storage_backend == "s3" and not settings.uploads_bucket:
+                problems.append("UPLOADS_BUCKET is required when STORAGE_BACKEND=s3")
+        if settings.component == "api":
+            for name in ("FRONTEND_URL", "API_URL"):
+                value = env.get(name, "")
+                if value and not value.startswith("https://"):
+                    problems.append(f"{name} must use https in production")
+            problems.extend(_email_problems(settings))
+    for name in ("JWT_SECRET", "JWT_PREVIOUS_SECRET"):
+        value = secrets.get(name)
+        if value and len(value.encode()) < MIN_JWT_SECRET_BYTES:
+            problems.append(f"{name} must be at least {MIN_JWT_SECRET_BYTES} bytes")
+    if settings.component == "api" and settings.refresh_cookie_samesite in ("Strict", "Lax"):
+        if settings.cross_site:
+            problems.append(
+                f"REFRESH_COOKIE_SAMESITE={settings.refresh_cookie_samesite} cannot work: "
+                f"FRONTEND_URL ({settings.frontend_url}) and API_URL ({settings.api_url}) are on "
+                "different sites, so the browser would never send the refresh cookie. Serve the "
+                "API on a custom domain of the frontend's site, or set REFRESH_COOKIE_SAMESITE=None"
+            )
+    return problems
+
+
+def _email_problems(settings: Settings) -> list[str]:
+    provider = settings.email_provider
+    problems: list[str] = []
+    if provider in ("resend", "ses") and not settings.from_email:
+        problems.append(f"FROM_EMAIL is required for EMAIL_PROVIDER={provider}")
+    if provider == "resend" and not settings.resend_api_key:
+        problems.append(
+            "RESEND_API_KEY (or RESEND_API_KEY_SECRET_ARN) is required for EMAIL_PROVIDER=resend"
+        )
+    if provider == "ses" and not settings.aws_region:
+        problems.append("AWS_REGION is required for EMAIL_PROVIDER=ses")
+    if provider == "gmail" and not (settings.gmail_user and settings.gmail_app_password):
+        problems.append("GMAIL_USER and GMAIL_APP_PASSWORD are required for EMAIL_PROVIDER=gmail")
+    return problems
+
+
+def secret_arn_variable(name: str) -> str:
+    """NAME_SECRET_ARN, or NAME_ARN when NAME already ends in _SECRET (JWT_SECRET_ARN)."""
+    return f"{name}_ARN" if name.endswith("_SECRET") else f"{name}_SECRET_ARN"
+
+
+def _resolve_secrets(
+    env: Mapping[str, str], problems: list[str], fetch: SecretFetcher
+) -> dict[str, str]:
+    resolved: dict[str, str] = {}
+    for name in SECRET_NAMES:
+        direct = env.get(name) or None
+        arn_variable = secret_arn_variable(name)
+        arn = env.get(arn_variable) or None
+        if direct and arn:
+            problems.append(f"set either {name} or {arn_variable}, not both")
+            continue
+        if arn:
+            try:
+                resolved[name] = _secret_value(fetch(arn))
+            except Exception as exc:  # noqa: BLE001 - reported as a configuration problem
+                problems.append(
+                    f"{arn_variable} could not be read from Secrets Manager "
+                    f"({type(exc).__name__})"
+                )
+        elif direct:
+            resolved[name] = direct
+    return resolved
+
+
+def _secret_value(raw: str) -> str:
+    """A secret is a plain string, or JSON with a single ``value`` or ``password`` key."""
+    stripped = raw.strip()
+    if stripped.startswith("{"):
+        try:
+            document = json.loads(stripped)
+        except ValueError:
+            return raw
+        for key in ("value", "password"):
+            if isinstance(document, dict) and isinstance(document.get(key), str):
+                return document[key]
+    return raw
+
+
+def read_master_credentials(arn: str, fetch: SecretFetcher) -> tuple[str, str]:
+    """The RDS-managed master secret is JSON with ``username`` and ``password``."""
+    document = json.loads(fetch(arn))
+    return document["username"], document["password"]
+
+
+def _site(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    labels = host.split(".")
+    # Registrable domain approximation: the last two labels (last one for single-label hosts
+    # such as localhost). IP addresses are their own site.
+    if host.replace(".", "").isdigit() or len(labels) <= 2:
+        site = host
+    else:
+        site = ".".join(labels[-2:])
+    return parts.scheme, site
+
+
+def _parse_bool(name: str, raw: str, problems: list[str]) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    problems.append(f"{name}={raw} is not a boolean (true/false)")
+    return False
+
+
+class _Reader:
+    """Reads typed values, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str], problems: list[str]):
+        self.env = env
+        self.problems = problems
+
+    def text(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def integer(self, name: str, default: int | None, *, minimum: int) -> int | None:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw} is not a whole number")
+            return default
+        if value < minimum:
+            self.problems.append(f"{name}={raw} must be at least {minimum}")
+            return default
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        return default if raw is None else _parse_bool(name, raw, self.problems)
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw not in allowed:
+            self.problems.append(f"{name}={raw} is not one of {', '.join(allowed)}")
+            return default
+        return raw
+
+    def samesite(self, name: str, default: str) -> str:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        normalised = raw.capitalize()
+        if normalised not in SAMESITE_VALUES:
+            self.problems.append(f"{name}={raw} is not one of Strict, Lax, None")
+            return default
+        return normalised
+
+    def url(self, name: str, default: str) -> str:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.problems.append(f"{name}={raw} is not an http(s) URL")
+            return default
+        return raw.rstrip("/")
+
+
+# Development defaults for `make dev`, stated in the README. Variables already set win.
+DEVELOPMENT_DEFAULTS = {
+    "APP_ENV": "development",
+    "API_URL": "http://localhost:8000",
+    "FRONTEND_URL": "http://localhost:5173",
+    "EMAIL_VERIFICATION_ENABLED": "false",
+    "EMAIL_PROVIDER": "console",
+}
+
+
+def development_environment(extra_defaults: Mapping[str, str]) -> dict[str, str]:
+    """The environment for local development servers: the process environment over the
+    development defaults over ``extra_defaults`` (e.g. the local database's variables)."""
+    merged = {**extra_defaults, **DEVELOPMENT_DEFAULTS}
+    merged.update(os.environ)
+    return merged
+
+
+def database_variables_present(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return any(env.get(name) for name in DB_VARIABLES)

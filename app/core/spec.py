@@ -1,0 +1,50 @@
+"""The one source of request/response contracts: spectree validates at the edge and generates
+the OpenAPI 3.1 document from the same pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spectree import SecurityScheme, SpecTree
+
+from app.core.errors import ValidationFailed
+
+
+def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic's error list as the envelope's ``details``: one entry per field."""
+    details = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        details.append(
+            {
+                "field": ".".join(location) or "body",
+                "message": str(error.get("msg", "is not valid")).removeprefix("Value error, "),
+            }
+        )
+    return details
+
+
+def raise_validation_error(req, resp, req_validation_error, instance, model_adapter) -> None:
+    """spectree's before-hook: a failed validation becomes the 422 error envelope."""
+    if req_validation_error is not None:
+        raise ValidationFailed(validation_details(model_adapter.validation_errors(req_validation_error)))
+
+
+def build_spec() -> SpecTree:
+    return SpecTree(
+        "falcon",
+        title="Job App Tracker API",
+        version="1.0.0",
+        mode="strict",
+        annotations=True,
+        before=raise_validation_error,
+        security_schemes=[
+            SecurityScheme(
+                name="bearerAuth",
+                data={"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            )
+        ],
+    )
+
+
+api_spec = build_spec()

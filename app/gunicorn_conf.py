@@ -1,0 +1,34 @@
+"""gunicorn configuration, used by `make dev` and by the container image.
+
+gthread workers: each worker runs a thread pool, and each thread holds at most one pooled
+database connection, so connections per instance = workers x threads (docs/capacity.md).
+"""
+
+import multiprocessing
+
+from app.core.settings import Settings
+
+_settings = Settings.from_env(component="cli")
+
+bind = f"0.0.0.0:{_settings.port}"  # noqa: S104 - inside the container; make dev binds 127.0.0.1
+worker_class = "gthread"
+workers = _settings.web_concurrency or multiprocessing.cpu_count()
+threads = _settings.gunicorn_threads
+# SIGTERM: stop accepting, let in-flight requests finish for up to graceful_timeout seconds.
+graceful_timeout = 30
+timeout = 60
+# Longer than the load balancer's idle timeout, so it never reuses a socket we just closed.
+keepalive = 75
+# Recycle workers now and then; the jitter keeps them from restarting together.
+max_requests = 5000
+max_requests_jitter = 500
+worker_tmp_dir = "/dev/shm"  # noqa: S108 - heartbeat files off the container's disk
+accesslog = None  # the app writes one structured line per request itself
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = "jobapptracker-api"
+# No runtime control interface: nothing in production needs it, and it would want a writable home.
+control_socket_disable = True
+forwarded_allow_ips = "127.0.0.1"  # client IPs are derived by the app from trusted hops
+limit_request_line = 8190
+limit_request_fields = 100
