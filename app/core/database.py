@@ -50,7 +50,6 @@ def make_database(
         max_connections=pool_size or settings.pool_size,
         stale_timeout=300,
         timeout=settings.db_connect_timeout,
-        autorollback=True,
         **connect_options(settings, application_name=application_name),
     )
 

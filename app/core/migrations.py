@@ -66,7 +66,7 @@ def default_privileges_sql() -> list[str]:
 
 
 def _connect(url: str) -> peewee.PostgresqlDatabase:
-    database = peewee.PostgresqlDatabase(url, autorollback=False)
+    database = peewee.PostgresqlDatabase(url)
     database.connect()
     return database
 

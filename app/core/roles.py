@@ -19,7 +19,15 @@ from dataclasses import dataclass
 import psycopg2
 from psycopg2 import sql
 
-ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT"
+# On CREATE every dangerous attribute is denied explicitly. A non-superuser admin may not even
+# mention SUPERUSER, REPLICATION or BYPASSRLS in ALTER ROLE, so an existing role is altered with
+# the rest and then checked: a role that somehow holds one of them stops the bootstrap.
+CREATE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT"
+ALTER_ATTRIBUTES = "LOGIN NOCREATEDB NOCREATEROLE NOINHERIT"
+
+
+class UnsafeRole(Exception):
+    """An existing role holds an attribute the bootstrap must never leave in place."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,9 @@ def bootstrap_roles(
             for role in (migrator, app, jobs):
                 cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.name,))
                 verb = "ALTER" if cursor.fetchone() else "CREATE"
+                attributes = ALTER_ATTRIBUTES if verb == "ALTER" else CREATE_ATTRIBUTES
                 cursor.execute(
-                    sql.SQL("{} ROLE {} " + ROLE_ATTRIBUTES + " CONNECTION LIMIT {} PASSWORD %s")
+                    sql.SQL("{} ROLE {} " + attributes + " CONNECTION LIMIT {} PASSWORD %s")
                     .format(
                         sql.SQL(verb),
                         sql.Identifier(role.name),
@@ -62,7 +71,7 @@ def bootstrap_roles(
                     sql.SQL("COMMENT ON ROLE {} IS %s").format(sql.Identifier(role.name)),
                     (role.purpose,),
                 )
-                actions.append(f"{verb.lower()}d role {role.name}")
+                actions.append(f"{verb.lower().rstrip('e')}ed role {role.name}")
 
             db = sql.Identifier(database)
             cursor.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
@@ -84,6 +93,17 @@ def bootstrap_roles(
                     sql.SQL("REVOKE TEMPORARY, CREATE ON DATABASE {} FROM {}").format(db, ident)
                 )
             actions.append("granted connect/usage; revoked CREATE and TEMP from PUBLIC")
+            cursor.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
+                "AND (rolsuper OR rolbypassrls OR rolreplication)",
+                ([migrator.name, app.name, jobs.name],),
+            )
+            unsafe = [row[0] for row in cursor.fetchall()]
+            if unsafe:
+                raise UnsafeRole(
+                    f"{', '.join(unsafe)} hold SUPERUSER, BYPASSRLS or REPLICATION; a superuser "
+                    "must remove it before the bootstrap can continue"
+                )
     finally:
         connection.close()
     return actions

@@ -1,0 +1,50 @@
+"""`python -m app.cli db ...` against the session's PostgreSQL, as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=REPO,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_bootstrap_roles_with_an_admin_url_is_idempotent(db_env, local_pg):
+    for _ in range(2):
+        result = cli(db_env, "db", "bootstrap-roles", "--admin-url", local_pg.admin_url)
+        assert result.returncode == 0, result.stderr
+        assert "altered role jat_app" in result.stdout
+
+
+def test_migrate_again_applies_nothing_and_status_lists_history(db_env):
+    result = cli(db_env, "db", "migrate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 applied"
+    status = cli(db_env, "db", "status")
+    assert "[x] 001_baseline" in status.stdout
+    assert "[ ]" not in status.stdout
+
+
+def test_generate_reports_no_changes_when_models_match_history(db_env):
+    result = cli(db_env, "db", "generate", "nothing_changed")
+    assert result.returncode == 0, result.stderr
+    assert "no changes" in result.stdout
+
+
+def test_legacy_variables_stop_the_cli_with_guidance(db_env):
+    result = cli({**db_env, "DB_USER": "old"}, "db", "status")
+    assert result.returncode == 2
+    assert "DB_APP_USER" in result.stderr and "DB_MIGRATOR_USER" in result.stderr

@@ -1,0 +1,121 @@
+"""The real server: gunicorn with app/gunicorn_conf.py over real HTTP."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.core.local_postgres import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str]):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_conf.py",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "app.main:app",
+            ],
+            cwd=REPO,
+            env={"PATH": os.environ["PATH"], **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.process.kill()
+        raise RuntimeError(self.process.stdout.read().decode())
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, json.loads(response.read() or b"null"), response
+        finally:
+            connection.close()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=40)
+        finally:
+            self.process.stdout.close()
+
+
+@pytest.fixture
+def gunicorn(db_env):
+    server = Gunicorn(db_env)
+    yield server
+    server.stop()
+
+
+def test_serves_health_and_readiness_over_http(gunicorn):
+    status, body, response = gunicorn.request("GET", "/health")
+    assert (status, body["success"]) == (200, True)
+    assert response.getheader("X-Request-ID")
+    assert "gunicorn/" not in (response.getheader("Server") or "")  # no version disclosed
+    status, body, _ = gunicorn.request("GET", "/health/ready")
+    assert (status, body["data"]["database"]) == (200, "ok")
+
+
+def test_unknown_route_over_http_is_the_404_envelope(gunicorn):
+    status, body, response = gunicorn.request("GET", "/nope")
+    assert status == 404
+    assert body["error"]["code"] == "NOT_FOUND"
+    assert body["meta"]["request_id"] == response.getheader("X-Request-ID")
+
+
+def test_chunked_body_without_length_is_refused(gunicorn):
+    def chunks():
+        yield b'{"email": "a@b.c"}'
+
+    status, body, _ = gunicorn.request(
+        "POST", "/health", body=chunks(),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    )
+    assert status == 411
+    assert body["error"]["code"] == "LENGTH_REQUIRED"
+
+
+def test_sigterm_lets_the_in_flight_request_finish(db_env):
+    from tests.api.test_readiness import SilentServer
+
+    hanging = SilentServer()
+    server = Gunicorn({**db_env, "DB_PORT": str(hanging.port), "READY_TIMEOUT_SECONDS": "2"})
+    outcome = {}
+
+    def slow_request():
+        outcome["result"] = server.request("GET", "/health/ready", timeout=15)
+
+    try:
+        worker = threading.Thread(target=slow_request)
+        worker.start()
+        time.sleep(0.7)  # the request is now waiting on the hanging database
+        server.process.send_signal(signal.SIGTERM)
+        worker.join(20)
+        status, body, _ = outcome["result"]
+        assert status == 503
+        assert body["error"]["code"] == "DATABASE_UNAVAILABLE"
+        assert server.stop() == 0
+    finally:
+        hanging.close()
+        if server.process.poll() is None:
+            server.process.kill()
