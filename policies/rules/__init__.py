@@ -1,0 +1,17 @@
+"""The rule modules; :data:`ALL_RULES` is every rule of the pack, in report order."""
+
+from __future__ import annotations
+
+from . import ecr, events, iam, lambda_, rds, s3, secrets, service, tags
+
+ALL_RULES = [
+    *s3.RULES,
+    *rds.RULES,
+    *ecr.RULES,
+    *service.RULES,
+    *lambda_.RULES,
+    *iam.RULES,
+    *events.RULES,
+    *tags.RULES,
+    *secrets.RULES,
+]
