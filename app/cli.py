@@ -1,16 +1,15 @@
 """Operator commands: ``python -m app.cli --help``.
 
-    dev                              local PostgreSQL + migrations + API on 127.0.0.1:8000
-    db bootstrap-roles [--admin-url] create or update the migrator, app and jobs roles
-    db migrate | status              apply or list migrations (as the migrator)
-    db generate NAME                 write a migration from model changes, for review
+dev                              local PostgreSQL + migrations + API on 127.0.0.1:8000
+db bootstrap-roles [--admin-url] create or update the migrator, app and jobs roles
+db migrate | status              apply or list migrations (as the migrator)
+db generate NAME                 write a migration from model changes, for review
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -103,7 +102,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
             for action in bootstrap(settings, local.admin_url):
                 print(f"roles: {action}")
         applied = migrations.apply(settings.migrations_database_url, role_names(settings))
-        print(f"migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else ""))
+        print(
+            f"migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else "")
+        )
         where = f"local PostgreSQL in {LOCAL_DB_DIR}" if local else f"{settings.db_host}"
         print(f"database: {where} (port {settings.db_port})")
         print(f"serving http://127.0.0.1:{args.port} as role {settings.db_app_user}; Ctrl-C stops")
@@ -194,8 +195,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m app.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     dev = commands.add_parser("dev", help="local PostgreSQL + migrations + API")

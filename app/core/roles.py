@@ -59,8 +59,7 @@ def bootstrap_roles(
                 verb = "ALTER" if cursor.fetchone() else "CREATE"
                 attributes = ALTER_ATTRIBUTES if verb == "ALTER" else CREATE_ATTRIBUTES
                 cursor.execute(
-                    sql.SQL("{} ROLE {} " + attributes + " CONNECTION LIMIT {} PASSWORD %s")
-                    .format(
+                    sql.SQL("{} ROLE {} " + attributes + " CONNECTION LIMIT {} PASSWORD %s").format(
                         sql.SQL(verb),
                         sql.Identifier(role.name),
                         sql.Literal(limits.get(role.name, -1)),
@@ -75,13 +74,17 @@ def bootstrap_roles(
 
             db = sql.Identifier(database)
             cursor.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
-            cursor.execute(sql.SQL("REVOKE TEMPORARY, CREATE ON DATABASE {} FROM PUBLIC").format(db))
+            cursor.execute(
+                sql.SQL("REVOKE TEMPORARY, CREATE ON DATABASE {} FROM PUBLIC").format(db)
+            )
             for role in (migrator, app, jobs):
                 ident = sql.Identifier(role.name)
                 cursor.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, ident))
                 cursor.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
                 cursor.execute(
-                    sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = public").format(ident, db)
+                    sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = public").format(
+                        ident, db
+                    )
                 )
             cursor.execute(
                 sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(migrator.name))

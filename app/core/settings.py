@@ -174,7 +174,9 @@ class Settings:
 
     def _url(self, user: str, password: str | None) -> str:
         if self.db_host is None:
-            raise SettingsError(["DB_HOST is not set (the embedded database sets it when it starts)"])
+            raise SettingsError(
+                ["DB_HOST is not set (the embedded database sets it when it starts)"]
+            )
         auth = quote(user, safe="")
         if password:
             auth += ":" + quote(password, safe="")
@@ -322,7 +324,8 @@ class Settings:
             clamd_socket=reader.text("CLAMD_SOCKET"),
             rate_limiter_fail_closed=reader.boolean("RATE_LIMITER_FAIL_CLOSED", False),
             slack_lambda_function=(
-                reader.text("SLACK_LAMBDA_FUNCTION_ARN") or reader.text("SLACK_LAMBDA_FUNCTION_NAME")
+                reader.text("SLACK_LAMBDA_FUNCTION_ARN")
+                or reader.text("SLACK_LAMBDA_FUNCTION_NAME")
             ),
             slack_webhook_url=secrets.get("SLACK_WEBHOOK_URL"),
             environ=env,
@@ -409,8 +412,7 @@ def _resolve_secrets(
                 resolved[name] = _secret_value(fetch(arn))
             except Exception as exc:  # noqa: BLE001 - reported as a configuration problem
                 problems.append(
-                    f"{arn_variable} could not be read from Secrets Manager "
-                    f"({type(exc).__name__})"
+                    f"{arn_variable} could not be read from Secrets Manager ({type(exc).__name__})"
                 )
         elif direct:
             resolved[name] = direct

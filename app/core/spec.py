@@ -27,7 +27,9 @@ def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 def raise_validation_error(req, resp, req_validation_error, instance, model_adapter) -> None:
     """spectree's before-hook: a failed validation becomes the 422 error envelope."""
     if req_validation_error is not None:
-        raise ValidationFailed(validation_details(model_adapter.validation_errors(req_validation_error)))
+        raise ValidationFailed(
+            validation_details(model_adapter.validation_errors(req_validation_error))
+        )
 
 
 def build_spec() -> SpecTree:

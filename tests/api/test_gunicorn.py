@@ -24,8 +24,16 @@ class Gunicorn:
         self.port = free_port()
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_conf.py",
-                "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "app.main:app",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "app/gunicorn_conf.py",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "app.main:app",
             ],
             cwd=REPO,
             env={"PATH": os.environ["PATH"], **env},
@@ -88,7 +96,9 @@ def test_chunked_body_without_length_is_refused(gunicorn):
         yield b'{"email": "a@b.c"}'
 
     status, body, _ = gunicorn.request(
-        "POST", "/health", body=chunks(),
+        "POST",
+        "/health",
+        body=chunks(),
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
     )
     assert status == 411

@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from app.core.database import db
-from app.core.spec import api_spec
 from app.core.settings import Settings
+from app.core.spec import api_spec
 from app.main import create_app
 
 
@@ -88,7 +88,9 @@ def test_malformed_json_is_a_400_envelope(http):
 
 def test_wrong_content_type_is_a_415_envelope(http):
     result = http.simulate_post(
-        "/v1/_echo", body="email=a@b.c", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        "/v1/_echo",
+        body="email=a@b.c",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert_error_envelope(result, 415, "UNSUPPORTED_MEDIA_TYPE")
 
@@ -108,8 +110,9 @@ def test_validation_failure_is_a_422_with_one_detail_per_field(http):
 
 
 def test_missing_field_is_named(http):
-    body = assert_error_envelope(http.simulate_post("/v1/_echo", json={"count": 2}), 422,
-                                 "VALIDATION_ERROR")
+    body = assert_error_envelope(
+        http.simulate_post("/v1/_echo", json={"count": 2}), 422, "VALIDATION_ERROR"
+    )
     assert body["error"]["details"][0]["field"] == "email"
 
 

@@ -18,7 +18,7 @@ from app.core.roles import RoleSpec, bootstrap_roles
 
 REAL_MIGRATIONS = migrations.MIGRATIONS_DIR
 
-PROBE_MIGRATION = '''
+PROBE_MIGRATION = """
 import peewee as pw
 
 
@@ -33,9 +33,9 @@ def migrate(migrator, database, *, fake=False):
 
 def rollback(migrator, database, *, fake=False):
     migrator.remove_model("probe_items")
-'''
+"""
 
-FAILING_MIGRATION = '''
+FAILING_MIGRATION = """
 def migrate(migrator, database, *, fake=False):
     migrator.sql("CREATE TABLE half_done (id int)")
     migrator.sql("INSERT INTO half_done VALUES (1)")
@@ -44,7 +44,7 @@ def migrate(migrator, database, *, fake=False):
 
 def rollback(migrator, database, *, fake=False):
     pass
-'''
+"""
 
 
 class Cluster:
@@ -143,7 +143,9 @@ def test_bootstrap_is_idempotent_and_rotates_passwords(cluster):
     with cluster.connect("app"):  # the new password works
         pass
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-        psycopg2.connect(cluster.local_pg.url(cluster.roles["app"].name, old_password, cluster.name))
+        psycopg2.connect(
+            cluster.local_pg.url(cluster.roles["app"].name, old_password, cluster.name)
+        )
 
 
 def test_public_loses_create_and_temp(cluster):

@@ -63,7 +63,9 @@ def test_role_urls_use_each_roles_credentials():
             "DB_JOBS_PASSWORD": "jobs",
         }
     )
-    assert settings.database_url.startswith("postgresql://jat_app:a%20p%40ss@db:5432/jobapptracker?")
+    assert settings.database_url.startswith(
+        "postgresql://jat_app:a%20p%40ss@db:5432/jobapptracker?"
+    )
     assert settings.migrations_database_url.startswith("postgresql://jat_migrator:mig@db:5432/")
     assert settings.jobs_database_url.startswith("postgresql://jat_jobs:jobs@db:5432/")
 
@@ -103,9 +105,7 @@ def test_production_verify_full_defaults_to_the_rds_bundle(tmp_path):
 
 
 def test_production_lists_every_problem_in_one_message(tmp_path):
-    env = production_env(
-        tmp_path, DB_HOST=None, JWT_SECRET="short", FROM_EMAIL=None
-    )
+    env = production_env(tmp_path, DB_HOST=None, JWT_SECRET="short", FROM_EMAIL=None)
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(env)
     message = str(caught.value)
@@ -213,9 +213,7 @@ def test_samesite_none_is_the_cross_site_fallback():
 def test_secrets_arrive_as_secret_arns_and_are_resolved_at_start():
     client = boto3.client("secretsmanager", region_name="eu-west-1")
     arn = client.create_secret(Name="jat/jwt", SecretString=GOOD_SECRET)["ARN"]
-    db_arn = client.create_secret(Name="jat/db-jobs", SecretString='{"password": "pw-json"}')[
-        "ARN"
-    ]
+    db_arn = client.create_secret(Name="jat/db-jobs", SecretString='{"password": "pw-json"}')["ARN"]
     settings = Settings.from_env(
         {"JWT_SECRET_ARN": arn, "DB_JOBS_PASSWORD_SECRET_ARN": db_arn, "AWS_REGION": "eu-west-1"}
     )
@@ -245,7 +243,9 @@ def test_secrets_never_appear_in_repr():
 def test_env_example_lists_every_variable_settings_reads():
     source = (REPO / "app" / "core" / "settings.py").read_text()
     read = set(re.findall(r'reader\.\w+\(\s*"([A-Z0-9_]+)"', source))
-    read |= set(re.findall(r'"([A-Z][A-Z0-9_]+)",?\n', source.split("SECRET_NAMES = (")[1].split(")")[0]))
+    read |= set(
+        re.findall(r'"([A-Z][A-Z0-9_]+)",?\n', source.split("SECRET_NAMES = (")[1].split(")")[0])
+    )
     example = (REPO / ".env.example").read_text()
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
     undocumented = {name for name in read if name not in listed}
