@@ -60,7 +60,13 @@ REQUIRED_BY_COMPONENT: dict[str, tuple[str, ...]] = {
     "scan_result": (*_DB_HOST, "DB_JOBS_USER", "DB_JOBS_PASSWORD", "UPLOADS_BUCKET"),
     "maintenance": (*_DB_HOST, "DB_JOBS_USER", "DB_JOBS_PASSWORD", "FRONTEND_URL"),
     "slack_notify": ("SLACK_WEBHOOK_URL",),
-    "db_admin": (*_DB_HOST, "DB_MIGRATOR_USER", "DB_MIGRATOR_PASSWORD"),
+    "db_admin": (
+        *_DB_HOST,
+        "DB_MASTER_SECRET_ARN",
+        "DB_MIGRATOR_PASSWORD",
+        "DB_APP_PASSWORD",
+        "DB_JOBS_PASSWORD",
+    ),
     "cli": (),
 }
 

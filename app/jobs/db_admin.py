@@ -1,0 +1,72 @@
+"""The db-admin Lambda: bootstrap the roles, then apply the image's migrations.
+
+``pulumi up`` invokes it (``aws.lambda_.Invocation``) before the service or any other
+database-using Lambda moves to a new image, so nothing runs new code on an old schema. It connects
+as the RDS master (from the RDS-managed secret) for the bootstrap and as the migrator for
+migrations; the API never holds either credential.
+
+Event: ``{}`` or ``{"action": "migrate"}`` (bootstrap + migrate), ``{"action": "status"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+
+from app.core import migrations
+from app.core.logging import configure_logging
+from app.core.roles import RoleSpec, bootstrap_roles
+from app.core.settings import (
+    SecretFetcher,
+    Settings,
+    read_master_credentials,
+    secrets_manager_fetcher,
+)
+
+log = structlog.get_logger("app.jobs.db_admin")
+
+_settings: Settings | None = None
+
+
+def settings() -> Settings:
+    """Read once per cold start; secrets resolved from Secrets Manager then."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env(component="db_admin")
+        configure_logging(_settings.log_level)
+    return _settings
+
+
+def admin_url(config: Settings, fetch: SecretFetcher) -> str:
+    user, password = read_master_credentials(config.db_master_secret_arn, fetch)
+    url = config.database_url
+    # Same host, database and TLS options as every other role; only the credentials differ.
+    tail = url.split("@", 1)[1]
+    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{tail}"
+
+
+def run(config: Settings, action: str, fetch: SecretFetcher) -> dict[str, Any]:
+    names = migrations.RoleNames(config.db_migrator_user, config.db_app_user, config.db_jobs_user)
+    if action == "status":
+        return {"action": action, **migrations.status(config.migrations_database_url)}
+    if action != "migrate":
+        raise ValueError(f"unknown action {action!r}: use migrate or status")
+    actions = bootstrap_roles(
+        admin_url(config, fetch),
+        database=config.db_name,
+        migrator=RoleSpec(names.migrator, config.db_migrator_password, "schema owner; DDL only"),
+        app=RoleSpec(names.app, config.db_app_password, "the API; DML only"),
+        jobs=RoleSpec(names.jobs, config.db_jobs_password, "cross-user jobs"),
+    )
+    applied = migrations.apply(config.migrations_database_url, names)
+    result = {"action": action, "roles": actions, "applied": applied}
+    log.info("db_admin_done", roles=len(actions), applied=applied)
+    return result
+
+
+def handler(event: dict | None, context: Any) -> dict[str, Any]:
+    config = settings()
+    action = (event or {}).get("action", "migrate")
+    return run(config, action, secrets_manager_fetcher(config.aws_region))
