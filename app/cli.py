@@ -187,8 +187,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     def run(settings: Settings) -> int:
         migrations.apply(settings.migrations_database_url, role_names(settings))
-        name = migrations.generate(settings.migrations_database_url, args.name)
-        print(f"wrote migrations/{name}.py: review it before committing" if name else "no changes")
+        name = migrations.generate(settings.migrations_database_url, args.name, args.dir)
+        target = Path(args.dir) / f"{name}.py"
+        print(f"wrote {target}: review it before committing" if name else "no changes")
         return 0
 
     return _with_database(run)
@@ -219,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate = db_commands.add_parser("generate", help="write a migration from model changes")
     generate.add_argument("name")
+    generate.add_argument(
+        "--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder to write into"
+    )
     generate.set_defaults(func=cmd_generate)
     return parser
 

@@ -69,8 +69,18 @@ def _connect(url: str) -> peewee.PostgresqlDatabase:
     return database
 
 
+# Abstract bases that hold shared fields but have no table of their own.
+ABSTRACT_MODELS = ["basemodel", "timestampedmodel"]
+
+
 def router(database: peewee.Database, migrate_dir: Path = MIGRATIONS_DIR) -> Router:
-    return Router(database, migrate_dir=str(migrate_dir), migrate_table=HISTORY_TABLE, logger=log)
+    return Router(
+        database,
+        migrate_dir=str(migrate_dir),
+        migrate_table=HISTORY_TABLE,
+        ignore=ABSTRACT_MODELS,
+        logger=log,
+    )
 
 
 def set_roles(roles: RoleNames) -> None:

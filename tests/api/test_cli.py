@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,10 +39,16 @@ def test_migrate_again_applies_nothing_and_status_lists_history(db_env):
     assert "[ ]" not in status.stdout
 
 
-def test_generate_reports_no_changes_when_models_match_history(db_env):
-    result = cli(db_env, "db", "generate", "nothing_changed")
+def test_generate_reports_no_changes_when_models_match_history(db_env, tmp_path):
+    # Writes into a copy, so a model change without its migration can never leave a stray file.
+    target = tmp_path / "migrations"
+    shutil.copytree(REPO / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
+    result = cli(db_env, "db", "generate", "nothing_changed", "--dir", str(target))
     assert result.returncode == 0, result.stderr
-    assert "no changes" in result.stdout
+    assert "no changes" in result.stdout, "models and migrations differ: run db generate"
+    assert sorted(p.name for p in target.glob("*.py")) == sorted(
+        p.name for p in (REPO / "migrations").glob("*.py")
+    )
 
 
 def test_legacy_variables_stop_the_cli_with_guidance(db_env):
