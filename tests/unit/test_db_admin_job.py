@@ -15,7 +15,6 @@ from app.core.migrations import MIGRATIONS_DIR
 from app.core.settings import Settings
 from app.jobs import db_admin
 
-
 ALL_MIGRATIONS = sorted(path.stem for path in MIGRATIONS_DIR.glob("[0-9]*.py"))
 
 
