@@ -199,6 +199,17 @@ def _guardduty_roles(stack: StackView, b: Any) -> set[str]:
     return {value(p.props, "role") for p in _plans_for(stack, b) if value(p.props, "role")}
 
 
+def _only_gate_conditions(st: Statement) -> bool:
+    """A gate's conditions are about the principal and the scan tag only (a TLS-only deny that
+    also covers these actions is not the gate)."""
+    for block in st.conditions.values():
+        for key in block:
+            k = key.lower()
+            if k != "aws:principalarn" and not k.startswith(("s3:requestobjecttag", "s3:existingobjecttag/")):
+                return False
+    return True
+
+
 def _gate(
     stack: StackView, b: Any, actions: tuple[str, ...], what: str, tag_condition: bool
 ) -> Iterator[tuple[str, str]]:
@@ -213,7 +224,7 @@ def _gate(
         for st in sts:
             if not (st.denies() and st.everyone() and st.covers_action(action)):
                 continue
-            if not _targets_bucket(st, arns, objects=True):
+            if not _targets_bucket(st, arns, objects=True) or not _only_gate_conditions(st):
                 continue
             if tag_condition:
                 vals = st.condition_values(
