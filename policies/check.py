@@ -46,11 +46,11 @@ class Run:
 # ----- stacks --------------------------------------------------------------------------------
 
 
-def stack_environment(stack: str, root: Path = ROOT) -> str:
+def stack_environment(stack: str, root: Path | None = None) -> str:
     """The stack's ``<project>:environment`` config value (dev or prod); never its name."""
     import yaml
 
-    path = root / "infra" / "stacks" / f"Pulumi.{stack}.yaml"
+    path = (root or ROOT) / "infra" / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise UsageError(f"no stack file {path}")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
