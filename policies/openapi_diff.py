@@ -47,7 +47,7 @@ class _Ctx:
     def __init__(self, old_doc: Mapping, new_doc: Mapping) -> None:
         self.old_doc, self.new_doc = old_doc, new_doc
         self.changes: list[Change] = []
-        self.seen: set[tuple[str, str, str]] = set()
+        self.active: set[tuple[str, str, str]] = set()
 
     def add(self, kind: str, where: str, detail: str, breaking: bool | None = None) -> None:
         self.changes.append(Change(kind, where, detail, kind in BREAKING_KINDS if breaking is None else breaking))
@@ -128,12 +128,26 @@ def _object_part(doc: Mapping, schema: Mapping) -> dict:
 
 
 def _compare(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bool) -> None:
+    refs = (_ref(old_s), _ref(new_s), str(request))
+    if refs[0] or refs[1]:
+        if refs in ctx.active:  # a recursive schema: this pair is already being compared above
+            return
+        ctx.active.add(refs)
+        try:
+            _compare_resolved(ctx, old_s, new_s, where, request)
+        finally:
+            ctx.active.discard(refs)
+    else:
+        _compare_resolved(ctx, old_s, new_s, where, request)
+
+
+def _ref(schema: Any) -> str:
+    return schema.get("$ref", "") if isinstance(schema, Mapping) else ""
+
+
+def _compare_resolved(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bool) -> None:
     old = _resolve(ctx.old_doc, old_s)
     new = _resolve(ctx.new_doc, new_s)
-    key = (where, repr(sorted(old.items(), key=str))[:500], repr(sorted(new.items(), key=str))[:500])
-    if key in ctx.seen:
-        return
-    ctx.seen.add(key)
 
     ot, nt = _types(ctx.old_doc, old), _types(ctx.new_doc, new)
     if ot and nt and ot != nt:
