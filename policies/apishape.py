@@ -63,7 +63,9 @@ def generate_document() -> dict[str, Any]:
     from app.core.settings import Settings
     from app.main import create_app
 
-    settings = Settings.from_env({**OFFLINE_ENV, **{k: v for k, v in os.environ.items() if k == "PATH"}})
+    settings = Settings.from_env(
+        {**OFFLINE_ENV, **{k: v for k, v in os.environ.items() if k == "PATH"}}
+    )
     client = falcon.testing.TestClient(create_app(settings))
     resp = client.simulate_get("/openapi.json")
     if resp.status_code != 200:
@@ -77,25 +79,35 @@ Generator = Callable[[], dict[str, Any]]
 def compare(snapshot: dict[str, Any] | None, live: dict[str, Any]) -> list[tuple[str, str]]:
     """(message, path) findings for the live document against the snapshot."""
     if snapshot is None:
-        return [(
-            "no committed snapshot; run `python -m policies.check --update-openapi-snapshot` and commit it",
-            str(SNAPSHOT),
-        )]
+        return [
+            (
+                "no committed snapshot; run `python -m policies.check --update-openapi-snapshot` "
+                "and commit it",
+                str(SNAPSHOT),
+            )
+        ]
     changes = diff(snapshot, live)
     broken = breaking(changes)
     if broken:
         return [
-            (f"breaking API change: {c} (keep the operation; put the new shape under a new version)", str(SNAPSHOT))
+            (
+                f"breaking API change: {c} (keep the operation; put the new shape under a new "
+                "version)",
+                str(SNAPSHOT),
+            )
             for c in broken
         ]
     if changes:
         listed = "; ".join(str(c) for c in changes[:10])
         more = f" and {len(changes) - 10} more" if len(changes) > 10 else ""
-        return [(
-            f"the API changed compatibly ({listed}{more}); update the snapshot in the same commit: "
-            "python -m policies.check --update-openapi-snapshot",
-            str(SNAPSHOT),
-        )]
+        return [
+            (
+                f"the API changed compatibly ({listed}{more}); update the snapshot in the same "
+                "commit: "
+                "python -m policies.check --update-openapi-snapshot",
+                str(SNAPSHOT),
+            )
+        ]
     return []
 
 
@@ -106,7 +118,9 @@ def load_snapshot(root: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def make_check(generate: Generator = generate_document) -> Callable[[Path], Iterator[tuple[str, str]]]:
+def make_check(
+    generate: Generator = generate_document,
+) -> Callable[[Path], Iterator[tuple[str, str]]]:
     def check(root: Path) -> Iterator[tuple[str, str]]:
         try:
             live = generate()
@@ -120,7 +134,9 @@ def make_check(generate: Generator = generate_document) -> Callable[[Path], Iter
     return check
 
 
-def update_snapshot(root: Path, generate: Generator = generate_document, *, allow_breaking: bool = False) -> list[str]:
+def update_snapshot(
+    root: Path, generate: Generator = generate_document, *, allow_breaking: bool = False
+) -> list[str]:
     """Write the snapshot; refuses (returns the breaking changes) unless nothing breaks or
     ``allow_breaking`` (retiring a whole API version after its deprecation period)."""
     live = generate()
@@ -138,13 +154,17 @@ def update_snapshot(root: Path, generate: Generator = generate_document, *, allo
 def guardrail(generate: Generator = generate_document) -> Guardrail:
     return Guardrail(
         name="api-shape",
-        description="The generated OpenAPI document keeps the committed snapshot's shape (docs/openapi.json): "
-        "no removed path, operation or response field, no new required request field, no changed type, "
+        description="The generated OpenAPI document keeps the committed snapshot's shape "
+        "(docs/openapi.json): "
+        "no removed path, operation or response field, no new required request field, no changed "
+        "type, "
         "no narrowed enum; compatible changes update the snapshot in the same commit.",
         control="JAT-API-1 (DESIGN 4)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Restore the old shape, or add the new shape under a new version prefix (/v2) and keep "
-        "the old operations; for compatible changes run python -m policies.check --update-openapi-snapshot.",
+        remediation="Restore the old shape, or add the new shape under a new version prefix (/v2) "
+        "and keep "
+        "the old operations; for compatible changes run python -m policies.check "
+        "--update-openapi-snapshot.",
         check=make_check(generate),
     )

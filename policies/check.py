@@ -58,7 +58,9 @@ def stack_environment(stack: str, root: Path | None = None) -> str:
     values = [v for k, v in config.items() if k == "environment" or str(k).endswith(":environment")]
     values = [v.get("value") if isinstance(v, dict) else v for v in values]
     if len(values) != 1 or values[0] not in ("dev", "prod"):
-        raise UsageError(f"{path}: expected exactly one <project>:environment of dev or prod, found {values}")
+        raise UsageError(
+            f"{path}: expected exactly one <project>:environment of dev or prod, found {values}"
+        )
     return values[0]
 
 
@@ -66,7 +68,9 @@ def _offline():
     try:
         from infra import offline
     except ImportError as e:
-        raise UsageError(f"infra.offline is not available ({e}); use --resources FILE to check a captured plan") from e
+        raise UsageError(
+            f"infra.offline is not available ({e}); use --resources FILE to check a captured plan"
+        ) from e
     return offline
 
 
@@ -82,7 +86,9 @@ def run_stacks(stacks: list[str] | None, config_path: Path | None) -> list[Run]:
         for phase, with_image in PHASES:
             entries = normalise(offline.capture_stack(stack, with_image=with_image), stack=stack)
             outcome = evaluate(entries, config)
-            run = Run(f"stack {stack}, {phase} phase, environment {env}", stack, phase, env, outcome)
+            run = Run(
+                f"stack {stack}, {phase} phase, environment {env}", stack, phase, env, outcome
+            )
             _phase_sanity(run, entries, with_image)
             runs.append(run)
     return runs
@@ -94,13 +100,26 @@ def _phase_sanity(run: Run, entries: list[dict], with_image: bool) -> None:
     bound = [e["name"] for e in entries if e["type"] in IMAGE_BOUND_TYPES]
     if with_image and not bound:
         run.outcome.findings.append(
-            Finding("runner-phases", "mandatory", "the fully deployed capture holds no Lambda, invocation or "
-                    "service: image-bound rules could not run", "(stack)", "", "")
+            Finding(
+                "runner-phases",
+                "mandatory",
+                "the fully deployed capture holds no Lambda, invocation or "
+                "service: image-bound rules could not run",
+                "(stack)",
+                "",
+                "",
+            )
         )
     if not with_image and bound:
         run.outcome.findings.append(
-            Finding("runner-phases", "mandatory", f"the image-less phase creates image-bound resources {bound}",
-                    "(stack)", "", "")
+            Finding(
+                "runner-phases",
+                "mandatory",
+                f"the image-less phase creates image-bound resources {bound}",
+                "(stack)",
+                "",
+                "",
+            )
         )
 
 
@@ -138,7 +157,9 @@ def run_guardrails(root: Path, guardrails: list[Guardrail]) -> Run:
     for g in guardrails:
         try:
             for message, where in g.check(root):
-                outcome.findings.append(Finding(g.name, g.enforcement.value, message, where, "file", ""))
+                outcome.findings.append(
+                    Finding(g.name, g.enforcement.value, message, where, "file", "")
+                )
             outcome.evaluated.add(g.name)
         except apishape.NotYetAvailable as e:
             outcome.not_applicable.setdefault(g.name, []).append(str(e))
@@ -151,7 +172,10 @@ def run_guardrails(root: Path, guardrails: list[Guardrail]) -> Run:
 def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [len(h) for h in headers]
     for row in rows:
-        widths = [min(max(w, len(c)), 60 if i < 3 else 10_000) for i, (w, c) in enumerate(zip(widths, row, strict=True))]
+        widths = [
+            min(max(w, len(c)), 60 if i < 3 else 10_000)
+            for i, (w, c) in enumerate(zip(widths, row, strict=True))
+        ]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*headers), fmt.format(*["-" * w for w in widths])]
     lines += [fmt.format(*row) for row in rows]
@@ -165,8 +189,12 @@ def render_table(runs: list[Run], rules_meta: list[dict]) -> str:
         out.append(f"== {run.label}")
         findings = sorted(o.findings, key=lambda f: (f.level != "mandatory", f.rule, f.resource))
         if findings:
-            out.append(_table([[f.rule, f.resource, f.level, f.message] for f in findings],
-                              ["RULE", "RESOURCE", "LEVEL", "MESSAGE"]))
+            out.append(
+                _table(
+                    [[f.rule, f.resource, f.level, f.message] for f in findings],
+                    ["RULE", "RESOURCE", "LEVEL", "MESSAGE"],
+                )
+            )
         else:
             out.append("no violations")
         for rule, reasons in sorted(o.not_applicable.items()):
@@ -176,7 +204,9 @@ def render_table(runs: list[Run], rules_meta: list[dict]) -> str:
             out.append(f"  {note}")
         mandatory = sum(f.level == "mandatory" for f in o.findings)
         advisory = len(o.findings) - mandatory
-        out.append(f"  {len(o.evaluated)} rules evaluated, {mandatory} mandatory, {advisory} advisory")
+        out.append(
+            f"  {len(o.evaluated)} rules evaluated, {mandatory} mandatory, {advisory} advisory"
+        )
         out.append("")
     evaluated = set().union(*(r.outcome.evaluated for r in runs)) if runs else set()
     total_m = sum(f.level == "mandatory" for r in runs for f in r.outcome.findings)
@@ -191,13 +221,24 @@ def render_json(runs: list[Run], rules_meta: list[dict]) -> str:
     violations, not_applicable = [], []
     for run in runs:
         for f in run.outcome.findings:
-            violations.append({**f.as_dict(), "stack": run.stack, "phase": run.phase, "environment": run.environment})
+            violations.append(
+                {
+                    **f.as_dict(),
+                    "stack": run.stack,
+                    "phase": run.phase,
+                    "environment": run.environment,
+                }
+            )
         for rule, reasons in sorted(run.outcome.not_applicable.items()):
             if rule not in run.outcome.evaluated:
-                not_applicable.append({"rule": rule, "stack": run.stack, "phase": run.phase, "reason": reasons[0]})
+                not_applicable.append(
+                    {"rule": rule, "stack": run.stack, "phase": run.phase, "reason": reasons[0]}
+                )
     evaluated = set().union(*(r.outcome.evaluated for r in runs)) if runs else set()
     rules = [{**m, "evaluated": m["name"] in evaluated} for m in rules_meta]
-    return json.dumps({"rules": rules, "violations": violations, "notApplicable": not_applicable}, indent=2)
+    return json.dumps(
+        {"rules": rules, "violations": violations, "notApplicable": not_applicable}, indent=2
+    )
 
 
 # ----- entry point ---------------------------------------------------------------------------
@@ -209,28 +250,49 @@ def main(
     root: Path = ROOT,
     openapi_generator: Callable[[], dict[str, Any]] = apishape.generate_document,
 ) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policies.check", description=__doc__.splitlines()[0])
-    parser.add_argument("--resources", type=Path, help="check this JSON resource list instead of the stacks")
-    parser.add_argument("--environment", choices=("dev", "prod"), default="prod",
-                        help="policy environment for --resources (default: prod, the strict reading)")
+    parser = argparse.ArgumentParser(
+        prog="python -m policies.check", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--resources", type=Path, help="check this JSON resource list instead of the stacks"
+    )
+    parser.add_argument(
+        "--environment",
+        choices=("dev", "prod"),
+        default="prod",
+        help="policy environment for --resources (default: prod, the strict reading)",
+    )
     parser.add_argument("--stack", action="append", help="only this stack (repeatable)")
-    parser.add_argument("--config", type=Path, help="policy config file (default: policies/config/<env>.json)")
+    parser.add_argument(
+        "--config", type=Path, help="policy config file (default: policies/config/<env>.json)"
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--skip-guardrails", action="store_true", help="stacks only")
-    parser.add_argument("--update-openapi-snapshot", action="store_true",
-                        help="regenerate docs/openapi.json (refused on breaking changes)")
-    parser.add_argument("--allow-breaking", action="store_true",
-                        help="with --update-openapi-snapshot: accept breaking changes (retiring an API version)")
+    parser.add_argument(
+        "--update-openapi-snapshot",
+        action="store_true",
+        help="regenerate docs/openapi.json (refused on breaking changes)",
+    )
+    parser.add_argument(
+        "--allow-breaking",
+        action="store_true",
+        help="with --update-openapi-snapshot: accept breaking changes (retiring an API version)",
+    )
     args = parser.parse_args(argv)
 
     if args.update_openapi_snapshot:
         try:
-            broken = apishape.update_snapshot(root, openapi_generator, allow_breaking=args.allow_breaking)
+            broken = apishape.update_snapshot(
+                root, openapi_generator, allow_breaking=args.allow_breaking
+            )
         except apishape.NotYetAvailable as e:
             print(f"api-shape: {e}", file=sys.stderr)
             return 2
         if broken:
-            print("refusing to update docs/openapi.json; breaking changes:\n  " + "\n  ".join(broken), file=sys.stderr)
+            print(
+                "refusing to update docs/openapi.json; breaking changes:\n  " + "\n  ".join(broken),
+                file=sys.stderr,
+            )
             return 1
         print(f"wrote {root / apishape.SNAPSHOT}")
         return 0
@@ -248,7 +310,9 @@ def main(
         print(f"policies.check: {e}", file=sys.stderr)
         return 2
 
-    print(render_json(runs, rules_meta) if args.format == "json" else render_table(runs, rules_meta))
+    print(
+        render_json(runs, rules_meta) if args.format == "json" else render_table(runs, rules_meta)
+    )
     failed = any(f.level == "mandatory" for run in runs for f in run.outcome.findings)
     return 1 if failed else 0
 

@@ -71,7 +71,9 @@ def policy_properties(rule: Rule, config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _unknown_message(rule: Rule, e: UnknownValueError) -> str:
-    return f"can't run policy '{rule.name}' from policy pack '{PACK_NAME}' during preview: {e.message}"
+    return (
+        f"can't run policy '{rule.name}' from policy pack '{PACK_NAME}' during preview: {e.message}"
+    )
 
 
 def evaluate(
@@ -93,7 +95,9 @@ def evaluate(
         policy = to_policy(rule)
         props_config = policy_properties(rule, config)
 
-        def report(message: str, urn: str | None = None, *, _rule=rule, _level=level, _subject=None) -> None:
+        def report(
+            message: str, urn: str | None = None, *, _rule=rule, _level=level, _subject=None
+        ) -> None:
             target = _subject or by_urn.get(urn or "")
             outcome.findings.append(
                 Finding(
@@ -111,14 +115,29 @@ def evaluate(
                 if not rule.applies_to(r.resource_type):
                     continue
                 args = ResourceValidationArgs(
-                    r.resource_type, r.props, r.urn, r.name, default_options(), None, props_config, {}
+                    r.resource_type,
+                    r.props,
+                    r.urn,
+                    r.name,
+                    default_options(),
+                    None,
+                    props_config,
+                    {},
                 )
                 try:
                     policy.validate(args, lambda m, u=None, _r=r: report(m, _subject=_r))
                     outcome.evaluated.add(rule.name)
                 except UnknownValueError as e:
                     outcome.findings.append(
-                        Finding(rule.name, "advisory", _unknown_message(rule, e), r.name, r.resource_type, r.urn, True)
+                        Finding(
+                            rule.name,
+                            "advisory",
+                            _unknown_message(rule, e),
+                            r.name,
+                            r.resource_type,
+                            r.urn,
+                            True,
+                        )
                     )
                 except _NotApplicableError as e:
                     outcome.not_applicable.setdefault(rule.name, []).append(f"{r.name}: {e.reason}")
@@ -128,7 +147,11 @@ def evaluate(
                 policy.validate(args, report)
                 outcome.evaluated.add(rule.name)
             except UnknownValueError as e:
-                outcome.findings.append(Finding(rule.name, "advisory", _unknown_message(rule, e), "(stack)", "", "", True))
+                outcome.findings.append(
+                    Finding(
+                        rule.name, "advisory", _unknown_message(rule, e), "(stack)", "", "", True
+                    )
+                )
             except _NotApplicableError as e:
                 outcome.not_applicable.setdefault(rule.name, []).append(e.reason or "")
     return outcome

@@ -147,7 +147,8 @@ def check_no_env_copy(root: Path) -> Iterator[tuple[str, str]]:
                 yield f"line {ins.line}: {ins.keyword} copies {src}", "Dockerfile"
             elif clean in (".", "./", "*", "") and not ignore_ok:
                 yield (
-                    f"line {ins.line}: {ins.keyword} copies the whole build context while .dockerignore "
+                    f"line {ins.line}: {ins.keyword} copies the whole build context while "
+                    ".dockerignore "
                     "does not exclude .env*",
                     "Dockerfile",
                 )
@@ -161,13 +162,21 @@ def check_base_digest(root: Path) -> Iterator[tuple[str, str]]:
     if found is None:
         return
     _, instructions = found
-    base = [i for i in instructions if i.keyword == "ARG" and i.args.split("=", 1)[0].strip() == "BASE_IMAGE"]
+    base = [
+        i
+        for i in instructions
+        if i.keyword == "ARG" and i.args.split("=", 1)[0].strip() == "BASE_IMAGE"
+    ]
     if not base:
         yield "no ARG BASE_IMAGE", "Dockerfile"
     for arg in base:
         default = arg.args.split("=", 1)[1].strip().strip("\"'") if "=" in arg.args else ""
         if not _DIGEST.search(default):
-            yield f"line {arg.line}: BASE_IMAGE default {default or '(none)'} is not pinned by @sha256 digest", "Dockerfile"
+            yield (
+                f"line {arg.line}: BASE_IMAGE default {default or '(none)'} is not pinned by "
+                "@sha256 digest",
+                "Dockerfile",
+            )
     stage_names: set[str] = set()
     for ins in instructions:
         if ins.keyword != "FROM":
@@ -181,7 +190,11 @@ def check_base_digest(root: Path) -> Iterator[tuple[str, str]]:
         if image in ("scratch",) or image in stage_names or "$" in image or _DIGEST.search(image):
             pass
         else:
-            yield f"line {ins.line}: FROM {image} is neither ${{BASE_IMAGE}}, a stage nor pinned by digest", "Dockerfile"
+            yield (
+                f"line {ins.line}: FROM {image} is neither ${{BASE_IMAGE}}, a stage nor pinned by "
+                "digest",
+                "Dockerfile",
+            )
         if alias:
             stage_names.add(alias)
 
@@ -223,17 +236,27 @@ def check_dockerignore(root: Path) -> Iterator[tuple[str, str]]:
     if not (root / ".dockerignore").is_file():
         yield "no .dockerignore", ".dockerignore"
     elif not dockerignore_excludes_env(root):
-        yield "does not exclude .env* (.env, .env.local, .env.production must all be ignored)", ".dockerignore"
+        yield (
+            "does not exclude .env* (.env, .env.local, .env.production must all be ignored)",
+            ".dockerignore",
+        )
 
 
 # ----- tracked files -------------------------------------------------------------------------
 
 SECRET_PATTERNS = (
     ("AWS access key ID", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b")),
-    ("private key", re.compile(r"-----BEGIN (?:(?:RSA|DSA|EC|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?-----")),
+    (
+        "private key",
+        re.compile(
+            r"-----BEGIN (?:(?:RSA|DSA|EC|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?-----"
+        ),
+    ),
     (
         "AWS secret access key",
-        re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
+        re.compile(
+            r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
+        ),
     ),
 )
 MAX_SCAN_BYTES = 2_000_000
@@ -302,11 +325,17 @@ def check_deploy_platform(root: Path) -> Iterator[tuple[str, str]]:
         chain.append(root / "scripts" / "build-image")
     code = "\n".join(_code(p) for p in chain)
     if not re.search(r"\b(docker|buildah|podman|build-image)\b", code):
-        yield "scripts/deploy does not build the image (no docker/buildah/build-image call)", "scripts/deploy"
+        yield (
+            "scripts/deploy does not build the image (no docker/buildah/build-image call)",
+            "scripts/deploy",
+        )
         return
     if not builds_for_amd64(code):
         names = ", ".join(str(p.relative_to(root)) for p in chain)
-        yield f"the image build ({names}) does not pin --platform linux/amd64", str(chain[-1].relative_to(root))
+        yield (
+            f"the image build ({names}) does not pin --platform linux/amd64",
+            str(chain[-1].relative_to(root)),
+        )
 
 
 GUARDRAILS = [
@@ -316,7 +345,8 @@ GUARDRAILS = [
         control="JAT-REPO-1",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Create a system user in the final stage and end it with USER <name> (not root/0).",
+        remediation="Create a system user in the final stage and end it with USER <name> (not "
+        "root/0).",
         check=check_non_root,
     ),
     Guardrail(
@@ -325,17 +355,20 @@ GUARDRAILS = [
         control="JAT-REPO-2",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Remove the COPY/ADD of .env*; configuration comes from the environment at run time.",
+        remediation="Remove the COPY/ADD of .env*; configuration comes from the environment at run "
+        "time.",
         check=check_no_env_copy,
     ),
     Guardrail(
         name="dockerfile-base-digest",
-        description="ARG BASE_IMAGE defaults to an image pinned by @sha256 digest, and every FROM is the base, "
+        description="ARG BASE_IMAGE defaults to an image pinned by @sha256 digest, and every FROM "
+        "is the base, "
         "a stage or digest-pinned.",
         control="JAT-REPO-3",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="ARG BASE_IMAGE=debian:bookworm-slim@sha256:<digest>; FROM ${BASE_IMAGE} AS ...",
+        remediation="ARG BASE_IMAGE=debian:bookworm-slim@sha256:<digest>; FROM ${BASE_IMAGE} AS "
+        "...",
         check=check_base_digest,
     ),
     Guardrail(
@@ -344,17 +377,20 @@ GUARDRAILS = [
         control="JAT-REPO-4",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Add `.env*` (and `**/.env*`) to .dockerignore; re-include only .env.example if needed.",
+        remediation="Add `.env*` (and `**/.env*`) to .dockerignore; re-include only .env.example "
+        "if needed.",
         check=check_dockerignore,
     ),
     Guardrail(
         name="no-committed-credentials",
-        description="No AWS access keys, AWS secret keys or private keys in tracked files (test keys are "
+        description="No AWS access keys, AWS secret keys or private keys in tracked files (test "
+        "keys are "
         "generated at test time).",
         control="JAT-REPO-5",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Remove the value from the file and its history, rotate it, and generate test keys at run time.",
+        remediation="Remove the value from the file and its history, rotate it, and generate test "
+        "keys at run time.",
         check=check_tracked_secrets,
     ),
     Guardrail(
@@ -363,7 +399,8 @@ GUARDRAILS = [
         control="JAT-REPO-6",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Pass --platform linux/amd64 to docker buildx build / buildah build in scripts/build-image.",
+        remediation="Pass --platform linux/amd64 to docker buildx build / buildah build in "
+        "scripts/build-image.",
         check=check_deploy_platform,
     ),
 ]

@@ -76,7 +76,9 @@ class StackView:
     ) -> list[Any]:
         """Resources of ``types`` that ``r``'s property ``prop`` (value at ``path`` inside it)
         refers to."""
-        deps = [d for d in (r.property_dependencies or {}).get(prop, []) if d.resource_type in types]
+        deps = [
+            d for d in (r.property_dependencies or {}).get(prop, []) if d.resource_type in types
+        ]
         if deps:
             return _unique(deps)
         raw = value(r.props, *(path or (prop,)))  # unknown and no dependency info -> defer

@@ -11,7 +11,8 @@ A rule is a plain function:
 pulumi_policy's unknown-checking proxy or a plain mapping. Values not known during a preview are
 Pulumi's sentinel strings; :func:`value` raises :class:`UnknownValueError` on them (the pack then
 reports "can't run during preview" as an advisory diagnostic, and the check runs for real during
-``pulumi up``), while :func:`peek` returns :data:`UNKNOWN` so a rule can decide for itself. Every rule
+``pulumi up``), while :func:`peek` returns :data:`UNKNOWN` so a rule can decide for itself.
+Every rule
 states which of the two it does in ``unknown``.
 """
 
@@ -51,7 +52,7 @@ DEFER = (
     "defer: an unknown value makes the pack report an advisory 'can't run during preview' "
     "diagnostic; the rule runs on the real value during `pulumi up`"
 )
-PASS_UNKNOWN = "pass: an unknown value is a reference to another resource's output, never a literal"
+PASS_UNKNOWN = "pass: an unknown value is a reference to another resource's output, never a literal"  # noqa: S105 - not a password
 
 
 class _Unknown:

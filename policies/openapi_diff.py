@@ -50,7 +50,9 @@ class _Ctx:
         self.active: set[tuple[str, str, str]] = set()
 
     def add(self, kind: str, where: str, detail: str, breaking: bool | None = None) -> None:
-        self.changes.append(Change(kind, where, detail, kind in BREAKING_KINDS if breaking is None else breaking))
+        self.changes.append(
+            Change(kind, where, detail, kind in BREAKING_KINDS if breaking is None else breaking)
+        )
 
 
 def _resolve(doc: Mapping, schema: Any, depth: int = 0) -> dict:
@@ -61,8 +63,15 @@ def _resolve(doc: Mapping, schema: Any, depth: int = 0) -> dict:
         if isinstance(ref, str) and ref.startswith("#/"):
             node: Any = doc
             for part in ref[2:].split("/"):
-                node = node.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(node, Mapping) else {}
-            merged = {**_resolve(doc, node, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
+                node = (
+                    node.get(part.replace("~1", "/").replace("~0", "~"), {})
+                    if isinstance(node, Mapping)
+                    else {}
+                )
+            merged = {
+                **_resolve(doc, node, depth + 1),
+                **{k: v for k, v in schema.items() if k != "$ref"},
+            }
             return merged
     if "allOf" in schema and depth < 50:
         merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
@@ -165,8 +174,12 @@ def _compare_resolved(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bo
         removed = oe - (ne or set()) if ne is not None else set()
         added = (ne or set()) - oe
         if removed:
-            ctx.add("narrowed-enum" if request else "response-enum-narrowed", where,
-                    f"no longer {'accepts' if request else 'returns'} {sorted(removed)}", request)
+            ctx.add(
+                "narrowed-enum" if request else "response-enum-narrowed",
+                where,
+                f"no longer {'accepts' if request else 'returns'} {sorted(removed)}",
+                request,
+            )
         if added:
             ctx.add("widened-enum", where, f"adds {sorted(added)}", False)
 
@@ -192,7 +205,9 @@ def _compare_resolved(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bo
         if request and name in nreq and name not in oreq:
             ctx.add("new-required-request-field", sub, "now required")
         if not request and name in oreq and name not in nreq:
-            ctx.add("removed-response-field", sub, "no longer always returned (not required any more)")
+            ctx.add(
+                "removed-response-field", sub, "no longer always returned (not required any more)"
+            )
         _compare(ctx, oprops[name], nprops[name], sub, request)
 
     if "items" in oo and "items" in no:
@@ -243,11 +258,18 @@ def diff(old: Mapping, new: Mapping) -> list[Change]:
                 continue
             _compare_operation(ctx, oi, ni, oi[method] or {}, ni[method] or {}, where)
     if not ctx.changes and old != new:
-        ctx.add("changed-document", "(document)", "the document differs in descriptions or metadata", False)
+        ctx.add(
+            "changed-document",
+            "(document)",
+            "the document differs in descriptions or metadata",
+            False,
+        )
     return ctx.changes
 
 
-def _compare_operation(ctx: _Ctx, oi: Mapping, ni: Mapping, op: Mapping, np: Mapping, where: str) -> None:
+def _compare_operation(
+    ctx: _Ctx, oi: Mapping, ni: Mapping, op: Mapping, np: Mapping, where: str
+) -> None:
     oparams = _params(ctx.old_doc, oi, op)
     nparams = _params(ctx.new_doc, ni, np)
     for key in sorted(set(oparams) | set(nparams)):
@@ -268,12 +290,16 @@ def _compare_operation(ctx: _Ctx, oi: Mapping, ni: Mapping, op: Mapping, np: Map
     obody = _resolve(ctx.old_doc, op.get("requestBody") or {})
     nbody = _resolve(ctx.new_doc, np.get("requestBody") or {})
     if nbody.get("required") and not obody:
-        ctx.add("new-required-request-field", f"{where} request body", "a request body is now required")
+        ctx.add(
+            "new-required-request-field", f"{where} request body", "a request body is now required"
+        )
     os_, ns_ = _json_schema(obody.get("content")), _json_schema(nbody.get("content"))
     if os_ is not None and ns_ is not None:
         _compare(ctx, os_, ns_, f"{where} request", request=True)
     elif ns_ is not None and nbody.get("required"):
-        ctx.add("new-required-request-field", f"{where} request body", "a request body is now required")
+        ctx.add(
+            "new-required-request-field", f"{where} request body", "a request body is now required"
+        )
 
     oresp, nresp = op.get("responses") or {}, np.get("responses") or {}
     for status in sorted(set(oresp) | set(nresp), key=str):

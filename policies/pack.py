@@ -26,7 +26,8 @@ PACK_NAME = "jobapptracker-aws"
 JUSTIFICATION = {
     "justification": {
         "type": "string",
-        "description": "Why this policy's enforcement level or settings differ from the pack's default "
+        "description": "Why this policy's enforcement level or settings differ from the pack's "
+        "default "
         "(required by the offline runner for every override)",
     }
 }

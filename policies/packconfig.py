@@ -63,21 +63,26 @@ def validate(config: Mapping[str, Any], rules: list[Rule], environment: str) -> 
             problems.append(f"{key}: unknown setting(s) {unknown}")
         env = entry.get("environment")
         if env is not None and env != environment:
-            problems.append(f"{key}: environment {env!r} does not match the stack's {environment!r}")
+            problems.append(
+                f"{key}: environment {env!r} does not match the stack's {environment!r}"
+            )
         changed = (
-            (level is not None and (key == "all" or level != by_name[key].enforcement.value))
-            or any(k not in ("enforcementLevel", "environment", "justification") for k in entry)
-        )
+            level is not None and (key == "all" or level != by_name[key].enforcement.value)
+        ) or any(k not in ("enforcementLevel", "environment", "justification") for k in entry)
         justification = entry.get("justification")
-        if changed and (not isinstance(justification, str) or len(justification.strip()) < MIN_JUSTIFICATION):
+        if changed and (
+            not isinstance(justification, str) or len(justification.strip()) < MIN_JUSTIFICATION
+        ):
             problems.append(
                 f"{key}: overrides the rule's defaults without a written justification "
-                f"(\"justification\": at least {MIN_JUSTIFICATION} characters)"
+                f'("justification": at least {MIN_JUSTIFICATION} characters)'
             )
     return problems
 
 
-def for_environment(config: Mapping[str, Any], rules: list[Rule], environment: str) -> dict[str, Any]:
+def for_environment(
+    config: Mapping[str, Any], rules: list[Rule], environment: str
+) -> dict[str, Any]:
     """``config`` with ``environment`` set for every environment-dependent policy."""
     out: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in config.items()}
     for r in rules:

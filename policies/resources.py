@@ -3,7 +3,8 @@
 Accepted inputs (``python -m policies.check --resources FILE.json``; schema in docs/policies.md):
 
 * a JSON list of ``{"type", "name", "props"}`` with optional ``"urn"``, ``"id"`` and
-  ``"propertyDependencies"`` (``{prop: [urn, ...]}``) -- what ``infra.offline.capture_stack`` returns;
+  ``"propertyDependencies"`` (``{prop: [urn, ...]}``) -- what
+  ``infra.offline.capture_stack`` returns;
 * the output of ``pulumi preview --json`` (``{"steps": [{"newState": {...}}]}``): each step's new
   state, its inputs as props;
 * the output of ``pulumi stack export`` (``{"deployment": {"resources": [...]}}``).
@@ -86,7 +87,9 @@ def normalise(doc: Any, *, stack: str = "offline", project: str = "jobapptracker
             for r in doc["deployment"].get("resources") or []
         ]
     if not isinstance(doc, list):
-        raise ResourceFileError("expected a JSON list of resources (or `pulumi preview --json` output)")
+        raise ResourceFileError(
+            "expected a JSON list of resources (or `pulumi preview --json` output)"
+        )
     out = []
     for i, entry in enumerate(doc):
         if not isinstance(entry, Mapping):
@@ -106,13 +109,16 @@ def normalise(doc: Any, *, stack: str = "offline", project: str = "jobapptracker
         deps = entry.get("propertyDependencies") or {}
         if not isinstance(deps, Mapping) or not all(isinstance(v, list) for v in deps.values()):
             raise ResourceFileError(
-                f"entry {i} ({type_} {name}): 'propertyDependencies' must map property names to URN lists"
+                f"entry {i} ({type_} {name}): 'propertyDependencies' must map property names to "
+                "URN lists"
             )
         out.append(
             {
                 "type": type_,
                 "name": name,
-                "urn": urn if isinstance(urn, str) and urn else f"urn:pulumi:{stack}::{project}::{type_}::{name}",
+                "urn": urn
+                if isinstance(urn, str) and urn
+                else f"urn:pulumi:{stack}::{project}::{type_}::{name}",
                 "id": entry.get("id") if isinstance(entry.get("id"), str) else None,
                 "props": _unsecret(json.loads(json.dumps(props, default=str))),
                 "propertyDependencies": {str(k): [str(u) for u in v] for k, v in deps.items()},
@@ -138,7 +144,15 @@ def policy_resources(entries: list[dict]) -> list[PolicyResource]:
     resources = []
     for e in entries:
         r = PolicyResource(
-            e["type"], analyzer_props(e["props"]), e["urn"], e["name"], default_options(), None, None, [], {}
+            e["type"],
+            analyzer_props(e["props"]),
+            e["urn"],
+            e["name"],
+            default_options(),
+            None,
+            None,
+            [],
+            {},
         )
         r.id = e.get("id")
         resources.append(r)

@@ -23,9 +23,7 @@ SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{
 
 def secret_looking(name: str, allowed: frozenset[str] = frozenset()) -> bool:
     return (
-        name not in allowed
-        and bool(SECRET_WORDS.search(name))
-        and not METADATA_SUFFIX.search(name)
+        name not in allowed and bool(SECRET_WORDS.search(name)) and not METADATA_SUFFIX.search(name)
     )
 
 

@@ -51,11 +51,14 @@ def taggable_types() -> frozenset[str]:
 
 
 def _render(types: list[str]) -> str:
-    import pulumi_aws  # noqa: F401
-
     from importlib.metadata import version
 
-    header = f"# AWS types that take `tags` (pulumi-aws {version('pulumi-aws')}); python -m policies.taggable --write\n"
+    import pulumi_aws  # noqa: F401
+
+    header = (
+        f"# AWS types that take `tags` (pulumi-aws {version('pulumi-aws')}); python -m "
+        "policies.taggable --write\n"
+    )
     return header + "\n".join(types) + "\n"
 
 

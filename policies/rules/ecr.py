@@ -21,7 +21,10 @@ def check_scan_on_push(type_: str, props: Mapping, config: Mapping) -> Iterator[
 def check_immutable(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
     mutability = value(props, "imageTagMutability") or "MUTABLE"
     if not str(mutability).startswith("IMMUTABLE"):
-        yield f"imageTagMutability is {mutability}: a tag can be overwritten with different image content"
+        yield (
+            f"imageTagMutability is {mutability}: a tag can be overwritten with different image "
+            "content"
+        )
 
 
 def check_lifecycle(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
@@ -65,7 +68,8 @@ RULES = [
         control="ECR.3",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Add aws.ecr.LifecyclePolicy(repository=repo.name, policy=...) that keeps the last N "
+        remediation="Add aws.ecr.LifecyclePolicy(repository=repo.name, policy=...) that keeps the "
+        "last N "
         "tagged images and expires untagged ones.",
         unknown="defer: the repository join uses propertyDependencies during a preview; an unknown "
         "repository name or policy without dependency information reports the advisory 'can't run "

@@ -9,7 +9,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from ..joins import StackView
-from ..model import UNKNOWN, NotApplicable, Rule, as_list, load_json_document, peek, value
+from ..model import UNKNOWN, NotApplicable, Rule, as_list, load_json_document, peek
 from .lambda_ import EVENT_TARGET, FUNCTION
 from .s3 import UPLOADS_PATTERN, uploads_buckets
 
@@ -37,24 +37,39 @@ def check_scan_rule(stack: StackView, config: Mapping) -> Iterator[tuple[str, st
             rules.append((r, pattern))
     if not rules:
         yield (
-            f"no EventBridge rule matches source aws.guardduty, detail-type '{SCAN_RESULT_DETAIL_TYPE}'",
+            "no EventBridge rule matches source aws.guardduty, detail-type "
+            f"'{SCAN_RESULT_DETAIL_TYPE}'",
             None,
         )
         return
     bucket_names = {
-        peek(b.props, "bucket") for b in uploads_buckets(stack, config) if isinstance(peek(b.props, "bucket"), str)
+        peek(b.props, "bucket")
+        for b in uploads_buckets(stack, config)
+        if isinstance(peek(b.props, "bucket"), str)
     }
     for r, pattern in rules:
         filtered = as_list(peek(pattern, "detail", "s3ObjectDetails", "bucketName"))
         if not filtered:
-            yield f"rule {r.name} matches scan results of every bucket; filter detail.s3ObjectDetails.bucketName", r.urn
+            yield (
+                f"rule {r.name} matches scan results of every bucket; filter "
+                "detail.s3ObjectDetails.bucketName",
+                r.urn,
+            )
         elif bucket_names and not bucket_names & set(filtered):
-            yield f"rule {r.name} filters buckets {filtered}, not the uploads bucket {sorted(bucket_names)}", r.urn
+            yield (
+                f"rule {r.name} filters buckets {filtered}, not the uploads bucket "
+                f"{sorted(bucket_names)}",
+                r.urn,
+            )
         targets = stack.referrers(r, EVENT_TARGET, "rule")
         functions = [fn for t in targets for fn in stack.refs(t, "arn", FUNCTION)]
         names = [(fn.name, peek(fn.props, "name")) for fn in functions]
         if not any(isinstance(n, str) and fn_pattern.search(n) for pair in names for n in pair):
-            yield f"rule {r.name} does not target the scan-result Lambda (targets: {[n for n, _ in names] or 'none'})", r.urn
+            yield (
+                f"rule {r.name} does not target the scan-result Lambda (targets: "
+                f"{[n for n, _ in names] or 'none'})",
+                r.urn,
+            )
 
 
 def check_target_dlq(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
@@ -70,13 +85,16 @@ def check_target_dlq(stack: StackView, config: Mapping) -> Iterator[tuple[str, s
 RULES = [
     Rule(
         name="eventbridge-scan-result-rule",
-        description="An EventBridge rule for the uploads bucket's GuardDuty Malware Protection scan results "
+        description="An EventBridge rule for the uploads bucket's GuardDuty Malware Protection "
+        "scan results "
         "exists and targets the scan-result Lambda.",
         control="JAT-EVENTS-1 (DESIGN 6)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Create aws.cloudwatch.EventRule with event_pattern {source: [aws.guardduty], detail-type: "
-        f"['{SCAN_RESULT_DETAIL_TYPE}'], detail: {{s3ObjectDetails: {{bucketName: [<uploads bucket>]}}}}}} "
+        remediation="Create aws.cloudwatch.EventRule with event_pattern {source: [aws.guardduty], "
+        "detail-type: "
+        f"['{SCAN_RESULT_DETAIL_TYPE}'], detail: "
+        f"{{s3ObjectDetails: {{bucketName: [<uploads bucket>]}}}}}} "
         "and an EventTarget whose arn is the scan-result function's ARN.",
         unknown="defer: an unknown event pattern or target join without dependency information "
         "reports the advisory 'can't run during preview'; not applicable in the image-less phase",

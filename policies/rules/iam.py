@@ -24,7 +24,10 @@ STATIC_CREDENTIAL_TYPES = (
     "aws:iam/serviceSpecificCredential:ServiceSpecificCredential",
     "aws:iam/signingCertificate:SigningCertificate",
 )
-ADMIN_MANAGED_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/PowerUserAccess")
+ADMIN_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AdministratorAccess",
+    "arn:aws:iam::aws:policy/PowerUserAccess",
+)
 
 
 def _wildcard_findings(doc: object, where: str) -> Iterator[str]:
@@ -35,7 +38,10 @@ def _wildcard_findings(doc: object, where: str) -> Iterator[str]:
         if not everything:
             continue
         if st.not_actions:
-            yield f"{where}: Allow with NotAction {st.not_actions} on Resource '*' grants nearly everything"
+            yield (
+                f"{where}: Allow with NotAction {st.not_actions} on Resource '*' grants nearly "
+                "everything"
+            )
         for action in st.actions:
             if action == "*" or action.endswith(":*"):
                 yield f"{where}: Allow of {action!r} on Resource '*'"
@@ -54,13 +60,17 @@ def check_wildcards(type_: str, props: Mapping, config: Mapping) -> Iterator[str
 
 
 def check_static_credentials(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
-    yield f"{type_.rsplit(':', 1)[-1]} creates a long-lived IAM user credential; use roles (instance/task/function roles, OIDC for CI)"
+    yield (
+        f"{type_.rsplit(':', 1)[-1]} creates a long-lived IAM user credential; use roles "
+        "(instance/task/function roles, OIDC for CI)"
+    )
 
 
 RULES = [
     Rule(
         name="iam-no-wildcard-grants",
-        description="No IAM policy allows '*' or 'service:*' actions (or NotAction) on Resource '*'.",
+        description="No IAM policy allows '*' or 'service:*' actions (or NotAction) on Resource "
+        "'*'.",
         control="IAM.1, IAM.21",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -71,7 +81,8 @@ RULES = [
     ),
     Rule(
         name="iam-no-static-credentials",
-        description="No IAM users, access keys, login profiles or other long-lived user credentials.",
+        description="No IAM users, access keys, login profiles or other long-lived user "
+        "credentials.",
         control="JAT-IAM-1 (DESIGN 3: credentials only from the default chain)",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,

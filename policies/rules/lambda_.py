@@ -52,9 +52,15 @@ def check_public_invoke(type_: str, props: Mapping, config: Mapping) -> Iterator
         peek(props, k) not in (None, "") for k in ("sourceArn", "sourceAccount", "principalOrgId")
     )
     if principal == "*" and not scoped:
-        yield "principal '*' with no sourceArn/sourceAccount/principalOrgId: any AWS account can invoke"
+        yield (
+            "principal '*' with no sourceArn/sourceAccount/principalOrgId: any AWS account can "
+            "invoke"
+        )
     elif isinstance(principal, str) and principal.endswith(".amazonaws.com") and not scoped:
-        yield f"service principal {principal} without sourceArn or sourceAccount: any account's {principal} can invoke"
+        yield (
+            f"service principal {principal} without sourceArn or sourceAccount: any account's "
+            f"{principal} can invoke"
+        )
 
 
 def check_runtime(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
@@ -84,7 +90,9 @@ def _async_sources(stack: StackView) -> dict[int, tuple[Any, list[str]]]:
             for fn in stack.refs(n, "lambdaFunctions", FUNCTION):
                 add(fn, f"S3 notification {n.name}")
         else:
-            arns = [value(lf, "lambdaFunctionArn") for lf in as_list(value(n.props, "lambdaFunctions"))]
+            arns = [
+                value(lf, "lambdaFunctionArn") for lf in as_list(value(n.props, "lambdaFunctions"))
+            ]
             for fn in stack.of_type(*FUNCTION):
                 if stack.identifiers(fn) & set(arns):
                     add(fn, f"S3 notification {n.name}")
@@ -100,11 +108,14 @@ def check_on_failure(stack: StackView, config: Mapping) -> Iterator[tuple[str, s
         raise NotApplicable("no Lambda function in this stack (image-less first phase)")
     for fn, sources in _async_sources(stack).values():
         configs = stack.referrers(fn, INVOKE_CONFIG, "functionName")
-        destinations = [peek(c.props, "destinationConfig", "onFailure", "destination") for c in configs]
+        destinations = [
+            peek(c.props, "destinationConfig", "onFailure", "destination") for c in configs
+        ]
         if not any(d is UNKNOWN or d for d in destinations):
             via = ", ".join(sources)
             yield (
-                f"function {fn.name} is invoked asynchronously ({via}) but has no FunctionEventInvokeConfig "
+                f"function {fn.name} is invoked asynchronously ({via}) but has no "
+                "FunctionEventInvokeConfig "
                 "with an on-failure destination",
                 fn.urn,
             )
@@ -116,7 +127,10 @@ def check_env_secrets(type_: str, props: Mapping, config: Mapping) -> Iterator[s
     for name in sorted(variables):
         v = peek(variables, name)
         if secret_looking(name, allowed):
-            yield f"plain environment variable {name} looks like a secret; pass {name}_SECRET_ARN instead"
+            yield (
+                f"plain environment variable {name} looks like a secret; pass {name}_SECRET_ARN "
+                "instead"
+            )
         elif name.upper().endswith("_SECRET_ARN") and not is_secret_reference(v):
             yield f"{name} must hold a Secrets Manager ARN, not {v!r}"
 
@@ -124,11 +138,13 @@ def check_env_secrets(type_: str, props: Mapping, config: Mapping) -> Iterator[s
 RULES = [
     Rule(
         name="lambda-no-public-invoke",
-        description="No Lambda permission or function URL lets the public (or any account's service) invoke a function.",
+        description="No Lambda permission or function URL lets the public (or any account's "
+        "service) invoke a function.",
         control="Lambda.1",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Grant lambda:InvokeFunction to a specific principal with source_arn (or source_account); "
+        remediation="Grant lambda:InvokeFunction to a specific principal with source_arn (or "
+        "source_account); "
         "use AWS_IAM auth on function URLs.",
         unknown=DEFER,
         check=check_public_invoke,
@@ -137,7 +153,8 @@ RULES = [
     ),
     Rule(
         name="lambda-supported-runtime",
-        description="Zip-packaged Lambda functions use a supported runtime (image functions are not applicable).",
+        description="Zip-packaged Lambda functions use a supported runtime (image functions are "
+        "not applicable).",
         control="Lambda.2",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
@@ -150,14 +167,17 @@ RULES = [
     ),
     Rule(
         name="lambda-async-on-failure",
-        description="Every function that an event source (EventBridge rule, Scheduler, S3 notification, SNS) "
+        description="Every function that an event source (EventBridge rule, Scheduler, S3 "
+        "notification, SNS) "
         "invokes asynchronously has an on-failure destination.",
         control="JAT-LAMBDA-1",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Add aws.lambda_.FunctionEventInvokeConfig(function_name=fn.name, maximum_retry_attempts=2, "
+        remediation="Add aws.lambda_.FunctionEventInvokeConfig(function_name=fn.name, "
+        "maximum_retry_attempts=2, "
         "destination_config={'on_failure': {'destination': queue.arn}}).",
-        unknown="defer: targets and invoke configs are joined through propertyDependencies during a "
+        unknown="defer: targets and invoke configs are joined through propertyDependencies during "
+        "a "
         "preview; an unknown destination counts as set (it is another resource's ARN)",
         check=check_on_failure,
         kind="stack",
@@ -165,12 +185,14 @@ RULES = [
     ),
     Rule(
         name="lambda-no-plain-secrets",
-        description="Lambda functions have no secret-looking plain environment variables; secrets arrive as "
+        description="Lambda functions have no secret-looking plain environment variables; secrets "
+        "arrive as "
         "<NAME>_SECRET_ARN holding a Secrets Manager ARN.",
         control="JAT-LAMBDA-2",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Store the value in Secrets Manager and pass <NAME>_SECRET_ARN=secret.arn; resolve it at cold start.",
+        remediation="Store the value in Secrets Manager and pass <NAME>_SECRET_ARN=secret.arn; "
+        "resolve it at cold start.",
         unknown=PASS_UNKNOWN + "; an unknown variables map as a whole defers",
         check=check_env_secrets,
         types=FUNCTION,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
@@ -56,14 +55,16 @@ def check_force_ssl(stack: StackView, config: Mapping) -> Iterator[tuple[str, st
             "parameterGroupName"
         ):
             yield (
-                f"instance {inst.name} uses the engine's default parameter group; attach one with rds.force_ssl=1",
+                f"instance {inst.name} uses the engine's default parameter group; attach one with "
+                "rds.force_ssl=1",
                 inst.urn,
             )
             continue
         groups = stack.refs(inst, "parameterGroupName", PARAMETER_GROUP)
         if not groups:
             yield (
-                f"instance {inst.name}: parameter group {value(inst.props, 'parameterGroupName')!r} is not "
+                f"instance {inst.name}: parameter group "
+                f"{value(inst.props, 'parameterGroupName')!r} is not "
                 "defined in this stack, so rds.force_ssl=1 cannot be verified",
                 inst.urn,
             )
@@ -75,7 +76,8 @@ def check_force_ssl(stack: StackView, config: Mapping) -> Iterator[tuple[str, st
             if str(settings.get("rds.force_ssl", "")).strip() != "1":
                 found = settings.get("rds.force_ssl", "unset")
                 yield (
-                    f"instance {inst.name}: parameter group {g.name} has rds.force_ssl={found}; it must be 1",
+                    f"instance {inst.name}: parameter group {g.name} has rds.force_ssl={found}; it "
+                    "must be 1",
                     inst.urn,
                 )
 
@@ -84,7 +86,10 @@ def check_backups(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
     minimum = number(peek(config, "minimumRetentionDays")) or 7
     days = number(value(props, "backupRetentionPeriod"))
     if days is None or days < minimum:
-        yield f"backupRetentionPeriod is {days if days is not None else 'unset'}; it must be at least {minimum:g} days"
+        yield (
+            f"backupRetentionPeriod is {days if days is not None else 'unset'}; it must be at "
+            f"least {minimum:g} days"
+        )
 
 
 def check_deletion_protection(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
@@ -112,10 +117,16 @@ def check_no_literal_password(type_: str, props: Mapping, config: Mapping) -> It
         )
     wo = peek(props, "passwordWo")
     if isinstance(wo, str) and wo and wo is not UNKNOWN:
-        yield "a write-only master password is set as a known value; use manageMasterUserPassword=true"
-    if not password and not truthy(peek(props, "manageMasterUserPassword")) and not peek(
-        props, "snapshotIdentifier"
-    ) and not peek(props, "replicateSourceDb"):
+        yield (
+            "a write-only master password is set as a known value; use "
+            "manageMasterUserPassword=true"
+        )
+    if (
+        not password
+        and not truthy(peek(props, "manageMasterUserPassword"))
+        and not peek(props, "snapshotIdentifier")
+        and not peek(props, "replicateSourceDb")
+    ):
         yield "manageMasterUserPassword is not true and no other credential source is set"
 
 
@@ -125,12 +136,21 @@ def check_minor_upgrades(type_: str, props: Mapping, config: Mapping) -> Iterato
         yield "autoMinorVersionUpgrade is false"
 
 
-REQUIRED_LOGS = {"postgres": ("postgresql", "upgrade"), "mysql": ("audit", "error", "general", "slowquery")}
+REQUIRED_LOGS = {
+    "postgres": ("postgresql", "upgrade"),
+    "mysql": ("audit", "error", "general", "slowquery"),
+}
 
 
 def check_log_exports(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
     engine = value(props, "engine") or ""
-    family = "postgres" if str(engine).startswith("postgres") else "mysql" if "mysql" in str(engine) else None
+    family = (
+        "postgres"
+        if str(engine).startswith("postgres")
+        else "mysql"
+        if "mysql" in str(engine)
+        else None
+    )
     exported = {str(x) for x in as_list(value(props, "enabledCloudwatchLogsExports"))}
     if family is None:
         if not exported:
@@ -148,7 +168,8 @@ RULES = [
         control="RDS.3",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Set storage_encrypted=True (optionally kms_key_id) on aws.rds.Instance; an existing "
+        remediation="Set storage_encrypted=True (optionally kms_key_id) on aws.rds.Instance; an "
+        "existing "
         "instance needs a snapshot-copy-restore.",
         unknown=DEFER,
         check=check_encrypted,
@@ -171,9 +192,11 @@ RULES = [
         control="JAT-RDS-TLS (AWS Config rds-postgres-instance-encrypted-in-transit)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Create aws.rds.ParameterGroup with parameters=[{'name': 'rds.force_ssl', 'value': '1'}] "
+        remediation="Create aws.rds.ParameterGroup with parameters=[{'name': 'rds.force_ssl', "
+        "'value': '1'}] "
         "and pass its name as parameter_group_name.",
-        unknown="defer: the instance -> parameter group join uses propertyDependencies during a preview; "
+        unknown="defer: the instance -> parameter group join uses propertyDependencies during a "
+        "preview; "
         "an unknown group name or parameter value without dependency information reports the "
         "advisory 'can't run during preview'",
         check=check_force_ssl,
@@ -193,11 +216,13 @@ RULES = [
     ),
     Rule(
         name="rds-deletion-protection",
-        description="RDS instances have deletion protection in prod (policy config environment=prod).",
+        description="RDS instances have deletion protection in prod (policy config "
+        "environment=prod).",
         control="RDS.8",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Set deletion_protection=True for the prod stack (the stack config's deletionProtection).",
+        remediation="Set deletion_protection=True for the prod stack (the stack config's "
+        "deletionProtection).",
         unknown=DEFER,
         check=check_deletion_protection,
         types=INSTANCE,
@@ -219,7 +244,8 @@ RULES = [
     ),
     Rule(
         name="rds-no-literal-master-password",
-        description="No RDS master password is written into the program or its config; RDS manages it in "
+        description="No RDS master password is written into the program or its config; RDS manages "
+        "it in "
         "Secrets Manager (manageMasterUserPassword).",
         control="JAT-RDS-CRED",
         severity=Severity.CRITICAL,
@@ -242,7 +268,8 @@ RULES = [
     ),
     Rule(
         name="rds-log-exports",
-        description="RDS instances publish their logs to CloudWatch Logs (PostgreSQL: postgresql and upgrade).",
+        description="RDS instances publish their logs to CloudWatch Logs (PostgreSQL: postgresql "
+        "and upgrade).",
         control="RDS.9",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,

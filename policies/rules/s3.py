@@ -15,7 +15,6 @@ from pulumi_policy import EnforcementLevel, Severity
 from ..iamdoc import Statement, exempt_principals, statements
 from ..joins import StackView
 from ..model import (
-    DEFER,
     UNKNOWN,
     NotApplicable,
     Rule,
@@ -31,7 +30,10 @@ SSE = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
-VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
+VERSIONING = (
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+)
 BUCKET_POLICY = ("aws:s3/bucketPolicy:BucketPolicy",)
 MALWARE_PLAN = ("aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan",)
 
@@ -43,7 +45,8 @@ UPLOADS_PATTERN = {
     "uploadsBucketPattern": {
         "type": "string",
         "default": "upload",
-        "description": "Regex over a bucket's logical or physical name that marks the uploads bucket",
+        "description": "Regex over a bucket's logical or physical name that marks the uploads "
+        "bucket",
     }
 }
 
@@ -80,7 +83,10 @@ def check_sse(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
         for sse in stack.referrers(b, SSE, "bucket"):
             algorithms.extend(_sse_algorithms(sse.props))
         inline = value(
-            b.props, "serverSideEncryptionConfiguration", "rule", "applyServerSideEncryptionByDefault",
+            b.props,
+            "serverSideEncryptionConfiguration",
+            "rule",
+            "applyServerSideEncryptionByDefault",
             "sseAlgorithm",
         )
         if inline:
@@ -171,7 +177,9 @@ def uploads_buckets(stack: StackView, config: Mapping) -> list[Any]:
 
 
 def _plans_for(stack: StackView, b: Any) -> list[Any]:
-    return stack.referrers(b, MALWARE_PLAN, "protectedResource", ["protectedResource", "s3Bucket", "bucketName"])
+    return stack.referrers(
+        b, MALWARE_PLAN, "protectedResource", ["protectedResource", "s3Bucket", "bucketName"]
+    )
 
 
 def check_uploads_scanned(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
@@ -181,7 +189,11 @@ def check_uploads_scanned(stack: StackView, config: Mapping) -> Iterator[tuple[s
     for b in buckets:
         plans = _plans_for(stack, b)
         if not plans:
-            yield f"uploads bucket {bucket_label(b)} is not covered by a GuardDuty MalwareProtectionPlan", b.urn
+            yield (
+                f"uploads bucket {bucket_label(b)} is not covered by a GuardDuty "
+                "MalwareProtectionPlan",
+                b.urn,
+            )
             continue
         for plan in plans:
             statuses = [
@@ -190,7 +202,11 @@ def check_uploads_scanned(stack: StackView, config: Mapping) -> Iterator[tuple[s
                 for t in (value(a, "taggings") or [])
             ]
             if "ENABLED" not in statuses:
-                yield f"malware protection plan {plan.name} does not tag scanned objects (tagging status {statuses or 'unset'})", plan.urn
+                yield (
+                    f"malware protection plan {plan.name} does not tag scanned objects (tagging "
+                    f"status {statuses or 'unset'})",
+                    plan.urn,
+                )
             if not value(plan.props, "role"):
                 yield f"malware protection plan {plan.name} has no IAM role", plan.urn
 
@@ -205,7 +221,9 @@ def _only_gate_conditions(st: Statement) -> bool:
     for block in st.conditions.values():
         for key in block:
             k = key.lower()
-            if k != "aws:principalarn" and not k.startswith(("s3:requestobjecttag", "s3:existingobjecttag/")):
+            if k != "aws:principalarn" and not k.startswith(
+                ("s3:requestobjecttag", "s3:existingobjecttag/")
+            ):
                 return False
     return True
 
@@ -215,7 +233,11 @@ def _gate(
 ) -> Iterator[tuple[str, str]]:
     roles = _guardduty_roles(stack, b)
     if not roles:
-        yield f"uploads bucket {bucket_label(b)}: no GuardDuty plan role to exempt from the {what} gate", b.urn
+        yield (
+            f"uploads bucket {bucket_label(b)}: no GuardDuty plan role to exempt from the {what} "
+            "gate",
+            b.urn,
+        )
         return
     sts = bucket_policy_statements(stack, b) or []
     arns = _bucket_arns(b)
@@ -228,14 +250,18 @@ def _gate(
                 continue
             if tag_condition:
                 vals = st.condition_values(
-                    ("StringNotEquals", "StringNotEqualsIfExists"), f"s3:ExistingObjectTag/{SCAN_TAG}"
+                    ("StringNotEquals", "StringNotEqualsIfExists"),
+                    f"s3:ExistingObjectTag/{SCAN_TAG}",
                 )
                 if not vals or CLEAN not in vals:
                     continue
             gates.append(st)
         if not gates:
             cond = f" unless the object's {SCAN_TAG} tag is {CLEAN}" if tag_condition else ""
-            yield f"uploads bucket {bucket_label(b)}: the bucket policy does not deny {action}{cond}", b.urn
+            yield (
+                f"uploads bucket {bucket_label(b)}: the bucket policy does not deny {action}{cond}",
+                b.urn,
+            )
             continue
         for st in gates:
             exempt = exempt_principals(st) or set()
@@ -243,7 +269,8 @@ def _gate(
             extra = exempt - roles
             if missing:
                 yield (
-                    f"uploads bucket {bucket_label(b)}: the {action} deny does not exempt the GuardDuty "
+                    f"uploads bucket {bucket_label(b)}: the {action} deny does not exempt the "
+                    "GuardDuty "
                     f"role {sorted(missing)}; every scan would end ACCESS_DENIED"
                     if tag_condition
                     else f"uploads bucket {bucket_label(b)}: the {action} deny does not exempt the "
@@ -251,7 +278,11 @@ def _gate(
                     b.urn,
                 )
             if extra:
-                yield f"uploads bucket {bucket_label(b)}: the {action} deny also exempts {sorted(extra)}; only the GuardDuty role may be exempt", b.urn
+                yield (
+                    f"uploads bucket {bucket_label(b)}: the {action} deny also exempts "
+                    f"{sorted(extra)}; only the GuardDuty role may be exempt",
+                    b.urn,
+                )
 
 
 def check_uploads_read_gate(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
@@ -259,7 +290,9 @@ def check_uploads_read_gate(stack: StackView, config: Mapping) -> Iterator[tuple
     if not buckets:
         raise NotApplicable("no uploads bucket in this stack")
     for b in buckets:
-        yield from _gate(stack, b, ("s3:GetObject", "s3:GetObjectVersion"), "read", tag_condition=True)
+        yield from _gate(
+            stack, b, ("s3:GetObject", "s3:GetObjectVersion"), "read", tag_condition=True
+        )
 
 
 def check_uploads_tag_writes(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
@@ -268,7 +301,11 @@ def check_uploads_tag_writes(stack: StackView, config: Mapping) -> Iterator[tupl
         raise NotApplicable("no uploads bucket in this stack")
     for b in buckets:
         yield from _gate(
-            stack, b, ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"), "tag-write", tag_condition=False
+            stack,
+            b,
+            ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+            "tag-write",
+            tag_condition=False,
         )
 
 
@@ -293,7 +330,8 @@ RULES = [
     ),
     Rule(
         name="s3-server-side-encryption",
-        description="Every S3 bucket has default server-side encryption (SSE-S3, SSE-KMS or DSSE-KMS) configured.",
+        description="Every S3 bucket has default server-side encryption (SSE-S3, SSE-KMS or "
+        "DSSE-KMS) configured.",
         control="JAT-S3-SSE (AWS Config s3-bucket-server-side-encryption-enabled)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -309,31 +347,36 @@ RULES = [
         control="S3.14",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Add aws.s3.BucketVersioning(bucket=bucket.id, versioning_configuration={'status': 'Enabled'}).",
+        remediation="Add aws.s3.BucketVersioning(bucket=bucket.id, "
+        "versioning_configuration={'status': 'Enabled'}).",
         unknown=JOIN_UNKNOWN,
         check=check_versioning,
         kind="stack",
     ),
     Rule(
         name="s3-tls-only",
-        description="Every S3 bucket's policy denies any request made without TLS (aws:SecureTransport false).",
+        description="Every S3 bucket's policy denies any request made without TLS "
+        "(aws:SecureTransport false).",
         control="S3.5",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         remediation="Add a Deny statement for Principal '*', Action 's3:*', Resource [bucket ARN, "
-        "bucket ARN + '/*'], Condition {'Bool': {'aws:SecureTransport': 'false'}} to the bucket policy.",
+        "bucket ARN + '/*'], Condition {'Bool': {'aws:SecureTransport': 'false'}} to the bucket "
+        "policy.",
         unknown=JOIN_UNKNOWN + "; an unknown policy document defers the same way",
         check=check_tls_only,
         kind="stack",
     ),
     Rule(
         name="s3-uploads-malware-scan",
-        description="The uploads bucket is covered by a GuardDuty Malware Protection plan that tags scanned objects.",
+        description="The uploads bucket is covered by a GuardDuty Malware Protection plan that "
+        "tags scanned objects.",
         control="JAT-UPLOADS-1 (GuardDuty Malware Protection for S3)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         remediation="Create aws.guardduty.MalwareProtectionPlan with protected_resource.s3_bucket."
-        "bucket_name set to the uploads bucket, a role, and actions=[{'taggings': [{'status': 'ENABLED'}]}].",
+        "bucket_name set to the uploads bucket, a role, and actions=[{'taggings': [{'status': "
+        "'ENABLED'}]}].",
         unknown=JOIN_UNKNOWN,
         check=check_uploads_scanned,
         kind="stack",
@@ -341,13 +384,16 @@ RULES = [
     ),
     Rule(
         name="s3-uploads-read-gate",
-        description="Reads (GetObject, GetObjectVersion) of the uploads bucket are denied unless the object is "
+        description="Reads (GetObject, GetObjectVersion) of the uploads bucket are denied unless "
+        "the object is "
         f"tagged {SCAN_TAG}={CLEAN}; only the GuardDuty plan's role is exempt.",
         control="JAT-UPLOADS-2",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Add a Deny for s3:GetObject and s3:GetObjectVersion on the bucket's objects with "
-        f"StringNotEquals s3:ExistingObjectTag/{SCAN_TAG} {CLEAN} and ArnNotEquals aws:PrincipalArn "
+        remediation="Add a Deny for s3:GetObject and s3:GetObjectVersion on the bucket's objects "
+        "with "
+        f"StringNotEquals s3:ExistingObjectTag/{SCAN_TAG} {CLEAN} and ArnNotEquals "
+        "aws:PrincipalArn "
         "<GuardDuty plan role ARN>.",
         unknown=JOIN_UNKNOWN + "; an unknown policy document defers the same way",
         check=check_uploads_read_gate,
@@ -361,7 +407,8 @@ RULES = [
         control="JAT-UPLOADS-3",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Add a Deny for s3:PutObjectTagging and s3:PutObjectVersionTagging on the bucket's "
+        remediation="Add a Deny for s3:PutObjectTagging and s3:PutObjectVersionTagging on the "
+        "bucket's "
         "objects with ArnNotEquals aws:PrincipalArn <GuardDuty plan role ARN>.",
         unknown=JOIN_UNKNOWN + "; an unknown policy document defers the same way",
         check=check_uploads_tag_writes,

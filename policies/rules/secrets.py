@@ -16,13 +16,18 @@ ROTATION = ("aws:secretsmanager/secretRotation:SecretRotation",)
 def check_recovery_window(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
     days = number(value(props, "recoveryWindowInDays"))
     if days is not None and days <= 0:
-        yield "recoveryWindowInDays is 0: a deleted secret is gone at once, with no way to restore it"
+        yield (
+            "recoveryWindowInDays is 0: a deleted secret is gone at once, with no way to restore it"
+        )
 
 
 def check_kms(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
     key = peek(props, "kmsKeyId")
     if key is not UNKNOWN and not key:
-        yield "encrypted with the AWS-managed key aws/secretsmanager; a customer key allows key policies and audit"
+        yield (
+            "encrypted with the AWS-managed key aws/secretsmanager; a customer key allows key "
+            "policies and audit"
+        )
 
 
 def check_rotation(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
@@ -52,7 +57,8 @@ RULES = [
         control="JAT-SECRETS-2",
         severity=Severity.LOW,
         enforcement=EnforcementLevel.ADVISORY,
-        remediation="Set kms_key_id to a customer-managed key and grant kms:Decrypt to the readers.",
+        remediation="Set kms_key_id to a customer-managed key and grant kms:Decrypt to the "
+        "readers.",
         unknown="pass: an unknown key id is another resource's output",
         check=check_kms,
         types=SECRET,
@@ -63,7 +69,8 @@ RULES = [
         control="SecretsManager.1",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.ADVISORY,
-        remediation="Add aws.secretsmanager.SecretRotation with a rotation Lambda and rotation_rules.",
+        remediation="Add aws.secretsmanager.SecretRotation with a rotation Lambda and "
+        "rotation_rules.",
         unknown="defer: the secret join uses propertyDependencies during a preview",
         check=check_rotation,
         kind="stack",

@@ -28,14 +28,22 @@ from ..secretnames import is_secret_reference, secret_looking
 APP_RUNNER = "aws:apprunner/service:Service"
 ECS_EXPRESS = "aws:ecs/expressGatewayService:ExpressGatewayService"
 SERVICES = (APP_RUNNER, ECS_EXPRESS)
-SECRET_TYPES = ("aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretVersion:SecretVersion")
+SECRET_TYPES = (
+    "aws:secretsmanager/secret:Secret",
+    "aws:secretsmanager/secretVersion:SecretVersion",
+)
 ROLE = ("aws:iam/role:Role",)
 ROLE_POLICY = ("aws:iam/rolePolicy:RolePolicy",)
 ATTACHMENT = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",)
 MANAGED_POLICY = ("aws:iam/policy:Policy",)
 
 _IMAGE_CONFIG = ("sourceConfiguration", "imageRepository", "imageConfiguration")
-_CODE_CONFIG = ("sourceConfiguration", "codeRepository", "codeConfiguration", "codeConfigurationValues")
+_CODE_CONFIG = (
+    "sourceConfiguration",
+    "codeRepository",
+    "codeConfiguration",
+    "codeConfigurationValues",
+)
 
 
 def environment_of(type_: str, props: Mapping) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -50,7 +58,9 @@ def environment_of(type_: str, props: Mapping) -> tuple[dict[str, Any], dict[str
                 secrets[k] = peek(v)
         return plain_vars, secrets
     container = value(props, "primaryContainer") or {}
-    plain_vars = {value(e, "name"): peek(e, "value") for e in as_list(value(container, "environments"))}
+    plain_vars = {
+        value(e, "name"): peek(e, "value") for e in as_list(value(container, "environments"))
+    }
     secrets = {value(s, "name"): peek(s, "valueFrom") for s in as_list(value(container, "secrets"))}
     return plain_vars, secrets
 
@@ -60,7 +70,10 @@ def check_env_secrets(type_: str, props: Mapping, config: Mapping) -> Iterator[s
     plain_vars, secrets = environment_of(type_, props)
     for name in sorted(plain_vars):
         if secret_looking(name, allowed):
-            yield f"plain environment variable {name} looks like a secret; inject it from Secrets Manager"
+            yield (
+                f"plain environment variable {name} looks like a secret; inject it from Secrets "
+                "Manager"
+            )
         elif name.upper().endswith("_SECRET_ARN") and not is_secret_reference(plain_vars[name]):
             yield f"{name} must hold a Secrets Manager ARN, not {plain_vars[name]!r}"
     for name in sorted(secrets):
@@ -73,7 +86,9 @@ def check_health(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
     if type_ == APP_RUNNER:
         hc = value(props, "healthCheckConfiguration")
         if not hc:
-            yield f"no healthCheckConfiguration: App Runner defaults to a TCP check, not HTTP {path}"
+            yield (
+                f"no healthCheckConfiguration: App Runner defaults to a TCP check, not HTTP {path}"
+            )
             return
         protocol = value(hc, "protocol") or "TCP"
         if protocol != "HTTP":
@@ -106,7 +121,9 @@ def _forbidden(secret: Any, pattern: re.Pattern[str]) -> bool:
 
 def _service_roles(stack: StackView, svc: Any) -> list[Any]:
     if svc.resource_type == APP_RUNNER:
-        return stack.refs(svc, "instanceConfiguration", ROLE, ["instanceConfiguration", "instanceRoleArn"])
+        return stack.refs(
+            svc, "instanceConfiguration", ROLE, ["instanceConfiguration", "instanceRoleArn"]
+        )
     roles = []
     for prop in ("taskRoleArn", "executionRoleArn"):
         if peek(svc.props, prop) or svc.property_dependencies.get(prop):
@@ -118,7 +135,9 @@ def _role_documents(stack: StackView, role: Any) -> list[tuple[Any, Any]]:
     """(resource holding the document, parsed document) for every policy of ``role``."""
     docs = []
     for inline in as_list(peek(role.props, "inlinePolicies")):
-        docs.append((role, load_json_document(peek(inline, "policy"), ["inlinePolicies", "policy"])))
+        docs.append(
+            (role, load_json_document(peek(inline, "policy"), ["inlinePolicies", "policy"]))
+        )
     for rp in stack.referrers(role, ROLE_POLICY, "role"):
         docs.append((rp, load_json_document(peek(rp.props, "policy"), ["policy"])))
     for att in stack.referrers(role, ATTACHMENT, "role"):
@@ -138,10 +157,16 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
         plain_vars, secrets = environment_of(svc.resource_type, svc.props)
         for name in sorted({*plain_vars, *secrets}):
             if pattern.search(name):
-                yield f"service {svc.name} receives {name}, a credential of another database role", svc.urn
+                yield (
+                    f"service {svc.name} receives {name}, a credential of another database role",
+                    svc.urn,
+                )
         for name, ref in sorted({**plain_vars, **secrets}.items()):
             if isinstance(ref, str) and ref in forbidden_ids:
-                yield f"service {svc.name}: {name} references a migrator/jobs secret ({ref})", svc.urn
+                yield (
+                    f"service {svc.name}: {name} references a migrator/jobs secret ({ref})",
+                    svc.urn,
+                )
         prop = "sourceConfiguration" if svc.resource_type == APP_RUNNER else "primaryContainer"
         for dep in svc.property_dependencies.get(prop, []):
             if dep in forbidden:
@@ -151,17 +176,26 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
                 deps = holder.property_dependencies.get("policy", []) if holder is not role else []
                 for dep in deps:
                     if dep in forbidden:
-                        yield f"service {svc.name}: role {role.name}'s policy {holder.name} refers to {dep.name}", svc.urn
+                        yield (
+                            f"service {svc.name}: role {role.name}'s policy {holder.name} refers "
+                            f"to {dep.name}",
+                            svc.urn,
+                        )
                 for st in statements(doc):
                     if not (st.allows() and st.covers_action("secretsmanager:GetSecretValue")):
                         continue
                     for res in st.resources:
                         if is_unknown(res):
                             continue
-                        hits = [i for i in forbidden_ids if i.startswith("arn:") and fnmatch.fnmatchcase(i, res)]
+                        hits = [
+                            i
+                            for i in forbidden_ids
+                            if i.startswith("arn:") and fnmatch.fnmatchcase(i, res)
+                        ]
                         if hits or (res == "*" and forbidden):
                             yield (
-                                f"service {svc.name}: role {role.name} may read migrator/jobs secrets "
+                                f"service {svc.name}: role {role.name} may read migrator/jobs "
+                                "secrets "
                                 f"through {holder.name} (Resource {res})",
                                 svc.urn,
                             )
@@ -170,12 +204,14 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
 RULES = [
     Rule(
         name="service-no-plain-secrets",
-        description="The API service (App Runner or ECS Express) has no secret-looking names among plain "
+        description="The API service (App Runner or ECS Express) has no secret-looking names among "
+        "plain "
         "environment variables, and its secrets are Secrets Manager references.",
         control="ECS.8 (applied to App Runner too)",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Move the value to Secrets Manager and pass it through runtime_environment_secrets "
+        remediation="Move the value to Secrets Manager and pass it through "
+        "runtime_environment_secrets "
         "(App Runner) or primary_container.secrets (ECS) with the secret's ARN.",
         unknown=PASS_UNKNOWN + "; an unknown environment map as a whole defers",
         check=check_env_secrets,
@@ -185,7 +221,8 @@ RULES = [
     ),
     Rule(
         name="service-no-migrator-or-jobs-secret",
-        description="The API service can reach neither the migrator's nor the jobs role's credentials: not "
+        description="The API service can reach neither the migrator's nor the jobs role's "
+        "credentials: not "
         "injected, not referenced, not readable through its roles.",
         control="JAT-SVC-1 (least privilege, DESIGN 7)",
         severity=Severity.CRITICAL,
@@ -205,7 +242,8 @@ RULES = [
         control="JAT-SVC-2",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="App Runner: health_check_configuration={'protocol': 'HTTP', 'path': '/health'}; "
+        remediation="App Runner: health_check_configuration={'protocol': 'HTTP', 'path': "
+        "'/health'}; "
         "ECS Express: health_check_path='/health'.",
         unknown=DEFER,
         check=check_health,
@@ -215,11 +253,13 @@ RULES = [
     ),
     Rule(
         name="service-instance-role",
-        description="The API service runs with its own role (App Runner instance role, ECS task role).",
+        description="The API service runs with its own role (App Runner instance role, ECS task "
+        "role).",
         control="JAT-SVC-3",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Set instance_configuration.instance_role_arn (App Runner) or task_role_arn (ECS).",
+        remediation="Set instance_configuration.instance_role_arn (App Runner) or task_role_arn "
+        "(ECS).",
         unknown=PASS_UNKNOWN,
         check=check_role,
         types=SERVICES,

@@ -25,11 +25,13 @@ def check_tags(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
 RULES = [
     Rule(
         name="required-tags",
-        description="Every AWS resource whose type takes tags carries non-empty project, stack and owner tags.",
+        description="Every AWS resource whose type takes tags carries non-empty project, stack and "
+        "owner tags.",
         control="JAT-TAGS-1",
         severity=Severity.LOW,
         enforcement=EnforcementLevel.MANDATORY,
-        remediation="Create the resource through the program's tagging transformation (or pass tags with "
+        remediation="Create the resource through the program's tagging transformation (or pass "
+        "tags with "
         "project, stack and owner).",
         unknown=DEFER + "; an unknown single tag value counts as present",
         check=check_tags,

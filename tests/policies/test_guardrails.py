@@ -24,8 +24,11 @@ USER app
 CMD ["gunicorn", "app.main:app"]
 """
 GOOD_IGNORE = ".git\n.env*\n**/.env*\n!.env.example\ntests/\nvar/\n"
-GOOD_BUILD = 'set -eu\nPLATFORM="${PLATFORM:-linux/amd64}"\ndocker buildx build --platform "$PLATFORM" -t "$1" .\n'
-GOOD_DEPLOY = "set -eu\npulumi up --yes\nscripts/build-image \"$IMAGE\"\n"
+GOOD_BUILD = (
+    'set -eu\nPLATFORM="${PLATFORM:-linux/amd64}"\ndocker buildx build --platform "$PLATFORM" -t '
+    '"$1" .\n'
+)
+GOOD_DEPLOY = 'set -eu\npulumi up --yes\nscripts/build-image "$IMAGE"\n'
 
 
 def repo(tmp_path: Path, **files: str) -> Path:
@@ -64,7 +67,9 @@ def test_good_repository_passes(tmp_path):
         GOOD_DOCKERFILE.replace("USER app\n", ""),
         GOOD_DOCKERFILE.replace("USER app", "USER root"),
         GOOD_DOCKERFILE.replace("USER app", "USER 0:0"),
-        GOOD_DOCKERFILE.replace("FROM ${BASE_IMAGE}\n", "FROM ${BASE_IMAGE}\nUSER app\n").replace("USER app\nCMD", "USER root\nCMD"),
+        GOOD_DOCKERFILE.replace("FROM ${BASE_IMAGE}\n", "FROM ${BASE_IMAGE}\nUSER app\n").replace(
+            "USER app\nCMD", "USER root\nCMD"
+        ),
     ],
 )
 def test_root_user(tmp_path, dockerfile):
@@ -72,14 +77,21 @@ def test_root_user(tmp_path, dockerfile):
 
 
 def test_user_set_only_in_a_build_stage_does_not_count(tmp_path):
-    df = GOOD_DOCKERFILE.replace("USER app\n", "").replace("FROM ${BASE_IMAGE} AS build\n", "FROM ${BASE_IMAGE} AS build\nUSER app\n")
+    df = GOOD_DOCKERFILE.replace("USER app\n", "").replace(
+        "FROM ${BASE_IMAGE} AS build\n", "FROM ${BASE_IMAGE} AS build\nUSER app\n"
+    )
     assert findings("dockerfile-non-root", repo(tmp_path, Dockerfile=df))
 
 
 @pytest.mark.parametrize(
     "line",
-    ["COPY .env /srv/.env", "COPY .env.production ./", "ADD config/.env.local /srv/", 'COPY [".env", "/srv/"]',
-     "COPY --chown=app .env* /srv/"],
+    [
+        "COPY .env /srv/.env",
+        "COPY .env.production ./",
+        "ADD config/.env.local /srv/",
+        'COPY [".env", "/srv/"]',
+        "COPY --chown=app .env* /srv/",
+    ],
 )
 def test_env_file_copied(tmp_path, line):
     df = GOOD_DOCKERFILE.replace("USER app", f"{line}\nUSER app")
@@ -90,7 +102,10 @@ def test_env_file_copied(tmp_path, line):
 def test_whole_context_copy_needs_the_dockerignore(tmp_path):
     df = GOOD_DOCKERFILE.replace("COPY app/ /srv/app/", "COPY . /srv/")
     assert findings("dockerfile-no-env-files", repo(tmp_path / "a", Dockerfile=df)) == []
-    assert findings("dockerfile-no-env-files", repo(tmp_path / "b", Dockerfile=df, **{".dockerignore": ".git\n"}))
+    assert findings(
+        "dockerfile-no-env-files",
+        repo(tmp_path / "b", Dockerfile=df, **{".dockerignore": ".git\n"}),
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,8 +136,12 @@ def test_dockerignore_not_excluding_env(tmp_path, ignore):
 
 
 def test_dockerignore_variants_that_work(tmp_path):
-    for i, ignore in enumerate([".env*\n", "**/.env*\n", ".env\n.env.*\n", "/.env*\n!.env.example\n"]):
-        assert findings("dockerignore-env", repo(tmp_path / str(i), **{".dockerignore": ignore})) == [], ignore
+    for i, ignore in enumerate(
+        [".env*\n", "**/.env*\n", ".env\n.env.*\n", "/.env*\n!.env.example\n"]
+    ):
+        assert (
+            findings("dockerignore-env", repo(tmp_path / str(i), **{".dockerignore": ignore})) == []
+        ), ignore
 
 
 def _fake_access_key() -> str:
@@ -136,15 +155,25 @@ def _fake_private_key() -> str:
 @pytest.mark.parametrize(
     ("rel", "text", "label"),
     [
-        ("config/settings.py", f'AWS_ACCESS_KEY_ID = "{_fake_access_key()}"\n', "AWS access key ID"),
+        (
+            "config/settings.py",
+            f'AWS_ACCESS_KEY_ID = "{_fake_access_key()}"\n',
+            "AWS access key ID",
+        ),
         ("deploy/key.pem", _fake_private_key(), "private key"),
-        (".env.example", "aws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" + "\n", "AWS secret access key"),
+        (
+            ".env.example",
+            "aws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" + "\n",
+            "AWS secret access key",
+        ),
         ("notes.md", "-----BEGIN " + "OPENSSH PRIVATE KEY-----\n", "private key"),
     ],
 )
 def test_committed_credentials(tmp_path, rel, text, label):
     found = findings("no-committed-credentials", repo(tmp_path, **{rel: text}))
-    assert found == [(f"line 1: looks like a committed {label}", rel)] or any(label in m for m, _ in found)
+    assert found == [(f"line 1: looks like a committed {label}", rel)] or any(
+        label in m for m, _ in found
+    )
 
 
 def test_untracked_files_are_not_scanned(tmp_path):

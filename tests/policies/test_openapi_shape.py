@@ -19,39 +19,105 @@ def base_doc() -> dict:
         "paths": {
             "/v1/applications": {
                 "get": {
-                    "parameters": [{"name": "status", "in": "query", "required": False,
-                                    "schema": {"$ref": "#/components/schemas/Status"}}],
-                    "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApplicationList"}}}}},
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"$ref": "#/components/schemas/Status"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ApplicationList"}
+                                }
+                            },
+                        }
+                    },
                 },
                 "post": {
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApplicationCreate"}}}},
-                    "responses": {"201": {"description": "created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApplicationEnvelope"}}}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ApplicationCreate"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "created",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ApplicationEnvelope"}
+                                }
+                            },
+                        }
+                    },
                 },
             },
             "/v1/applications/{id}": {
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
                 "delete": {"responses": {"204": {"description": "gone"}}},
             },
         },
-        "components": {"schemas": {
-            "Status": {"type": "string", "enum": ["applied", "interviewing", "offer", "rejected"]},
-            "Application": {"type": "object", "required": ["id", "company", "status"], "properties": {
-                "id": {"type": "string"}, "company": {"type": "string"},
-                "status": {"$ref": "#/components/schemas/Status"},
-                "salary": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-                "links": {"type": "array", "items": {"type": "string"}},
-            }},
-            "ApplicationEnvelope": {"type": "object", "properties": {
-                "success": {"type": "boolean"}, "data": {"$ref": "#/components/schemas/Application"}}},
-            "ApplicationList": {"type": "object", "properties": {
-                "success": {"type": "boolean"},
-                "data": {"type": "array", "items": {"$ref": "#/components/schemas/Application"}},
-                "meta": {"type": "object", "properties": {"total": {"type": "integer"}}}}},
-            "ApplicationCreate": {"type": "object", "required": ["company", "role_title"], "properties": {
-                "company": {"type": "string"}, "role_title": {"type": "string"},
-                "status": {"$ref": "#/components/schemas/Status"},
-                "notes": {"anyOf": [{"type": "string"}, {"type": "null"}]}}},
-        }},
+        "components": {
+            "schemas": {
+                "Status": {
+                    "type": "string",
+                    "enum": ["applied", "interviewing", "offer", "rejected"],
+                },
+                "Application": {
+                    "type": "object",
+                    "required": ["id", "company", "status"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "company": {"type": "string"},
+                        "status": {"$ref": "#/components/schemas/Status"},
+                        "salary": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                        "links": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "ApplicationEnvelope": {
+                    "type": "object",
+                    "properties": {
+                        "success": {"type": "boolean"},
+                        "data": {"$ref": "#/components/schemas/Application"},
+                    },
+                },
+                "ApplicationList": {
+                    "type": "object",
+                    "properties": {
+                        "success": {"type": "boolean"},
+                        "data": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Application"},
+                        },
+                        "meta": {"type": "object", "properties": {"total": {"type": "integer"}}},
+                    },
+                },
+                "ApplicationCreate": {
+                    "type": "object",
+                    "required": ["company", "role_title"],
+                    "properties": {
+                        "company": {"type": "string"},
+                        "role_title": {"type": "string"},
+                        "status": {"$ref": "#/components/schemas/Status"},
+                        "notes": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    },
+                },
+            }
+        },
     }
 
 
@@ -117,14 +183,19 @@ def test_optional_request_field_becoming_required():
 
 def test_new_required_parameter():
     new = base_doc()
-    new["paths"]["/v1/applications"]["get"]["parameters"].append({"name": "page", "in": "query", "required": True, "schema": {"type": "integer"}})
+    new["paths"]["/v1/applications"]["get"]["parameters"].append(
+        {"name": "page", "in": "query", "required": True, "schema": {"type": "integer"}}
+    )
     assert kinds(base_doc(), new) == {"new-required-request-field"}
 
 
 def test_request_body_becoming_required():
     old = base_doc()
     new = base_doc()
-    new["paths"]["/v1/applications/{id}"]["delete"]["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    new["paths"]["/v1/applications/{id}"]["delete"]["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
     assert kinds(old, new) == {"new-required-request-field"}
 
 
@@ -133,8 +204,16 @@ def test_request_body_becoming_required():
     [
         ("Application.id", {"type": "string"}, {"type": "integer"}),
         ("ApplicationCreate.company", {"type": "string"}, {"type": "integer"}),
-        ("Application.salary", {"anyOf": [{"type": "integer"}, {"type": "null"}]}, {"type": "string"}),
-        ("Application.links", {"type": "array", "items": {"type": "string"}}, {"type": "array", "items": {"type": "integer"}}),
+        (
+            "Application.salary",
+            {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            {"type": "string"},
+        ),
+        (
+            "Application.links",
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "array", "items": {"type": "integer"}},
+        ),
     ],
 )
 def test_changed_type(where, old_type, new_type):
@@ -147,7 +226,9 @@ def test_changed_type(where, old_type, new_type):
 
 def test_response_becoming_nullable_is_a_changed_type():
     new = base_doc()
-    schemas(new)["Application"]["properties"]["company"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    schemas(new)["Application"]["properties"]["company"] = {
+        "anyOf": [{"type": "string"}, {"type": "null"}]
+    }
     assert kinds(base_doc(), new) == {"changed-type"}
 
 
@@ -169,20 +250,30 @@ def test_narrowed_enum_in_request_and_parameter():
 
 def test_removed_success_response():
     new = base_doc()
-    new["paths"]["/v1/applications"]["post"]["responses"] = {"200": new["paths"]["/v1/applications"]["post"]["responses"]["201"]}
+    new["paths"]["/v1/applications"]["post"]["responses"] = {
+        "200": new["paths"]["/v1/applications"]["post"]["responses"]["201"]
+    }
     assert "removed-response" in kinds(base_doc(), new)
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        lambda d: d["paths"].__setitem__("/v1/companies", {"get": {"responses": {"200": {"description": "ok"}}}}),
-        lambda d: d["paths"]["/v1/applications/{id}"].__setitem__("get", {"responses": {"200": {"description": "ok"}}}),
+        lambda d: d["paths"].__setitem__(
+            "/v1/companies", {"get": {"responses": {"200": {"description": "ok"}}}}
+        ),
+        lambda d: d["paths"]["/v1/applications/{id}"].__setitem__(
+            "get", {"responses": {"200": {"description": "ok"}}}
+        ),
         lambda d: schemas(d)["Application"]["properties"].__setitem__("source", {"type": "string"}),
-        lambda d: schemas(d)["ApplicationCreate"]["properties"].__setitem__("source", {"type": "string"}),
+        lambda d: schemas(d)["ApplicationCreate"]["properties"].__setitem__(
+            "source", {"type": "string"}
+        ),
         lambda d: schemas(d)["Status"]["enum"].append("ghosted"),
         lambda d: schemas(d)["ApplicationCreate"]["required"].remove("role_title"),
-        lambda d: schemas(d)["ApplicationCreate"]["properties"].__setitem__("company", {"anyOf": [{"type": "string"}, {"type": "null"}]}),
+        lambda d: schemas(d)["ApplicationCreate"]["properties"].__setitem__(
+            "company", {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        ),
         lambda d: d["info"].__setitem__("description", "now with words"),
     ],
 )
@@ -197,15 +288,23 @@ def test_breaking_change_under_a_new_version_passes():
     new = base_doc()
     v2 = copy.deepcopy(new["paths"]["/v1/applications"])
     v2["post"]["requestBody"]["content"]["application/json"]["schema"] = {
-        "type": "object", "required": ["company", "role_title", "source"],
-        "properties": {"company": {"type": "integer"}, "role_title": {"type": "string"}, "source": {"type": "string"}}}
+        "type": "object",
+        "required": ["company", "role_title", "source"],
+        "properties": {
+            "company": {"type": "integer"},
+            "role_title": {"type": "string"},
+            "source": {"type": "string"},
+        },
+    }
     new["paths"]["/v2/applications"] = v2
     assert breaking(diff(base_doc(), new)) == []
 
 
 def test_recursive_schemas_terminate():
     doc = base_doc()
-    schemas(doc)["Application"]["properties"]["parent"] = {"$ref": "#/components/schemas/Application"}
+    schemas(doc)["Application"]["properties"]["parent"] = {
+        "$ref": "#/components/schemas/Application"
+    }
     new = copy.deepcopy(doc)
     del schemas(new)["Application"]["properties"]["id"]
     schemas(new)["Application"]["required"].remove("id")
@@ -264,13 +363,20 @@ def test_update_snapshot_refuses_breaking_changes(tmp_path, capsys):
     code = check.main(["--update-openapi-snapshot"], root=tmp_path, openapi_generator=lambda: live)
     assert code == 1 and "removed-path" in capsys.readouterr().err
     assert json.loads((tmp_path / "docs" / "openapi.json").read_text()) == base_doc()
-    code = check.main(["--update-openapi-snapshot", "--allow-breaking"], root=tmp_path, openapi_generator=lambda: live)
+    code = check.main(
+        ["--update-openapi-snapshot", "--allow-breaking"],
+        root=tmp_path,
+        openapi_generator=lambda: live,
+    )
     assert code == 0 and json.loads((tmp_path / "docs" / "openapi.json").read_text()) == live
 
 
 def test_update_snapshot_writes_compatible_changes(tmp_path):
     live = base_doc()
-    assert check.main(["--update-openapi-snapshot"], root=tmp_path, openapi_generator=lambda: live) == 0
+    assert (
+        check.main(["--update-openapi-snapshot"], root=tmp_path, openapi_generator=lambda: live)
+        == 0
+    )
     assert json.loads((tmp_path / "docs" / "openapi.json").read_text()) == live
 
 

@@ -1,14 +1,15 @@
 """Each resource rule, called as the plain function it is, fails on a crafted bad resource; the same
-resource fails through the pack's policy objects too; unknown values are handled as each rule states."""
+resource fails through the pack's policy objects too; unknown values are handled as each rule
+states."""
 
 from __future__ import annotations
 
 import pytest
-from tests.policies.stacks import DEV, TAGS, find, good_stack, res, violations
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, UnknownValueError
 
 from policies.model import NotApplicable
 from policies.rules import ALL_RULES
+from tests.policies.stacks import DEV, TAGS, find, good_stack, res, violations
 
 RULES = {r.name: r for r in ALL_RULES}
 DB = "aws:rds/instance:Instance"
@@ -18,23 +19,46 @@ ECS = "aws:ecs/expressGatewayService:ExpressGatewayService"
 FN = "aws:lambda/function:Function"
 PERM = "aws:lambda/permission:Permission"
 SECRET = "aws:secretsmanager/secret:Secret"
+SM = "arn:aws:secretsmanager:eu-west-1:123456789012"
 
 GOOD_DB = {
-    "engine": "postgres", "storageEncrypted": True, "publiclyAccessible": False, "backupRetentionPeriod": 7,
-    "deletionProtection": True, "multiAz": True, "manageMasterUserPassword": True,
-    "autoMinorVersionUpgrade": True, "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
+    "engine": "postgres",
+    "storageEncrypted": True,
+    "publiclyAccessible": False,
+    "backupRetentionPeriod": 7,
+    "deletionProtection": True,
+    "multiAz": True,
+    "manageMasterUserPassword": True,
+    "autoMinorVersionUpgrade": True,
+    "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
 }
 GOOD_SVC = {
-    "sourceConfiguration": {"imageRepository": {"imageConfiguration": {
-        "runtimeEnvironmentVariables": {"APP_ENV": "production"},
-        "runtimeEnvironmentSecrets": {"JWT_SECRET": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbC"}}}},
+    "sourceConfiguration": {
+        "imageRepository": {
+            "imageConfiguration": {
+                "runtimeEnvironmentVariables": {"APP_ENV": "production"},
+                "runtimeEnvironmentSecrets": {
+                    "JWT_SECRET": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbC"
+                },
+            }
+        }
+    },
     "instanceConfiguration": {"instanceRoleArn": "arn:aws:iam::123456789012:role/api"},
     "healthCheckConfiguration": {"protocol": "HTTP", "path": "/health"},
 }
 GOOD_ECS = {
-    "taskRoleArn": "arn:aws:iam::123456789012:role/task", "healthCheckPath": "/health",
-    "primaryContainer": {"image": "x", "environments": [{"name": "APP_ENV", "value": "production"}],
-                         "secrets": [{"name": "JWT_SECRET", "valueFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbC"}]},
+    "taskRoleArn": "arn:aws:iam::123456789012:role/task",
+    "healthCheckPath": "/health",
+    "primaryContainer": {
+        "image": "x",
+        "environments": [{"name": "APP_ENV", "value": "production"}],
+        "secrets": [
+            {
+                "name": "JWT_SECRET",
+                "valueFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbC",
+            }
+        ],
+    },
 }
 
 
@@ -49,7 +73,10 @@ def _with(base: dict, **changes) -> dict:
 
 
 def _svc_env(variables=None, secrets=None) -> dict:
-    cfg = {"runtimeEnvironmentVariables": variables or {}, "runtimeEnvironmentSecrets": secrets or {}}
+    cfg = {
+        "runtimeEnvironmentVariables": variables or {},
+        "runtimeEnvironmentSecrets": secrets or {},
+    }
     return _with(GOOD_SVC, sourceConfiguration={"imageRepository": {"imageConfiguration": cfg}})
 
 
@@ -59,50 +86,232 @@ CASES = [
     ("rds-not-public", DB, _with(GOOD_DB, publiclyAccessible=True), {}, "public address"),
     ("rds-backup-retention", DB, _with(GOOD_DB, backupRetentionPeriod=3), {}, "at least 7"),
     ("rds-backup-retention", DB, _with(GOOD_DB, backupRetentionPeriod=None), {}, "unset"),
-    ("rds-deletion-protection", DB, _with(GOOD_DB, deletionProtection=False), {"environment": "prod"}, "prod"),
+    (
+        "rds-deletion-protection",
+        DB,
+        _with(GOOD_DB, deletionProtection=False),
+        {"environment": "prod"},
+        "prod",
+    ),
     ("rds-deletion-protection", DB, _with(GOOD_DB, deletionProtection=None), {}, "prod"),
     ("rds-multi-az", DB, _with(GOOD_DB, multiAz=False), {"environment": "prod"}, "multiAz"),
-    ("rds-no-literal-master-password", DB, _with(GOOD_DB, manageMasterUserPassword=None, password="hunter2hunter2"), {}, "known value"),
-    ("rds-no-literal-master-password", DB, _with(GOOD_DB, manageMasterUserPassword=False), {}, "manageMasterUserPassword"),
+    (
+        "rds-no-literal-master-password",
+        DB,
+        _with(GOOD_DB, manageMasterUserPassword=None, password="hunter2hunter2"),
+        {},
+        "known value",
+    ),
+    (
+        "rds-no-literal-master-password",
+        DB,
+        _with(GOOD_DB, manageMasterUserPassword=False),
+        {},
+        "manageMasterUserPassword",
+    ),
     ("rds-auto-minor-upgrade", DB, _with(GOOD_DB, autoMinorVersionUpgrade=False), {}, "false"),
-    ("rds-log-exports", DB, _with(GOOD_DB, enabledCloudwatchLogsExports=["postgresql"]), {}, "upgrade"),
+    (
+        "rds-log-exports",
+        DB,
+        _with(GOOD_DB, enabledCloudwatchLogsExports=["postgresql"]),
+        {},
+        "upgrade",
+    ),
     ("rds-log-exports", DB, _with(GOOD_DB, enabledCloudwatchLogsExports=None), {}, "postgresql"),
-    ("ecr-scan-on-push", REPO, {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": False}}, {}, "scanOnPush"),
+    (
+        "ecr-scan-on-push",
+        REPO,
+        {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": False}},
+        {},
+        "scanOnPush",
+    ),
     ("ecr-scan-on-push", REPO, {"imageTagMutability": "IMMUTABLE"}, {}, "scanOnPush"),
     ("ecr-immutable-tags", REPO, {"imageTagMutability": "MUTABLE"}, {}, "MUTABLE"),
     ("ecr-immutable-tags", REPO, {}, {}, "MUTABLE"),
     ("service-no-plain-secrets", SVC, _svc_env({"DB_APP_PASSWORD": "x"}), {}, "DB_APP_PASSWORD"),
     ("service-no-plain-secrets", SVC, _svc_env({"RESEND_API_KEY": "re_123"}), {}, "RESEND_API_KEY"),
-    ("service-no-plain-secrets", SVC, _svc_env({"SLACK_WEBHOOK_URL": "https://hooks"}), {}, "SLACK_WEBHOOK_URL"),
-    ("service-no-plain-secrets", SVC, _svc_env(secrets={"JWT_SECRET": "arn:aws:ssm:eu-west-1:123456789012:parameter/jwt"}), {}, "not a Secrets Manager"),
-    ("service-no-plain-secrets", SVC, _svc_env({"JWT_SECRET_ARN": "plain-text"}), {}, "must hold a Secrets Manager ARN"),
-    ("service-no-plain-secrets", ECS, _with(GOOD_ECS, primaryContainer={"image": "x", "environments": [{"name": "JWT_SECRET", "value": "s"}]}), {}, "JWT_SECRET"),
+    (
+        "service-no-plain-secrets",
+        SVC,
+        _svc_env({"SLACK_WEBHOOK_URL": "https://hooks"}),
+        {},
+        "SLACK_WEBHOOK_URL",
+    ),
+    (
+        "service-no-plain-secrets",
+        SVC,
+        _svc_env(secrets={"JWT_SECRET": "arn:aws:ssm:eu-west-1:123456789012:parameter/jwt"}),
+        {},
+        "not a Secrets Manager",
+    ),
+    (
+        "service-no-plain-secrets",
+        SVC,
+        _svc_env({"JWT_SECRET_ARN": "plain-text"}),
+        {},
+        "must hold a Secrets Manager ARN",
+    ),
+    (
+        "service-no-plain-secrets",
+        ECS,
+        _with(
+            GOOD_ECS,
+            primaryContainer={"image": "x", "environments": [{"name": "JWT_SECRET", "value": "s"}]},
+        ),
+        {},
+        "JWT_SECRET",
+    ),
     ("service-health-check", SVC, _with(GOOD_SVC, healthCheckConfiguration=None), {}, "TCP"),
-    ("service-health-check", SVC, _with(GOOD_SVC, healthCheckConfiguration={"protocol": "HTTP", "path": "/"}), {}, "/health"),
-    ("service-health-check", SVC, _with(GOOD_SVC, healthCheckConfiguration={"protocol": "TCP", "path": "/health"}), {}, "HTTP"),
+    (
+        "service-health-check",
+        SVC,
+        _with(GOOD_SVC, healthCheckConfiguration={"protocol": "HTTP", "path": "/"}),
+        {},
+        "/health",
+    ),
+    (
+        "service-health-check",
+        SVC,
+        _with(GOOD_SVC, healthCheckConfiguration={"protocol": "TCP", "path": "/health"}),
+        {},
+        "HTTP",
+    ),
     ("service-health-check", ECS, _with(GOOD_ECS, healthCheckPath="/ping"), {}, "/health"),
-    ("service-instance-role", SVC, _with(GOOD_SVC, instanceConfiguration={"cpu": "1024"}), {}, "instanceRoleArn"),
+    (
+        "service-instance-role",
+        SVC,
+        _with(GOOD_SVC, instanceConfiguration={"cpu": "1024"}),
+        {},
+        "instanceRoleArn",
+    ),
     ("service-instance-role", ECS, _with(GOOD_ECS, taskRoleArn=None), {}, "taskRoleArn"),
-    ("lambda-no-public-invoke", PERM, {"action": "lambda:InvokeFunction", "principal": "*"}, {}, "any AWS account"),
-    ("lambda-no-public-invoke", PERM, {"action": "lambda:InvokeFunction", "principal": "s3.amazonaws.com"}, {}, "sourceArn"),
-    ("lambda-no-public-invoke", PERM, {"action": "lambda:InvokeFunctionUrl", "principal": "*", "functionUrlAuthType": "NONE"}, {}, "auth type NONE"),
-    ("lambda-no-public-invoke", "aws:lambda/functionUrl:FunctionUrl", {"authorizationType": "NONE"}, {}, "anyone"),
-    ("lambda-supported-runtime", FN, {"packageType": "Zip", "runtime": "python3.8"}, {}, "python3.8"),
+    (
+        "lambda-no-public-invoke",
+        PERM,
+        {"action": "lambda:InvokeFunction", "principal": "*"},
+        {},
+        "any AWS account",
+    ),
+    (
+        "lambda-no-public-invoke",
+        PERM,
+        {"action": "lambda:InvokeFunction", "principal": "s3.amazonaws.com"},
+        {},
+        "sourceArn",
+    ),
+    (
+        "lambda-no-public-invoke",
+        PERM,
+        {"action": "lambda:InvokeFunctionUrl", "principal": "*", "functionUrlAuthType": "NONE"},
+        {},
+        "auth type NONE",
+    ),
+    (
+        "lambda-no-public-invoke",
+        "aws:lambda/functionUrl:FunctionUrl",
+        {"authorizationType": "NONE"},
+        {},
+        "anyone",
+    ),
+    (
+        "lambda-supported-runtime",
+        FN,
+        {"packageType": "Zip", "runtime": "python3.8"},
+        {},
+        "python3.8",
+    ),
     ("lambda-supported-runtime", FN, {"runtime": "nodejs16.x"}, {}, "nodejs16.x"),
-    ("lambda-no-plain-secrets", FN, {"environment": {"variables": {"DB_JOBS_PASSWORD": "x"}}}, {}, "DB_JOBS_PASSWORD"),
-    ("lambda-no-plain-secrets", FN, {"environment": {"variables": {"SLACK_WEBHOOK_URL": "https://hooks"}}}, {}, "SLACK_WEBHOOK_URL"),
-    ("lambda-no-plain-secrets", FN, {"environment": {"variables": {"DB_JOBS_SECRET_ARN": "password123"}}}, {}, "Secrets Manager ARN"),
-    ("iam-no-wildcard-grants", "aws:iam/rolePolicy:RolePolicy", {"policy": '{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'}, {}, "'*'"),
-    ("iam-no-wildcard-grants", "aws:iam/policy:Policy", {"policy": '{"Statement": {"Effect": "Allow", "Action": ["s3:GetObject", "s3:*"], "Resource": "*"}}'}, {}, "s3:*"),
-    ("iam-no-wildcard-grants", "aws:iam/role:Role", {"inlinePolicies": [{"name": "p", "policy": '{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": ["*"]}]}'}]}, {}, "secretsmanager:*"),
-    ("iam-no-wildcard-grants", "aws:iam/role:Role", {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, {}, "administrator"),
-    ("iam-no-wildcard-grants", "aws:iam/userPolicy:UserPolicy", {"policy": '{"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}'}, {}, "NotAction"),
+    (
+        "lambda-no-plain-secrets",
+        FN,
+        {"environment": {"variables": {"DB_JOBS_PASSWORD": "x"}}},
+        {},
+        "DB_JOBS_PASSWORD",
+    ),
+    (
+        "lambda-no-plain-secrets",
+        FN,
+        {"environment": {"variables": {"SLACK_WEBHOOK_URL": "https://hooks"}}},
+        {},
+        "SLACK_WEBHOOK_URL",
+    ),
+    (
+        "lambda-no-plain-secrets",
+        FN,
+        {"environment": {"variables": {"DB_JOBS_SECRET_ARN": "password123"}}},
+        {},
+        "Secrets Manager ARN",
+    ),
+    (
+        "iam-no-wildcard-grants",
+        "aws:iam/rolePolicy:RolePolicy",
+        {"policy": '{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'},
+        {},
+        "'*'",
+    ),
+    (
+        "iam-no-wildcard-grants",
+        "aws:iam/policy:Policy",
+        {
+            "policy": '{"Statement": {"Effect": "Allow", "Action": ["s3:GetObject", "s3:*"], '
+            '"Resource": "*"}}'
+        },
+        {},
+        "s3:*",
+    ),
+    (
+        "iam-no-wildcard-grants",
+        "aws:iam/role:Role",
+        {
+            "inlinePolicies": [
+                {
+                    "name": "p",
+                    "policy": '{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", '
+                    '"Resource": ["*"]}]}',
+                }
+            ]
+        },
+        {},
+        "secretsmanager:*",
+    ),
+    (
+        "iam-no-wildcard-grants",
+        "aws:iam/role:Role",
+        {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+        {},
+        "administrator",
+    ),
+    (
+        "iam-no-wildcard-grants",
+        "aws:iam/userPolicy:UserPolicy",
+        {"policy": '{"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}'},
+        {},
+        "NotAction",
+    ),
     ("iam-no-static-credentials", "aws:iam/user:User", {"name": "ci"}, {}, "User"),
     ("iam-no-static-credentials", "aws:iam/accessKey:AccessKey", {"user": "ci"}, {}, "AccessKey"),
-    ("required-tags", "aws:s3/bucket:Bucket", {"tags": {"project": "jobapptracker", "stack": "dev"}}, {}, "owner"),
+    (
+        "required-tags",
+        "aws:s3/bucket:Bucket",
+        {"tags": {"project": "jobapptracker", "stack": "dev"}},
+        {},
+        "owner",
+    ),
     ("required-tags", "aws:sqs/queue:Queue", {}, {}, "project, stack, owner"),
-    ("required-tags", "aws:ecr/repository:Repository", {"tags": {"project": "", "stack": "dev", "owner": "o"}}, {}, "project"),
-    ("secrets-recovery-window", SECRET, {"recoveryWindowInDays": 0}, {}, "recoveryWindowInDays is 0"),
+    (
+        "required-tags",
+        "aws:ecr/repository:Repository",
+        {"tags": {"project": "", "stack": "dev", "owner": "o"}},
+        {},
+        "project",
+    ),
+    (
+        "secrets-recovery-window",
+        SECRET,
+        {"recoveryWindowInDays": 0},
+        {},
+        "recoveryWindowInDays is 0",
+    ),
     ("secrets-kms-key", SECRET, {"recoveryWindowInDays": 7}, {}, "customer key"),
 ]
 
@@ -128,11 +337,35 @@ GOOD = [
     ("rds-deletion-protection", DB, GOOD_DB),
     ("rds-no-literal-master-password", DB, GOOD_DB),
     ("rds-auto-minor-upgrade", DB, _with(GOOD_DB, autoMinorVersionUpgrade=None)),
-    ("service-no-plain-secrets", SVC, _svc_env({"PASSWORD_MIN_LENGTH": "14", "ACCESS_TOKEN_TTL_SECONDS": "900", "DB_MASTER_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:m-AbC"})),
+    (
+        "service-no-plain-secrets",
+        SVC,
+        _svc_env(
+            {
+                "PASSWORD_MIN_LENGTH": "14",
+                "ACCESS_TOKEN_TTL_SECONDS": "900",
+                "DB_MASTER_SECRET_ARN": f"{SM}:secret:m-AbC",
+            }
+        ),
+    ),
     ("service-no-plain-secrets", ECS, GOOD_ECS),
     ("service-health-check", ECS, GOOD_ECS),
-    ("lambda-no-public-invoke", PERM, {"principal": "events.amazonaws.com", "sourceArn": "arn:aws:events:eu-west-1:123456789012:rule/r"}),
-    ("iam-no-wildcard-grants", "aws:iam/rolePolicy:RolePolicy", {"policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}, {"Effect": "Deny", "Action": "*", "Resource": "*"}]}'}),
+    (
+        "lambda-no-public-invoke",
+        PERM,
+        {
+            "principal": "events.amazonaws.com",
+            "sourceArn": "arn:aws:events:eu-west-1:123456789012:rule/r",
+        },
+    ),
+    (
+        "iam-no-wildcard-grants",
+        "aws:iam/rolePolicy:RolePolicy",
+        {
+            "policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": '
+            '"arn:aws:s3:::b/*"}, {"Effect": "Deny", "Action": "*", "Resource": "*"}]}'
+        },
+    ),
     ("required-tags", "aws:lambda/invocation:Invocation", {}),
     ("required-tags", "aws:s3/bucket:Bucket", {"tags": TAGS}),
     ("secrets-recovery-window", SECRET, {}),
@@ -160,15 +393,24 @@ def test_image_functions_are_not_applicable_to_the_runtime_rule():
 def test_unknown_values_defer_as_stated():
     # "defer": an unknown setting raises, which the pack reports as an advisory diagnostic
     with pytest.raises(UnknownValueError):
-        list(RULES["rds-storage-encrypted"].check(DB, _with(GOOD_DB, storageEncrypted=UNKNOWN_BOOLEAN_VALUE), {}))
+        list(
+            RULES["rds-storage-encrypted"].check(
+                DB, _with(GOOD_DB, storageEncrypted=UNKNOWN_BOOLEAN_VALUE), {}
+            )
+        )
     entry = res(DB, "db", _with(GOOD_DB, storageEncrypted=UNKNOWN_BOOLEAN_VALUE, tags=TAGS))
     found = violations([entry], rule="rds-storage-encrypted", level=None)
-    assert [(f.rule, f.level, f.unknown) for f in found] == [("rds-storage-encrypted", "advisory", True)]
+    assert [(f.rule, f.level, f.unknown) for f in found] == [
+        ("rds-storage-encrypted", "advisory", True)
+    ]
     assert "during preview" in found[0].message
 
 
 def test_unknown_values_pass_where_stated():
-    svc = _svc_env(secrets={"JWT_SECRET": UNKNOWN_STRING_VALUE}, variables={"JWT_SECRET_ARN": UNKNOWN_STRING_VALUE})
+    svc = _svc_env(
+        secrets={"JWT_SECRET": UNKNOWN_STRING_VALUE},
+        variables={"JWT_SECRET_ARN": UNKNOWN_STRING_VALUE},
+    )
     assert list(RULES["service-no-plain-secrets"].check(SVC, svc, {})) == []
     db = _with(GOOD_DB, manageMasterUserPassword=None, password=UNKNOWN_STRING_VALUE)
     assert list(RULES["rds-no-literal-master-password"].check(DB, db, {})) == []
@@ -181,7 +423,10 @@ def test_rule_settings_come_from_policy_config():
     assert list(RULES["rds-backup-retention"].check(DB, db, {"minimumRetentionDays": 14}))
     svc = _svc_env({"SESSION_TOKEN": "x"})
     assert list(RULES["service-no-plain-secrets"].check(SVC, svc, {}))
-    assert list(RULES["service-no-plain-secrets"].check(SVC, svc, {"allowedNames": ["SESSION_TOKEN"]})) == []
+    assert (
+        list(RULES["service-no-plain-secrets"].check(SVC, svc, {"allowedNames": ["SESSION_TOKEN"]}))
+        == []
+    )
 
 
 def test_the_good_stack_fixture_is_compliant():

@@ -49,20 +49,34 @@ def test_bad_json_exits_1_and_names_s3_rds_ecr(capsys):
     assert {"s3-public-access-block"} <= by_type["aws:s3/bucket:Bucket"]
     assert {"rds-storage-encrypted", "rds-not-public"} <= by_type["aws:rds/instance:Instance"]
     assert {"ecr-immutable-tags", "ecr-scan-on-push"} <= by_type["aws:ecr/repository:Repository"]
-    assert all(v["level"] == "mandatory" for v in doc["violations"] if v["rule"].startswith(("s3-", "rds-", "ecr-")))
+    assert all(
+        v["level"] == "mandatory"
+        for v in doc["violations"]
+        if v["rule"].startswith(("s3-", "rds-", "ecr-"))
+    )
     assert len(doc["rules"]) >= 25 and all(
-        r["control"] and r["remediation"] and r["unknownValues"] and r["severity"] for r in doc["rules"]
+        r["control"] and r["remediation"] and r["unknownValues"] and r["severity"]
+        for r in doc["rules"]
     )
 
 
 def test_bad_json_as_a_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "policies.check", "--resources", str(BAD), "--format", "json"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1, proc.stderr
     rules = {v["rule"] for v in json.loads(proc.stdout)["violations"]}
-    assert {"s3-public-access-block", "rds-storage-encrypted", "rds-not-public", "ecr-immutable-tags", "ecr-scan-on-push"} <= rules
+    assert {
+        "s3-public-access-block",
+        "rds-storage-encrypted",
+        "rds-not-public",
+        "ecr-immutable-tags",
+        "ecr-scan-on-push",
+    } <= rules
 
 
 def test_table_output(capsys):
@@ -100,7 +114,11 @@ def test_advisories_alone_exit_0(tmp_path, capsys):
         ('[{"name": "x", "props": {}}]', "'type'"),
         ('[{"type": "aws:s3/bucket:Bucket", "props": {}}]', "'name'"),
         ('[{"type": "aws:s3/bucket:Bucket", "name": "b", "props": []}]', "'props'"),
-        ('[{"type": "aws:s3/bucket:Bucket", "name": "b", "props": {}, "propertyDependencies": {"bucket": "u"}}]', "propertyDependencies"),
+        (
+            '[{"type": "aws:s3/bucket:Bucket", "name": "b", "props": {}, "propertyDependencies": '
+            '{"bucket": "u"}}]',
+            "propertyDependencies",
+        ),
     ],
 )
 def test_malformed_resource_files_exit_2(tmp_path, capsys, content, message):
@@ -117,23 +135,53 @@ def test_missing_resource_file_exits_2(tmp_path, capsys):
 
 def test_pulumi_preview_json_is_accepted(tmp_path, capsys):
     steps = [
-        {"op": "create", "urn": e["urn"], "newState": {"type": e["type"], "urn": e["urn"], "inputs": e["props"],
-                                                        "propertyDependencies": e["propertyDependencies"]}}
-        for e in json.loads(BAD.read_text()) for e in [normalise([e])[0]]
+        {
+            "op": "create",
+            "urn": e["urn"],
+            "newState": {
+                "type": e["type"],
+                "urn": e["urn"],
+                "inputs": e["props"],
+                "propertyDependencies": e["propertyDependencies"],
+            },
+        }
+        for e in json.loads(BAD.read_text())
+        for e in [normalise([e])[0]]
     ]
-    steps.insert(0, {"op": "create", "urn": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev",
-                     "newState": {"type": "pulumi:pulumi:Stack", "urn": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"}})
+    steps.insert(
+        0,
+        {
+            "op": "create",
+            "urn": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev",
+            "newState": {
+                "type": "pulumi:pulumi:Stack",
+                "urn": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev",
+            },
+        },
+    )
     path = tmp_path / "preview.json"
     path.write_text(json.dumps({"steps": steps, "changeSummary": {"create": len(steps)}}))
     code, out, _ = run(["--resources", str(path), "--format", "json"], capsys)
     assert code == 1
-    assert {"s3-public-access-block", "rds-not-public", "ecr-scan-on-push"} <= {v["rule"] for v in json.loads(out)["violations"]}
+    assert {"s3-public-access-block", "rds-not-public", "ecr-scan-on-push"} <= {
+        v["rule"] for v in json.loads(out)["violations"]
+    }
 
 
 def test_secret_values_from_previews_are_unwrapped():
     sig = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
-    entries = normalise([{"type": "aws:rds/instance:Instance", "name": "db", "props": {
-        "password": {**sig, "plaintext": '"hunter2hunter2"'}, "engine": "postgres"}}])
+    entries = normalise(
+        [
+            {
+                "type": "aws:rds/instance:Instance",
+                "name": "db",
+                "props": {
+                    "password": {**sig, "plaintext": '"hunter2hunter2"'},
+                    "engine": "postgres",
+                },
+            }
+        ]
+    )
     assert entries[0]["props"]["password"] == "hunter2hunter2"
     found = evaluate(entries).findings
     assert any(f.rule == "rds-no-literal-master-password" for f in found)
@@ -155,17 +203,31 @@ def test_waiver_needs_a_justification(tmp_path, capsys):
 
 
 def test_justified_waiver_downgrades_the_rule(tmp_path, capsys):
-    cfg = _write_config(tmp_path, {
-        "rds-not-public": {"enforcementLevel": "advisory", "justification": "lab instance behind an IP allow-list until 2030-01-01"},
-        "rds-deletion-protection": {"environment": "prod"},
-    })
+    cfg = _write_config(
+        tmp_path,
+        {
+            "rds-not-public": {
+                "enforcementLevel": "advisory",
+                "justification": "lab instance behind an IP allow-list until 2030-01-01",
+            },
+            "rds-deletion-protection": {"environment": "prod"},
+        },
+    )
     code, out, _ = run(["--resources", str(BAD), "--config", str(cfg), "--format", "json"], capsys)
     levels = {v["level"] for v in json.loads(out)["violations"] if v["rule"] == "rds-not-public"}
     assert levels == {"advisory"} and code == 1  # the other violations still fail
 
 
 def test_disabled_rule_is_not_evaluated(tmp_path, capsys):
-    cfg = _write_config(tmp_path, {"required-tags": {"enforcementLevel": "disabled", "justification": "tags arrive from the provider's default_tags in this account"}})
+    cfg = _write_config(
+        tmp_path,
+        {
+            "required-tags": {
+                "enforcementLevel": "disabled",
+                "justification": "tags arrive from the provider's default_tags in this account",
+            }
+        },
+    )
     code, out, _ = run(["--resources", str(BAD), "--config", str(cfg), "--format", "json"], capsys)
     doc = json.loads(out)
     assert "required-tags" not in {v["rule"] for v in doc["violations"]}
@@ -176,7 +238,10 @@ def test_disabled_rule_is_not_evaluated(tmp_path, capsys):
     ("data", "message"),
     [
         ({"no-such-rule": "advisory"}, "no such policy"),
-        ({"rds-not-public": {"enforcementLevel": "sometimes", "justification": "x" * 30}}, "unknown enforcementLevel"),
+        (
+            {"rds-not-public": {"enforcementLevel": "sometimes", "justification": "x" * 30}},
+            "unknown enforcementLevel",
+        ),
         ({"rds-not-public": {"colour": "red", "justification": "x" * 30}}, "unknown setting"),
         ({"rds-multi-az": {"environment": "dev"}}, "does not match"),
         ({"rds-backup-retention": {"minimumRetentionDays": 3}}, "justification"),
@@ -184,7 +249,9 @@ def test_disabled_rule_is_not_evaluated(tmp_path, capsys):
     ],
 )
 def test_config_problems_exit_2(tmp_path, capsys, data, message):
-    code, _, err = run(["--resources", str(BAD), "--config", str(_write_config(tmp_path, data))], capsys)
+    code, _, err = run(
+        ["--resources", str(BAD), "--config", str(_write_config(tmp_path, data))], capsys
+    )
     assert code == 2 and message in err
 
 
@@ -199,7 +266,7 @@ def test_committed_configs_are_valid_and_carry_the_environment():
                 assert config[rule.name]["environment"] == env
 
 
-# ----- stacks mode ---------------------------------------------------------------------------------
+# ----- stacks mode --------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -219,7 +286,9 @@ def fake_infra(tmp_path, monkeypatch):
         return entries
 
     for name, (env, _) in stacks.items():
-        (stacks_dir / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": {"jobapptracker:environment": env}}))
+        (stacks_dir / f"Pulumi.{name}.yaml").write_text(
+            yaml.safe_dump({"config": {"jobapptracker:environment": env}})
+        )
     module = types.ModuleType("infra.offline")
     module.capture_stack = capture_stack
     module.list_stacks = lambda: sorted(stacks)
@@ -265,7 +334,9 @@ def test_image_bound_resources_in_the_image_less_phase_fail(fake_infra, capsys):
 
 
 def test_stack_without_environment_exits_2(fake_infra, capsys):
-    (fake_infra.root / "infra" / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": {}}))
+    (fake_infra.root / "infra" / "stacks" / "Pulumi.dev.yaml").write_text(
+        yaml.safe_dump({"config": {}})
+    )
     code, _, err = run(["--skip-guardrails"], capsys)
     assert code == 2 and "environment" in err
 
@@ -276,7 +347,7 @@ def test_no_infra_exits_2(monkeypatch, capsys):
     assert code == 2 and "infra.offline" in err
 
 
-# ----- parity with the analyzer --------------------------------------------------------------------
+# ----- parity with the analyzer -------------------------------------------------------------------
 
 
 def _analyzer():
@@ -291,21 +362,41 @@ def _struct(props):
 
 def _analyzer_findings(entries, config):
     servicer = _analyzer()
-    servicer.Configure(proto.ConfigureAnalyzerRequest(policyConfig={
-        k: proto.PolicyConfig(properties=_struct({p: v for p, v in val.items() if p != "enforcementLevel"}))
-        for k, val in config.items()
-    }), None)
+    servicer.Configure(
+        proto.ConfigureAnalyzerRequest(
+            policyConfig={
+                k: proto.PolicyConfig(
+                    properties=_struct({p: v for p, v in val.items() if p != "enforcementLevel"})
+                )
+                for k, val in config.items()
+            }
+        ),
+        None,
+    )
     found = set()
     for e in entries:
-        resp = servicer.Analyze(proto.AnalyzeRequest(type=e["type"], properties=_struct(e["props"]), urn=e["urn"], name=e["name"]), None)
-        found |= {(d.policyName, e["urn"], d.enforcementLevel) for d in resp.diagnostics}
-    stack_req = proto.AnalyzeStackRequest(resources=[
-        proto.AnalyzerResource(
-            type=e["type"], properties=_struct(e["props"]), urn=e["urn"], name=e["name"],
-            propertyDependencies={k: proto.AnalyzerPropertyDependencies(urns=v) for k, v in e["propertyDependencies"].items()},
+        resp = servicer.Analyze(
+            proto.AnalyzeRequest(
+                type=e["type"], properties=_struct(e["props"]), urn=e["urn"], name=e["name"]
+            ),
+            None,
         )
-        for e in entries
-    ])
+        found |= {(d.policyName, e["urn"], d.enforcementLevel) for d in resp.diagnostics}
+    stack_req = proto.AnalyzeStackRequest(
+        resources=[
+            proto.AnalyzerResource(
+                type=e["type"],
+                properties=_struct(e["props"]),
+                urn=e["urn"],
+                name=e["name"],
+                propertyDependencies={
+                    k: proto.AnalyzerPropertyDependencies(urns=v)
+                    for k, v in e["propertyDependencies"].items()
+                },
+            )
+            for e in entries
+        ]
+    )
     resp = servicer.AnalyzeStack(stack_req, None)
     found |= {(d.policyName, d.urn, d.enforcementLevel) for d in resp.diagnostics}
     return found
@@ -329,6 +420,9 @@ def test_verdicts_match_the_analyzer(case):
     }
     theirs = _analyzer_findings(entries, config)
     # the analyzer reports unknown-value diagnostics without a URN
-    theirs = {(r, u or next((o[1] for o in ours if o[0] == r and o[2] == proto.ADVISORY), u), lvl) for r, u, lvl in theirs}
+    theirs = {
+        (r, u or next((o[1] for o in ours if o[0] == r and o[2] == proto.ADVISORY), u), lvl)
+        for r, u, lvl in theirs
+    }
     assert ours == theirs
     assert ours or case == "good"

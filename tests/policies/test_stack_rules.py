@@ -1,4 +1,5 @@
-"""Cross-resource rules: each join with its parts missing or mismatched, joins by propertyDependencies
+"""Cross-resource rules: each join with its parts missing or mismatched, joins by
+propertyDependencies
 and by ids/ARNs/names, unknown join keys, and the image-less first phase."""
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def test_bucket_without_public_access_block(stack):
     assert "s3-public-access-block" in _rules(drop(stack, "uploads-public-access"))
 
 
-@pytest.mark.parametrize("flag", ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"])
+@pytest.mark.parametrize(
+    "flag", ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]
+)
 def test_each_public_access_flag(stack, flag):
     find(stack, "uploads-public-access")["props"][flag] = False
     found = violations(stack, DEV, rule="s3-public-access-block")
@@ -141,7 +144,13 @@ def test_read_gate_without_guardduty_exemption(stack):
 
 
 def test_read_gate_exempting_the_wrong_role(stack):
-    _set_policy(stack, bucket_policy_doc("arn:aws:s3:::jobapptracker-dev-uploads", f"arn:aws:iam::{ACCOUNT}:role/api-instance-role"))
+    _set_policy(
+        stack,
+        bucket_policy_doc(
+            "arn:aws:s3:::jobapptracker-dev-uploads",
+            f"arn:aws:iam::{ACCOUNT}:role/api-instance-role",
+        ),
+    )
     found = violations(stack, DEV)
     assert {f.rule for f in found} == {"s3-uploads-read-gate", "s3-uploads-scan-tag-writes"}
     assert any("also exempts" in f.message for f in found)
@@ -149,7 +158,9 @@ def test_read_gate_exempting_the_wrong_role(stack):
 
 def test_read_gate_on_the_wrong_tag_value(stack):
     doc = _doc(stack)
-    doc["Statement"][1]["Condition"]["StringNotEquals"] = {"s3:ExistingObjectTag/GuardDutyMalwareScanStatus": "THREATS_FOUND"}
+    doc["Statement"][1]["Condition"]["StringNotEquals"] = {
+        "s3:ExistingObjectTag/GuardDutyMalwareScanStatus": "THREATS_FOUND"
+    }
     _set_policy(stack, doc)
     assert _rules(stack) == ["s3-uploads-read-gate"]
 
@@ -159,7 +170,9 @@ def test_tag_writes_open_to_everyone(stack):
     del doc["Statement"][2]
     _set_policy(stack, doc)
     found = violations(stack, DEV, rule="s3-uploads-scan-tag-writes")
-    assert {("PutObjectTagging" in f.message) or ("PutObjectVersionTagging" in f.message) for f in found} == {True}
+    assert {
+        ("PutObjectTagging" in f.message) or ("PutObjectVersionTagging" in f.message) for f in found
+    } == {True}
     assert len(found) == 2
 
 
@@ -185,7 +198,9 @@ def test_malware_plan_without_tagging(stack):
 def test_uploads_rules_are_not_applicable_without_an_uploads_bucket():
     stack = [e for e in good_stack() if not e["name"].startswith("uploads")]
     o = outcome_of(stack, DEV)
-    assert {"s3-uploads-malware-scan", "s3-uploads-read-gate", "s3-uploads-scan-tag-writes"} <= set(o.not_applicable)
+    assert {"s3-uploads-malware-scan", "s3-uploads-read-gate", "s3-uploads-scan-tag-writes"} <= set(
+        o.not_applicable
+    )
 
 
 # ----- RDS, ECR --------------------------------------------------------------------------------
@@ -209,7 +224,9 @@ def test_parameter_group_missing_from_the_stack(stack):
 @pytest.mark.parametrize("value", ["0", None])
 def test_parameter_group_without_force_ssl(stack, value):
     pg = find(stack, "db-params")
-    pg["props"]["parameters"] = [p for p in pg["props"]["parameters"] if p["name"] != "rds.force_ssl"]
+    pg["props"]["parameters"] = [
+        p for p in pg["props"]["parameters"] if p["name"] != "rds.force_ssl"
+    ]
     if value is not None:
         pg["props"]["parameters"].append({"name": "rds.force_ssl", "value": value})
     found = violations(stack, DEV, rule="rds-force-ssl")
@@ -217,8 +234,14 @@ def test_parameter_group_without_force_ssl(stack, value):
 
 
 def test_instance_joined_to_the_wrong_group(stack):
-    stack.append({**find(stack, "db-params"), "name": "other-params", "urn": "urn:pulumi:dev::jobapptracker::aws:rds/parameterGroup:ParameterGroup::other-params",
-                  "props": {"name": "other", "family": "postgres17", "parameters": []}})
+    stack.append(
+        {
+            **find(stack, "db-params"),
+            "name": "other-params",
+            "urn": find(stack, "db-params")["urn"].replace("::db-params", "::other-params"),
+            "props": {"name": "other", "family": "postgres17", "parameters": []},
+        }
+    )
     db = find(stack, "db")
     db["props"]["parameterGroupName"] = "other"
     db["propertyDependencies"] = {}
@@ -238,20 +261,24 @@ def test_lifecycle_of_another_repository(stack):
     assert "ecr-lifecycle-policy" in _rules(stack)
 
 
-# ----- service, Lambda, EventBridge -----------------------------------------------------------------
+# ----- service, Lambda, EventBridge ---------------------------------------------------------------
 
 
 def test_service_injected_with_migrator_secret(stack):
     svc = find(stack, "api")
     cfg = svc["props"]["sourceConfiguration"]["imageRepository"]["imageConfiguration"]
-    cfg["runtimeEnvironmentSecrets"]["DB_MIGRATOR_PASSWORD"] = find(stack, "migrator-db")["props"]["arn"]
+    cfg["runtimeEnvironmentSecrets"]["DB_MIGRATOR_PASSWORD"] = find(stack, "migrator-db")["props"][
+        "arn"
+    ]
     svc["propertyDependencies"]["sourceConfiguration"].append(find(stack, "migrator-db")["urn"])
     found = violations(stack, DEV, rule="service-no-migrator-or-jobs-secret")
     assert len(found) >= 3 and all(f.resource == "api" for f in found)
 
 
 def test_service_secret_reference_renamed_still_caught_by_arn(stack):
-    cfg = find(stack, "api")["props"]["sourceConfiguration"]["imageRepository"]["imageConfiguration"]
+    cfg = find(stack, "api")["props"]["sourceConfiguration"]["imageRepository"][
+        "imageConfiguration"
+    ]
     cfg["runtimeEnvironmentSecrets"]["DB_PASSWORD_2"] = find(stack, "jobs-db")["props"]["arn"]
     found = violations(stack, DEV, rule="service-no-migrator-or-jobs-secret")
     assert found and "jobs" in found[0].message
@@ -270,7 +297,9 @@ def test_service_role_with_wildcard_secret_access(stack):
     rp = find(stack, "api-instance-secrets")
     rp["propertyDependencies"] = {}
     doc = json.loads(rp["props"]["policy"])
-    doc["Statement"][0]["Resource"] = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:jobapptracker/dev/*"
+    doc["Statement"][0]["Resource"] = (
+        f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:jobapptracker/dev/*"
+    )
     rp["props"]["policy"] = json.dumps(doc)
     assert "service-no-migrator-or-jobs-secret" in _rules(_without_deps(stack))
 
@@ -294,7 +323,9 @@ def test_invoke_config_without_destination(stack):
 
 
 def test_missing_scan_result_rule(stack):
-    found = violations(drop(stack, "scan-results", "scan-results-target"), DEV, rule="eventbridge-scan-result-rule")
+    found = violations(
+        drop(stack, "scan-results", "scan-results-target"), DEV, rule="eventbridge-scan-result-rule"
+    )
     assert found and found[0].resource == "(stack)"
 
 
@@ -330,7 +361,11 @@ def test_lambda_target_without_dlq_is_advisory(stack):
 def test_image_less_phase_reports_image_bound_stack_rules_not_applicable(bootstrap_stack):
     o = outcome_of(bootstrap_stack, DEV)
     assert not [f for f in o.findings if f.level == "mandatory"]
-    for rule in ("eventbridge-scan-result-rule", "lambda-async-on-failure", "service-no-migrator-or-jobs-secret"):
+    for rule in (
+        "eventbridge-scan-result-rule",
+        "lambda-async-on-failure",
+        "service-no-migrator-or-jobs-secret",
+    ):
         assert rule in o.not_applicable and rule not in o.evaluated
         assert "image-less" in o.not_applicable[rule][0]
 
