@@ -2,35 +2,97 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from uuid import UUID
+
 import falcon
+import falcon.media
 
 from app.core import middleware
-from app.core.database import init_database
+from app.core.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
+from app.core.clock import Clock, system_clock
+from app.core.database import init_database, make_database
 from app.core.errors import register_error_handlers
 from app.core.logging import configure_logging
+from app.core.security import PasswordHashing
 from app.core.settings import Settings
+from app.integrations.email import EmailSender, build_email_sender
+from app.routes import auth as auth_routes
 from app.routes.health import LivenessResource, ReadinessResource
+from app.services.auth import AuthService
+from app.services.rate_limit import RateLimiter
+
+EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Location"]
 
 
-def create_app(settings: Settings) -> falcon.App:
+def _json_default(value):
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    email_sender: EmailSender | None = None,
+    hashing: PasswordHashing | None = None,
+) -> falcon.App:
+    """Wire everything in one visible place. Collaborators can be passed in by tests."""
     configure_logging(settings.log_level)
     init_database(settings.database_url, settings)
+    # The limiter commits through its own pool, apart from the request's transaction.
+    limiter_db = make_database(
+        settings.database_url, settings, application_name="jobapptracker-limiter"
+    )
+    auth = AuthService(
+        settings,
+        hashing=hashing or PasswordHashing(settings),
+        limiter=RateLimiter(
+            limiter_db,
+            clock,
+            scale=settings.rate_limit_scale,
+            fail_closed=settings.rate_limiter_fail_closed,
+        ),
+        email=email_sender or build_email_sender(settings),
+        clock=clock,
+    )
 
     app = falcon.App(
         middleware=[
             middleware.RequestIdMiddleware(),
             middleware.AccessLogMiddleware(),
             middleware.SecurityHeadersMiddleware(settings),
+            falcon.CORSMiddleware(
+                allow_origins=settings.frontend_url,
+                allow_credentials=settings.frontend_url,
+                expose_headers=EXPOSED_HEADERS,
+            ),
             middleware.BodyPolicyMiddleware(settings.max_request_bytes),
+            ClientInfoMiddleware(settings),
+            AuthenticationMiddleware(auth, settings),
             middleware.DatabaseSessionMiddleware(),
         ],
     )
+    json_handler = falcon.media.JSONHandler(dumps=partial(json.dumps, default=_json_default))
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = True
     register_error_handlers(app)
 
     app.add_route("/health", LivenessResource())
     app.add_route("/health/ready", ReadinessResource(settings))
+    auth_routes.add_routes(app, auth, settings)
     return app
 
 

@@ -138,8 +138,11 @@ class Settings:
     password_min_length: int = 14
     password_max_age_days: int = 90
     argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
+    argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    hash_concurrency: int | None = None
+    hash_wait_seconds: int = 5
+    rate_limit_scale: float = 1.0
     trusted_proxy_hops: int = 1
     frontend_url: str = "http://localhost:5173"
     api_url: str = "http://localhost:8000"
@@ -308,8 +311,11 @@ class Settings:
             password_min_length=reader.integer("PASSWORD_MIN_LENGTH", 14, minimum=8),
             password_max_age_days=reader.integer("PASSWORD_MAX_AGE_DAYS", 90, minimum=0),
             argon2_time_cost=reader.integer("ARGON2_TIME_COST", 3, minimum=1),
-            argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", 65536, minimum=8192),
+            argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", 19456, minimum=7168),
             argon2_parallelism=reader.integer("ARGON2_PARALLELISM", 1, minimum=1),
+            hash_concurrency=reader.integer("HASH_CONCURRENCY", None, minimum=1),
+            hash_wait_seconds=reader.integer("HASH_WAIT_SECONDS", 5, minimum=1),
+            rate_limit_scale=float(reader.integer("RATE_LIMIT_SCALE", 1, minimum=1)),
             trusted_proxy_hops=reader.integer("TRUSTED_PROXY_HOPS", 1, minimum=0),
             frontend_url=reader.url("FRONTEND_URL", "http://localhost:5173"),
             api_url=reader.url("API_URL", "http://localhost:8000"),

@@ -1,0 +1,56 @@
+"""Who is calling, and may they go on: bearer authentication and the account-state gates."""
+
+from __future__ import annotations
+
+import falcon
+
+from app.core.errors import AppError
+from app.core.settings import Settings
+from app.routes.common import client_ip
+from app.services.auth import AuthService, ClientInfo, Unauthorized
+
+# Paths that stay open whatever the account's state, so no combination of states can lock a
+# user out of fixing it.
+_OPEN_PREFIX = "/v1/auth/"
+_OPEN_EXACT = {("GET", "/v1/users/me")}
+
+
+class ClientInfoMiddleware:
+    def __init__(self, settings: Settings):
+        self.hops = settings.trusted_proxy_hops
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.client = ClientInfo(
+            ip=client_ip(req, self.hops), user_agent=req.get_header("User-Agent")
+        )
+
+
+class AuthenticationMiddleware:
+    """Resources that set ``auth_required = True`` get ``req.context.current``; every /v1
+    resource outside /v1/auth/* (and GET /v1/users/me) is also gated on the account's state."""
+
+    def __init__(self, auth: AuthService, settings: Settings):
+        self.auth = auth
+        self.settings = settings
+
+    def process_resource(self, req, resp, resource, params) -> None:
+        if resource is None or not getattr(resource, "auth_required", False):
+            return
+        header = req.get_header("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if header and scheme.lower() != "bearer":
+            raise Unauthorized("INVALID_TOKEN", "Use an Authorization: Bearer token.")
+        current = self.auth.authenticate(token.strip() or None)
+        req.context.current = current
+        if not req.path.startswith("/v1/") or req.path.startswith(_OPEN_PREFIX):
+            return
+        if (req.method, req.path) in _OPEN_EXACT:
+            return
+        if self.auth.must_change_password(current.user):
+            raise AppError(
+                403,
+                "PASSWORD_CHANGE_REQUIRED",
+                "Change your password to continue (POST /v1/auth/password).",
+            )
+        if self.settings.email_verification_enabled() and current.user.email_verified_at is None:
+            raise AppError(403, "EMAIL_NOT_VERIFIED", "Verify your email address to continue.")

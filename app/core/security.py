@@ -1,0 +1,205 @@
+"""Password hashing (argon2id), access tokens (JWT), refresh tokens and CSRF tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from app.core.errors import AppError
+from app.core.settings import Settings
+
+JWT_ALGORITHMS = ["HS256"]  # fixed allow-list: never taken from the token
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+REFRESH_TOKEN_BYTES = 32  # 256 bits
+
+
+class HashingBusy(AppError):
+    def __init__(self):
+        super().__init__(
+            503,
+            "HASHING_BUSY",
+            "The service is busy. Try again in a moment.",
+            headers={"Retry-After": "1"},
+        )
+
+
+class InvalidToken(AppError):
+    def __init__(self, message: str = "The access token is missing, invalid or expired."):
+        super().__init__(
+            401, "INVALID_TOKEN", message, headers={"WWW-Authenticate": 'Bearer realm="api"'}
+        )
+
+
+class PasswordHashing:
+    """argon2id with parameters from settings, and a per-process bound on concurrent hashes:
+    each hash holds ``memory_kib`` of RAM, so a flood of logins waits for a slot (then gets a
+    fast 503) instead of exhausting memory."""
+
+    def __init__(self, settings: Settings):
+        self._hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            type=Type.ID,
+        )
+        self._slots = threading.BoundedSemaphore(settings.hash_concurrency or os.cpu_count() or 1)
+        self._wait = settings.hash_wait_seconds
+        self._dummy_hash: str | None = None
+
+    def _slot(self):
+        if not self._slots.acquire(timeout=self._wait):
+            raise HashingBusy()
+        return _Release(self._slots)
+
+    def hash(self, password: str) -> str:
+        with self._slot():
+            return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Constant work whether or not the account exists: an unknown account verifies
+        against a dummy hash with the same parameters."""
+        target = password_hash or self._dummy()
+        with self._slot():
+            try:
+                matched = self._hasher.verify(target, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                matched = False
+        return matched and password_hash is not None
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+    def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hash(secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+
+class _Release:
+    def __init__(self, semaphore: threading.BoundedSemaphore):
+        self._semaphore = semaphore
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._semaphore.release()
+
+
+def key_id(secret: str) -> str:
+    """A key's public name: a fingerprint, so rotating JWT_SECRET changes the kid."""
+    return hashlib.sha256(b"jat-kid:" + secret.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    family_id: uuid.UUID | None
+    expires_at: int
+
+
+class AccessTokens:
+    """HS256 access tokens. ``JWT_SECRET`` signs; ``JWT_PREVIOUS_SECRET`` still verifies while
+    a rotation is under way. The kid in the header picks the key; an unknown kid is refused."""
+
+    def __init__(self, settings: Settings):
+        if not settings.jwt_secret:
+            raise ValueError("JWT_SECRET is required to issue access tokens")
+        self._signing = (key_id(settings.jwt_secret), settings.jwt_secret)
+        self._keys = {key_id(settings.jwt_secret): settings.jwt_secret}
+        if settings.jwt_previous_secret:
+            self._keys[key_id(settings.jwt_previous_secret)] = settings.jwt_previous_secret
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.ttl = settings.access_token_ttl_seconds
+
+    def issue(self, user_id: uuid.UUID, family_id: uuid.UUID, now: datetime) -> tuple[str, int]:
+        issued = int(now.timestamp())
+        payload = {
+            "sub": str(user_id),
+            "sid": str(family_id),
+            "iat": issued,
+            "exp": issued + self.ttl,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "jti": uuid.uuid4().hex,
+        }
+        kid, secret = self._signing
+        token = jwt.encode(payload, secret, algorithm="HS256", headers={"kid": kid})
+        return token, self.ttl
+
+    def verify(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken() from exc
+        secret = self._keys.get(header.get("kid"))
+        if secret is None or header.get("alg") not in JWT_ALGORITHMS:
+            raise InvalidToken()
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=JWT_ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": REQUIRED_CLAIMS},
+                leeway=5,
+            )
+            user_id = uuid.UUID(claims["sub"])
+            family_id = uuid.UUID(claims["sid"]) if claims.get("sid") else None
+        except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+            raise InvalidToken() from exc
+        return AccessClaims(user_id=user_id, family_id=family_id, expires_at=claims["exp"])
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    """What is stored for refresh and email tokens: they are 256-bit random, so a fast hash is
+    enough (no dictionary to attack), and a database leak yields nothing usable."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CsrfTokens:
+    """CSRF tokens bound to the refresh-token family: HMAC(key, family id). A sibling subdomain
+    that can plant cookies still cannot forge one without the server's key."""
+
+    def __init__(self, settings: Settings):
+        secrets_in_use = [settings.jwt_secret, settings.jwt_previous_secret]
+        self._keys = [self._derive(secret) for secret in secrets_in_use if secret]
+
+    @staticmethod
+    def _derive(secret: str) -> bytes:
+        return hmac.new(secret.encode(), b"jat-csrf-key", hashlib.sha256).digest()
+
+    def _token(self, key: bytes, family_id: uuid.UUID) -> str:
+        mac = hmac.new(key, b"csrf:" + str(family_id).encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def issue(self, family_id: uuid.UUID) -> str:
+        return self._token(self._keys[0], family_id)
+
+    def check(self, family_id: uuid.UUID, presented: str | None) -> bool:
+        if not presented:
+            return False
+        return any(
+            hmac.compare_digest(self._token(key, family_id), presented) for key in self._keys
+        )
+
+
+def expires_in(now: datetime, days: int) -> datetime:
+    return now + timedelta(days=days)

@@ -1,0 +1,277 @@
+"""Thin resources for /v1/auth/* and /v1/users/me*: parse, call the auth service, shape."""
+
+from __future__ import annotations
+
+import uuid
+
+import falcon
+
+from app.core.errors import AppError
+from app.core.settings import Settings
+from app.core.spec import api_spec
+from app.routes.common import ok, responses
+from app.schemas.auth import (
+    ChangePasswordBody,
+    CsrfResponse,
+    LoginBody,
+    MessageResponse,
+    PasswordResetBody,
+    PasswordResetConfirmBody,
+    RegisterBody,
+    SecurityEventListResponse,
+    SecurityEventsQuery,
+    SessionListResponse,
+    SessionResponse,
+    TokenBody,
+    UserResponse,
+)
+from app.services.auth import AuthService, SessionGrant
+
+REFRESH_COOKIE = "jat_refresh"
+COOKIE_PATH = "/v1/auth"
+CSRF_HEADER = "X-CSRF-Token"
+BEARER = {"bearerAuth": []}
+TAGS = ["auth"]
+
+
+class AuthResources:
+    """Shared wiring for the auth resources: the service, the cookie and the origin check."""
+
+    auth_required = False
+
+    def __init__(self, auth: AuthService, settings: Settings):
+        self.auth = auth
+        self.settings = settings
+        self.frontend_origin = settings.frontend_url
+
+    def set_refresh_cookie(self, resp: falcon.Response, grant: SessionGrant) -> None:
+        resp.set_cookie(
+            REFRESH_COOKIE,
+            grant.refresh_token,
+            expires=grant.refresh_expires_at.replace(tzinfo=None),
+            max_age=int((grant.refresh_expires_at - self.auth.clock()).total_seconds()),
+            path=COOKIE_PATH,
+            secure=True,
+            http_only=True,
+            same_site=self.settings.refresh_cookie_samesite,
+        )
+
+    def clear_refresh_cookie(self, resp: falcon.Response) -> None:
+        resp.unset_cookie(
+            REFRESH_COOKIE,
+            path=COOKIE_PATH,
+            same_site=self.settings.refresh_cookie_samesite,
+        )
+
+    def require_origin(self, req: falcon.Request) -> None:
+        """Cookie-authenticated endpoints answer only the frontend's origin."""
+        if req.get_header("Origin") != self.frontend_origin:
+            raise AppError(403, "ORIGIN_NOT_ALLOWED", "This origin may not use the session.")
+
+    def grant_body(self, grant: SessionGrant) -> dict:
+        return {
+            "access_token": grant.access_token,
+            "token_type": "Bearer",
+            "expires_in": grant.expires_in,
+            "csrf_token": grant.csrf_token,
+            "user": self.auth.describe(grant.user),
+        }
+
+
+class RegisterResource(AuthResources):
+    @api_spec.validate(
+        json=RegisterBody, resp=responses(201, UserResponse, 409, 422, 429), tags=TAGS
+    )
+    def on_post(self, req, resp, json: RegisterBody):
+        """Create an account. An existing email gets 409 EMAIL_TAKEN (a documented, rate-limited
+        enumeration trade-off: the sign-up form must say why it failed)."""
+        user = self.auth.register(json.email, json.password, req.context.client)
+        ok(req, resp, self.auth.describe(user), status=201)
+
+
+class LoginResource(AuthResources):
+    @api_spec.validate(
+        json=LoginBody, resp=responses(200, SessionResponse, 401, 422, 429, 503), tags=TAGS
+    )
+    def on_post(self, req, resp, json: LoginBody):
+        """Sign in: an access token in the body, the refresh token in an HttpOnly cookie."""
+        grant = self.auth.login(json.email, json.password, req.context.client)
+        self.set_refresh_cookie(resp, grant)
+        ok(req, resp, self.grant_body(grant))
+
+
+class RefreshResource(AuthResources):
+    @api_spec.validate(resp=responses(200, SessionResponse, 401, 403, 429), tags=TAGS)
+    def on_post(self, req, resp):
+        """Rotate the refresh cookie. Needs the frontend's Origin and X-CSRF-Token. A token
+        that was already used revokes its whole family: 401 REFRESH_TOKEN_REUSED."""
+        self.require_origin(req)
+        try:
+            grant = self.auth.refresh(
+                req.cookies.get(REFRESH_COOKIE), req.get_header(CSRF_HEADER), req.context.client
+            )
+        except AppError as error:
+            if error.status == 401:
+                self.clear_refresh_cookie(resp)
+            raise
+        self.set_refresh_cookie(resp, grant)
+        ok(req, resp, self.grant_body(grant))
+
+
+class LogoutResource(AuthResources):
+    @api_spec.validate(resp=responses(204, None, 403), tags=TAGS)
+    def on_post(self, req, resp):
+        """End this session (its whole refresh family) and clear the cookie."""
+        self.require_origin(req)
+        self.auth.logout(
+            req.cookies.get(REFRESH_COOKIE), req.get_header(CSRF_HEADER), req.context.client
+        )
+        self.clear_refresh_cookie(resp)
+        resp.status = 204
+
+
+class CsrfResource(AuthResources):
+    @api_spec.validate(resp=responses(200, CsrfResponse, 401, 403), tags=TAGS)
+    def on_get(self, req, resp):
+        """The CSRF token of the current session again, for a reloaded page."""
+        self.require_origin(req)
+        ok(req, resp, {"csrf_token": self.auth.csrf_for(req.cookies.get(REFRESH_COOKIE))})
+
+
+class LogoutAllResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(resp=responses(204, None, 401), tags=TAGS, security=BEARER)
+    def on_post(self, req, resp):
+        """Revoke every session of this account."""
+        self.auth.logout_all(req.context.current, req.context.client)
+        self.clear_refresh_cookie(resp)
+        resp.status = 204
+
+
+class SessionsResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(resp=responses(200, SessionListResponse, 401), tags=TAGS, security=BEARER)
+    def on_get(self, req, resp):
+        """Active sessions (refresh families) of this account."""
+        ok(req, resp, self.auth.list_sessions(req.context.current))
+
+
+class SessionResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(resp=responses(204, None, 401, 404), tags=TAGS, security=BEARER)
+    def on_delete(self, req, resp, session_id: uuid.UUID):
+        """Revoke one session."""
+        self.auth.revoke_session(req.context.current, session_id, req.context.client)
+        resp.status = 204
+
+
+class PasswordResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(
+        json=ChangePasswordBody,
+        resp=responses(204, None, 401, 422, 429),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_post(self, req, resp, json: ChangePasswordBody):
+        """Change the password; every other session is revoked."""
+        self.auth.change_password(
+            req.context.current, json.current_password, json.new_password, req.context.client
+        )
+        resp.status = 204
+
+
+class VerifyEmailResource(AuthResources):
+    @api_spec.validate(json=TokenBody, resp=responses(200, UserResponse, 400, 422), tags=TAGS)
+    def on_post(self, req, resp, json: TokenBody):
+        """Confirm an email address with the token from the verification email."""
+        user = self.auth.verify_email(json.token, req.context.client)
+        ok(req, resp, self.auth.describe(user))
+
+
+class ResendVerificationResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(resp=responses(202, MessageResponse, 401, 429), tags=TAGS, security=BEARER)
+    def on_post(self, req, resp):
+        """Send the verification email again."""
+        self.auth.resend_verification(req.context.current)
+        ok(
+            req,
+            resp,
+            {"message": "If the address still needs verifying, an email is on its way."},
+            status=202,
+        )
+
+
+class PasswordResetResource(AuthResources):
+    @api_spec.validate(
+        json=PasswordResetBody, resp=responses(202, MessageResponse, 422, 429), tags=TAGS
+    )
+    def on_post(self, req, resp, json: PasswordResetBody):
+        """Ask for a reset link. Always 202, whether or not the account exists."""
+        self.auth.request_password_reset(json.email, req.context.client)
+        ok(
+            req,
+            resp,
+            {"message": "If an account exists for this address, an email is on its way."},
+            status=202,
+        )
+
+
+class PasswordResetConfirmResource(AuthResources):
+    @api_spec.validate(
+        json=PasswordResetConfirmBody, resp=responses(204, None, 400, 422), tags=TAGS
+    )
+    def on_post(self, req, resp, json: PasswordResetConfirmBody):
+        """Set a new password with the token from the reset email; every session is revoked."""
+        self.auth.confirm_password_reset(json.token, json.new_password, req.context.client)
+        resp.status = 204
+
+
+class MeResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(resp=responses(200, UserResponse, 401), tags=["users"], security=BEARER)
+    def on_get(self, req, resp):
+        """The signed-in user, with must_change_password."""
+        ok(req, resp, self.auth.describe(req.context.current.user))
+
+
+class SecurityEventsResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(
+        query=SecurityEventsQuery,
+        resp=responses(200, SecurityEventListResponse, 401),
+        tags=["users"],
+        security=BEARER,
+    )
+    def on_get(self, req, resp, query: SecurityEventsQuery):
+        """Recent security events of this account, newest first."""
+        ok(req, resp, self.auth.security_events(req.context.current, query.limit))
+
+
+def add_routes(app: falcon.App, auth: AuthService, settings: Settings) -> None:
+    for path, resource in (
+        ("/v1/auth/register", RegisterResource),
+        ("/v1/auth/login", LoginResource),
+        ("/v1/auth/refresh", RefreshResource),
+        ("/v1/auth/logout", LogoutResource),
+        ("/v1/auth/logout-all", LogoutAllResource),
+        ("/v1/auth/csrf", CsrfResource),
+        ("/v1/auth/sessions", SessionsResource),
+        ("/v1/auth/sessions/{session_id:uuid}", SessionResource),
+        ("/v1/auth/password", PasswordResource),
+        ("/v1/auth/verify-email", VerifyEmailResource),
+        ("/v1/auth/verify-email/resend", ResendVerificationResource),
+        ("/v1/auth/password-reset", PasswordResetResource),
+        ("/v1/auth/password-reset/confirm", PasswordResetConfirmResource),
+        ("/v1/users/me", MeResource),
+        ("/v1/users/me/security-events", SecurityEventsResource),
+    ):
+        app.add_route(path, resource(auth, settings))

@@ -1,0 +1,35 @@
+"""Helpers every resource shares: the success envelope and client details."""
+
+from __future__ import annotations
+
+import falcon
+from spectree import Response
+
+from app.core.errors import meta
+from app.schemas.common import ErrorEnvelope
+
+
+def ok(req: falcon.Request, resp: falcon.Response, data, *, status: int = 200, **extra) -> None:
+    resp.status = status
+    resp.media = {"success": True, "data": data, "meta": meta(req, **extra)}
+
+
+def responses(status: int, model, *errors: int) -> Response:
+    """spectree responses: the success model plus the error envelope for each error status."""
+    codes = {f"HTTP_{status}": model}
+    for code in errors:
+        codes[f"HTTP_{code}"] = ErrorEnvelope
+    return Response(**codes)
+
+
+def client_ip(req: falcon.Request, trusted_hops: int) -> str | None:
+    """The address the trusted proxies saw. Each trusted hop (App Runner's front end, an ALB)
+    appends one entry to X-Forwarded-For, so the client is ``trusted_hops`` from the right;
+    anything further left was written by the client and is not believed."""
+    if trusted_hops <= 0:
+        return req.remote_addr
+    forwarded = [part.strip() for part in (req.get_header("X-Forwarded-For") or "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) >= trusted_hops:
+        return forwarded[-trusted_hops][:64]
+    return req.remote_addr

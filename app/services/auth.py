@@ -1,0 +1,526 @@
+"""Accounts and sessions: the only place that decides who someone is and what they may do next.
+
+Refresh tokens form families: login starts one; each refresh marks the presented token used and
+issues its child. Presenting a used token again means it was stolen or replayed, so the whole
+family is revoked. Access tokens name their family (``sid``), and every authenticated request
+re-reads the user and the family in one query, so revocation, deactivation and forced password
+changes take effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import peewee
+import structlog
+
+from app.core.clock import Clock
+from app.core.database import db
+from app.core.errors import AppError, NotFound, ValidationFailed
+from app.core.security import AccessTokens, CsrfTokens, PasswordHashing, new_opaque_token
+from app.core.security import token_digest as digest
+from app.core.settings import Settings
+from app.integrations.email import EmailDeliveryError, EmailSender
+from app.integrations.email import templates as email_templates
+from app.models import EmailToken, RefreshToken, SecurityEvent, User
+from app.services import rate_limit
+from app.services.passwords import check_password
+from app.services.rate_limit import RateLimiter
+
+log = structlog.get_logger("app.auth")
+
+VERIFY_EMAIL_TTL = timedelta(hours=24)
+PASSWORD_RESET_TTL = timedelta(hours=1)
+_EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class Unauthorized(AppError):
+    def __init__(self, code: str, message: str):
+        super().__init__(401, code, message)
+
+
+class Forbidden(AppError):
+    def __init__(self, code: str, message: str):
+        super().__init__(403, code, message)
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    """What login and refresh hand to the route: the body fields plus the new cookie value."""
+
+    access_token: str
+    expires_in: int
+    csrf_token: str
+    refresh_token: str
+    refresh_expires_at: datetime
+    family_id: uuid.UUID
+    user: User
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    user: User
+    family_id: uuid.UUID | None
+
+
+def normalise_email(raw: str) -> str:
+    return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
+def valid_email(email: str) -> bool:
+    return len(email) <= 320 and bool(_EMAIL_SHAPE.match(email))
+
+
+def account_subject(email: str) -> str:
+    """Rate-limit key for an account, without storing the address itself in the counters."""
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+class AuthService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        hashing: PasswordHashing,
+        limiter: RateLimiter,
+        email: EmailSender,
+        clock: Clock,
+    ):
+        self.settings = settings
+        self.hashing = hashing
+        self.tokens = AccessTokens(settings)
+        self.csrf = CsrfTokens(settings)
+        self.limiter = limiter
+        self.email = email
+        self.clock = clock
+
+    # ----- state --------------------------------------------------------------------------
+
+    def must_change_password(self, user: User, now: datetime | None = None) -> bool:
+        if user.force_password_change:
+            return True
+        max_age = self.settings.password_max_age_days
+        if max_age == 0:
+            return False
+        return user.password_changed_at + timedelta(days=max_age) <= (now or self.clock())
+
+    def describe(self, user: User) -> dict:
+        return {
+            "id": str(user.id),
+            "email": user.email,
+            "email_verified": user.email_verified_at is not None,
+            "must_change_password": self.must_change_password(user),
+            "password_changed_at": user.password_changed_at,
+        }
+
+    def _event(self, event_type: str, user: User | None, client: ClientInfo | None, **details):
+        SecurityEvent.create(
+            user=user,
+            event_type=event_type,
+            created_at=self.clock(),
+            ip=client.ip if client else None,
+            user_agent=(client.user_agent or "")[:512] if client else None,
+            details=details,
+        )
+
+    # ----- registration and login ---------------------------------------------------------
+
+    def register(self, email: str, password: str, client: ClientInfo) -> User:
+        self.limiter.hit(rate_limit.REGISTER_PER_IP, client.ip or "unknown")
+        email = normalise_email(email)
+        if not valid_email(email):
+            raise ValidationFailed([{"field": "email", "message": "is not a valid email address"}])
+        password = check_password(
+            password, email=email, min_length=self.settings.password_min_length
+        )
+        if User.select().where(User.email == email).exists():
+            raise AppError(409, "EMAIL_TAKEN", "An account with this email already exists.")
+        password_hash = self.hashing.hash(password)
+        now = self.clock()
+        try:
+            with db.atomic():
+                user = User.create(
+                    email=email,
+                    password_hash=password_hash,
+                    password_changed_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                self._event("register", user, client)
+        except peewee.IntegrityError as exc:  # lost a race with the same email
+            raise AppError(
+                409, "EMAIL_TAKEN", "An account with this email already exists."
+            ) from exc
+        if self.settings.email_verification_enabled():
+            self._send_verification(user)
+        return user
+
+    def login(self, email: str, password: str, client: ClientInfo) -> SessionGrant:
+        self.limiter.hit(rate_limit.LOGIN_PER_IP, client.ip or "unknown")
+        email = normalise_email(email)
+        subject = account_subject(email)
+        self.limiter.check_backoff(subject)
+        user = User.get_or_none(User.email == email)
+        # Unknown accounts still cost one full verify, so timing does not reveal them.
+        matched = self.hashing.verify(user.password_hash if user else None, password)
+        if not matched or not user.is_active:
+            self.limiter.record_failure(subject)
+            self._event("login_failed", user, client, reason="credentials")
+            raise Unauthorized("INVALID_CREDENTIALS", "The email or password is incorrect.")
+        self.limiter.reset(subject)
+        with db.atomic():
+            if self.hashing.needs_rehash(user.password_hash):
+                user.password_hash = self.hashing.hash(password)
+                User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
+            grant = self._start_family(user, client)
+            self._event("login_succeeded", user, client, family_id=str(grant.family_id))
+        return grant
+
+    def _start_family(self, user: User, client: ClientInfo) -> SessionGrant:
+        now = self.clock()
+        expires_at = now + timedelta(days=self.settings.refresh_token_ttl_days)
+        return self._issue(user, uuid.uuid4(), None, expires_at, client, now)
+
+    def _issue(self, user, family_id, parent, expires_at, client, now) -> SessionGrant:
+        token = new_opaque_token()
+        RefreshToken.create(
+            user=user,
+            family_id=family_id,
+            parent=parent,
+            token_hash=digest(token),
+            created_at=now,
+            expires_at=expires_at,
+            user_agent=(client.user_agent or "")[:512] or None,
+            ip=client.ip,
+        )
+        access_token, expires_in = self.tokens.issue(user.id, family_id, now)
+        return SessionGrant(
+            access_token=access_token,
+            expires_in=expires_in,
+            csrf_token=self.csrf.issue(family_id),
+            refresh_token=token,
+            refresh_expires_at=expires_at,
+            family_id=family_id,
+            user=user,
+        )
+
+    # ----- refresh, CSRF and logout -------------------------------------------------------
+
+    def _token_row(self, refresh_token: str | None, *, lock: bool = False) -> RefreshToken:
+        if not refresh_token:
+            raise Unauthorized("REFRESH_TOKEN_MISSING", "No refresh token was presented.")
+        query = RefreshToken.select().where(RefreshToken.token_hash == digest(refresh_token))
+        row = (query.for_update() if lock else query).first()
+        if row is None:
+            raise Unauthorized("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
+        return row
+
+    def _check_csrf(self, row: RefreshToken, csrf_token: str | None) -> None:
+        if not self.csrf.check(row.family_id, csrf_token):
+            raise Forbidden("CSRF_FAILED", "The CSRF token is missing or does not match.")
+
+    def refresh(self, refresh_token: str | None, csrf_token: str | None, client) -> SessionGrant:
+        self.limiter.hit(rate_limit.REFRESH_PER_IP, client.ip or "unknown")
+        now = self.clock()
+        reused = False
+        with db.atomic():
+            row = self._token_row(refresh_token, lock=True)
+            self._check_csrf(row, csrf_token)
+            if row.revoked_at is not None:
+                raise Unauthorized("SESSION_REVOKED", "This session has been signed out.")
+            if row.used_at is not None:
+                reused = True
+                self._revoke_family(row.family_id, now)
+                self._event("refresh_token_reused", row.user, client, family_id=str(row.family_id))
+            elif row.expires_at <= now:
+                raise Unauthorized("SESSION_EXPIRED", "This session has expired. Sign in again.")
+            elif not row.user.is_active:
+                self._revoke_family(row.family_id, now)
+            else:
+                RefreshToken.update(used_at=now).where(RefreshToken.id == row.id).execute()
+                return self._issue(row.user, row.family_id, row, row.expires_at, client, now)
+        if reused:
+            raise Unauthorized(
+                "REFRESH_TOKEN_REUSED",
+                "This refresh token was already used. Every session of this sign-in was ended.",
+            )
+        raise Unauthorized("ACCOUNT_DISABLED", "This account is disabled.")
+
+    def csrf_for(self, refresh_token: str | None) -> str:
+        row = self._token_row(refresh_token)
+        if row.revoked_at is not None or row.used_at is not None or row.expires_at <= self.clock():
+            raise Unauthorized("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
+        return self.csrf.issue(row.family_id)
+
+    def logout(self, refresh_token: str | None, csrf_token: str | None, client) -> None:
+        if not refresh_token:
+            return  # nothing to end; the route still clears the cookie
+        try:
+            row = self._token_row(refresh_token)
+        except Unauthorized:
+            return
+        self._check_csrf(row, csrf_token)
+        with db.atomic():
+            if self._revoke_family(row.family_id, self.clock()):
+                self._event("session_revoked", row.user, client, family_id=str(row.family_id))
+
+    def _revoke_family(self, family_id: uuid.UUID, now: datetime) -> int:
+        return (
+            RefreshToken.update(revoked_at=now)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_null())
+            .execute()
+        )
+
+    def _revoke_all(self, user: User, now: datetime, keep: uuid.UUID | None = None) -> int:
+        query = RefreshToken.update(revoked_at=now).where(
+            RefreshToken.user == user, RefreshToken.revoked_at.is_null()
+        )
+        if keep is not None:
+            query = query.where(RefreshToken.family_id != keep)
+        return query.execute()
+
+    def logout_all(self, current: CurrentUser, client: ClientInfo) -> int:
+        with db.atomic():
+            count = self._revoke_all(current.user, self.clock())
+            self._event("sessions_revoked_all", current.user, client, tokens=count)
+        return count
+
+    # ----- authenticated requests ---------------------------------------------------------
+
+    def authenticate(self, bearer: str | None) -> CurrentUser:
+        """One query: the user's current state and whether the token's family is still live."""
+        if not bearer:
+            raise Unauthorized("AUTHENTICATION_REQUIRED", "Sign in to continue.")
+        claims = self.tokens.verify(bearer)
+        live = RefreshToken.select(peewee.fn.COUNT(RefreshToken.id) > 0).where(
+            RefreshToken.family_id == claims.family_id,
+            RefreshToken.revoked_at.is_null(),
+        )
+        row = User.select(User, live.alias("session_live")).where(User.id == claims.user_id).first()
+        if row is None or not row.is_active or not row.session_live:
+            raise Unauthorized("INVALID_TOKEN", "The access token is no longer valid.")
+        return CurrentUser(user=row, family_id=claims.family_id)
+
+    # ----- sessions -----------------------------------------------------------------------
+
+    def list_sessions(self, current: CurrentUser) -> list[dict]:
+        now = self.clock()
+        rows = (
+            RefreshToken.select(
+                RefreshToken.family_id,
+                peewee.fn.MIN(RefreshToken.created_at).alias("started_at"),
+                peewee.fn.MAX(RefreshToken.created_at).alias("last_used_at"),
+                peewee.fn.MAX(RefreshToken.expires_at).alias("expires_at"),
+                peewee.SQL("(array_agg(user_agent ORDER BY created_at DESC))[1]").alias("ua"),
+                peewee.SQL("(array_agg(ip ORDER BY created_at DESC))[1]").alias("last_ip"),
+            )
+            .where(
+                RefreshToken.user == current.user,
+                RefreshToken.revoked_at.is_null(),
+                RefreshToken.expires_at > now,
+            )
+            .group_by(RefreshToken.family_id)
+            .order_by(peewee.SQL("last_used_at DESC"))
+            .dicts()
+        )
+        return [
+            {
+                "id": str(row["family_id"]),
+                "started_at": row["started_at"],
+                "last_used_at": row["last_used_at"],
+                "expires_at": row["expires_at"],
+                "user_agent": row["ua"],
+                "ip": row["last_ip"],
+                "current": row["family_id"] == current.family_id,
+            }
+            for row in rows
+        ]
+
+    def revoke_session(self, current: CurrentUser, family_id: uuid.UUID, client) -> None:
+        with db.atomic():
+            owned = (
+                RefreshToken.select()
+                .where(RefreshToken.family_id == family_id, RefreshToken.user == current.user)
+                .exists()
+            )
+            if not owned or not self._revoke_family(family_id, self.clock()):
+                raise NotFound("No active session with this id.")
+            self._event("session_revoked", current.user, client, family_id=str(family_id))
+
+    # ----- passwords ----------------------------------------------------------------------
+
+    def change_password(
+        self, current: CurrentUser, current_password: str, new_password: str, client
+    ) -> None:
+        user = current.user
+        subject = account_subject(user.email)
+        self.limiter.check_backoff(subject)
+        if not self.hashing.verify(user.password_hash, current_password):
+            self.limiter.record_failure(subject)
+            raise ValidationFailed(
+                [{"field": "current_password", "message": "is not your current password"}]
+            )
+        new_password = check_password(
+            new_password,
+            email=user.email,
+            min_length=self.settings.password_min_length,
+            field="new_password",
+        )
+        if self.hashing.verify(user.password_hash, new_password):
+            raise ValidationFailed(
+                [{"field": "new_password", "message": "must differ from the current password"}]
+            )
+        self._set_password(user, new_password, client, "password_changed", keep=current.family_id)
+
+    def _set_password(self, user, password, client, event, keep=None) -> None:
+        password_hash = self.hashing.hash(password)
+        now = self.clock()
+        with db.atomic():
+            User.update(
+                password_hash=password_hash,
+                password_changed_at=now,
+                force_password_change=False,
+                updated_at=now,
+            ).where(User.id == user.id).execute()
+            revoked = self._revoke_all(user, now, keep=keep)
+            self._event(event, user, client, sessions_revoked=revoked)
+
+    def request_password_reset(self, email: str, client: ClientInfo) -> None:
+        """Always succeeds from the caller's point of view: nothing reveals whether the
+        account exists."""
+        self.limiter.hit(rate_limit.RESET_PER_IP, client.ip or "unknown")
+        email = normalise_email(email)
+        user = User.get_or_none(User.email == email)
+        if user is None or not user.is_active:
+            return
+        try:
+            self.limiter.hit(rate_limit.RESET_PER_ACCOUNT, account_subject(email))
+        except rate_limit.RateLimited:
+            return  # quietly: a 429 here would confirm the account exists
+        token = self._new_email_token(user, "password_reset", PASSWORD_RESET_TTL)
+        self._send(email_templates.password_reset_email(user.email, token, self.settings))
+
+    def confirm_password_reset(self, token: str, new_password: str, client) -> None:
+        row = self._consume_email_token(token, "password_reset", peek=True)
+        user = row.user
+        new_password = check_password(
+            new_password,
+            email=user.email,
+            min_length=self.settings.password_min_length,
+            field="new_password",
+        )
+        with db.atomic():
+            self._consume_email_token(token, "password_reset")
+            EmailToken.update(used_at=self.clock()).where(
+                EmailToken.user == user,
+                EmailToken.purpose == "password_reset",
+                EmailToken.used_at.is_null(),
+            ).execute()
+            self._set_password(user, new_password, client, "password_reset")
+
+    def force_password_change(self, email: str) -> User:
+        user = User.get_or_none(User.email == normalise_email(email))
+        if user is None:
+            raise NotFound("No account with this email.")
+        now = self.clock()
+        with db.atomic():
+            User.update(force_password_change=True, updated_at=now).where(
+                User.id == user.id
+            ).execute()
+            revoked = self._revoke_all(user, now)
+            self._event("password_change_forced", user, None, sessions_revoked=revoked)
+        return user
+
+    # ----- email verification -------------------------------------------------------------
+
+    def _new_email_token(self, user: User, purpose: str, ttl: timedelta) -> str:
+        token = new_opaque_token()
+        now = self.clock()
+        EmailToken.create(
+            user=user,
+            purpose=purpose,
+            token_hash=digest(token),
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        return token
+
+    def _consume_email_token(self, token: str, purpose: str, *, peek: bool = False) -> EmailToken:
+        now = self.clock()
+        query = EmailToken.select().where(
+            EmailToken.token_hash == digest(token or ""), EmailToken.purpose == purpose
+        )
+        row = (query if peek else query.for_update()).first()
+        if row is None or row.used_at is not None or row.expires_at <= now:
+            raise AppError(
+                400, "TOKEN_INVALID", "This link is invalid or has expired. Ask for a new one."
+            )
+        if not peek:
+            EmailToken.update(used_at=now).where(EmailToken.id == row.id).execute()
+        return row
+
+    def _send_verification(self, user: User) -> None:
+        token = self._new_email_token(user, "verify_email", VERIFY_EMAIL_TTL)
+        self._send(email_templates.verification_email(user.email, token, self.settings))
+
+    def _send(self, message) -> None:
+        """A provider failure never loses the account or the token: it is logged (with the
+        request id, bound to the log context) and the user can ask again."""
+        try:
+            self.email.send(message)
+        except EmailDeliveryError as exc:
+            log.error(
+                "email_delivery_failed", provider=self.settings.email_provider, error=str(exc)
+            )
+
+    def verify_email(self, token: str, client: ClientInfo) -> User:
+        with db.atomic():
+            row = self._consume_email_token(token, "verify_email")
+            user = row.user
+            if user.email_verified_at is None:
+                now = self.clock()
+                User.update(email_verified_at=now, updated_at=now).where(
+                    User.id == user.id
+                ).execute()
+                user.email_verified_at = now
+                self._event("email_verified", user, client)
+        return user
+
+    def resend_verification(self, current: CurrentUser) -> None:
+        user = current.user
+        if user.email_verified_at is not None:
+            return
+        self.limiter.hit(rate_limit.RESEND_PER_USER, str(user.id))
+        self._send_verification(user)
+
+    # ----- security events ----------------------------------------------------------------
+
+    def security_events(self, current: CurrentUser, limit: int) -> list[dict]:
+        rows = (
+            SecurityEvent.select()
+            .where(SecurityEvent.user == current.user)
+            .order_by(SecurityEvent.created_at.desc())
+            .limit(limit)
+        )
+        return [
+            {
+                "id": str(row.id),
+                "type": row.event_type,
+                "created_at": row.created_at,
+                "ip": row.ip,
+                "user_agent": row.user_agent,
+                "details": row.details,
+            }
+            for row in rows
+        ]
