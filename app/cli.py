@@ -4,6 +4,7 @@ dev                              local PostgreSQL + migrations + API on 127.0.0.
 db bootstrap-roles [--admin-url] create or update the migrator, app and jobs roles
 db migrate | status              apply or list migrations (as the migrator)
 db generate NAME                 write a migration from model changes, for review
+users force-password-change EMAIL  require a new password; revoke every session
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from pathlib import Path
 
 from app.core import migrations
+from app.core.clock import system_clock
+from app.core.errors import AppError
 from app.core.local_postgres import LocalPostgres
 from app.core.roles import RoleSpec, bootstrap_roles
 from app.core.settings import (
@@ -195,6 +198,30 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return _with_database(run)
 
 
+def cmd_force_password_change(args: argparse.Namespace) -> int:
+    from app.core.database import init_database
+    from app.core.security import PasswordHashing
+    from app.integrations.email import ConsoleSender
+    from app.services.auth import AuthService
+    from app.services.rate_limit import RateLimiter
+
+    def run(settings: Settings) -> int:
+        database = init_database(settings.database_url, settings, pool_size=1)
+        service = AuthService(
+            settings,
+            hashing=PasswordHashing(settings),
+            limiter=RateLimiter(database, system_clock, scale=1, fail_closed=False),
+            email=ConsoleSender(production=False),
+            clock=system_clock,
+        )
+        with database.connection_context():
+            user = service.force_password_change(args.email)
+        print(f"{user.email}: password change required; every session revoked")
+        return 0
+
+    return _with_database(run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app.cli",
@@ -224,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder to write into"
     )
     generate.set_defaults(func=cmd_generate)
+
+    users = commands.add_parser("users", help="account administration")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    force = users_commands.add_parser(
+        "force-password-change", help="require a new password at next use; revoke sessions"
+    )
+    force.add_argument("email")
+    force.set_defaults(func=cmd_force_password_change)
     return parser
 
 
@@ -234,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except AppError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -55,3 +55,33 @@ def test_legacy_variables_stop_the_cli_with_guidance(db_env):
     result = cli({**db_env, "DB_USER": "old"}, "db", "status")
     assert result.returncode == 2
     assert "DB_APP_USER" in result.stderr and "DB_MIGRATOR_USER" in result.stderr
+
+
+def test_force_password_change_flags_the_user_and_revokes_sessions(db_env, settings):
+    from app.models import RefreshToken, User
+    from tests.helpers import Browser, build, fast_settings, unique_email
+
+    config = fast_settings(settings)
+    app, _, _ = build(config)
+    browser = Browser(app, config)
+    email = unique_email("forced")
+    browser.register(email)
+    browser.login(email)
+
+    result = cli(db_env, "users", "force-password-change", email.upper())
+    assert result.returncode == 0, result.stderr
+    assert "password change required" in result.stdout
+    user = User.get(User.email == email)
+    assert user.force_password_change is True
+    assert (
+        not RefreshToken.select()
+        .where(RefreshToken.user == user, RefreshToken.revoked_at.is_null())
+        .exists()
+    )
+    assert browser.request("GET", "/v1/users/me").status_code == 401
+    relogin = browser.login(email)
+    assert relogin.json["data"]["user"]["must_change_password"] is True
+
+    missing = cli(db_env, "users", "force-password-change", "nobody@example.com")
+    assert missing.returncode == 1
+    assert "No account" in missing.stderr
