@@ -20,6 +20,7 @@ from app.core import migrations
 from app.core.clock import system_clock
 from app.core.errors import AppError
 from app.core.local_postgres import LocalPostgres
+from app.core.memory import GLIBC_TUNABLES
 from app.core.roles import RoleSpec, bootstrap_roles
 from app.core.settings import (
     Settings,
@@ -95,7 +96,11 @@ def _dev_secrets() -> dict[str, str]:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     local = None if database_variables_present() else _local_database()
-    defaults = {**_dev_secrets(), "LOCAL_STORAGE_DIR": str(REPO_ROOT / "var" / "uploads")}
+    defaults = {
+        **_dev_secrets(),
+        "LOCAL_STORAGE_DIR": str(REPO_ROOT / "var" / "uploads"),
+        "GLIBC_TUNABLES": GLIBC_TUNABLES,
+    }
     if local is not None:
         defaults.update(local.environment())
     environment = development_environment(defaults)

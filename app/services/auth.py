@@ -167,10 +167,11 @@ class AuthService:
         return user
 
     def login(self, email: str, password: str, client: ClientInfo) -> SessionGrant:
-        self.limiter.hit(rate_limit.LOGIN_PER_IP, client.ip or "unknown")
         email = normalise_email(email)
         subject = account_subject(email)
-        self.limiter.check_backoff(subject)
+        failures = self.limiter.hit_then_check_backoff(
+            rate_limit.LOGIN_PER_IP, client.ip or "unknown", subject
+        )
         user = User.get_or_none(User.email == email)
         # Unknown accounts still cost one full verify, so timing does not reveal them.
         matched = self.hashing.verify(user.password_hash if user else None, password)
@@ -178,32 +179,45 @@ class AuthService:
             self.limiter.record_failure(subject)
             self._event("login_failed", user, client, reason="credentials")
             raise Unauthorized("INVALID_CREDENTIALS", "The email or password is incorrect.")
-        self.limiter.reset(subject)
-        with db.atomic():
-            if self.hashing.needs_rehash(user.password_hash):
-                user.password_hash = self.hashing.hash(password)
-                User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
-            grant = self._start_family(user, client)
-            self._event("login_succeeded", user, client, family_id=str(grant.family_id))
-        return grant
-
-    def _start_family(self, user: User, client: ClientInfo) -> SessionGrant:
+        if failures:
+            self.limiter.reset(subject)
+        if self.hashing.needs_rehash(user.password_hash):
+            user.password_hash = self.hashing.hash(password)
+            User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
         now = self.clock()
         expires_at = now + timedelta(days=self.settings.refresh_token_ttl_days)
-        return self._issue(user, uuid.uuid4(), None, expires_at, client, now)
+        return self._issue(
+            user, uuid.uuid4(), None, expires_at, client, now, event="login_succeeded"
+        )
 
-    def _issue(self, user, family_id, parent, expires_at, client, now) -> SessionGrant:
+    def _issue(self, user, family_id, parent, expires_at, client, now, event=None):
+        """Store the new refresh token (and, on login, its security event, in the same
+        statement: one round trip, atomic on its own) and mint the access token."""
         token = new_opaque_token()
-        RefreshToken.create(
-            user=user,
+        session = RefreshToken.insert(
+            id=uuid.uuid4(),
+            user=user.id,
             family_id=family_id,
-            parent=parent,
+            parent=parent.id if parent else None,
             token_hash=digest(token),
             created_at=now,
             expires_at=expires_at,
             user_agent=(client.user_agent or "")[:512] or None,
             ip=client.ip,
         )
+        if event is None:
+            session.execute()
+        else:
+            inserted = session.returning(RefreshToken.id).cte("new_session")
+            SecurityEvent.insert(
+                id=uuid.uuid4(),
+                user=user.id,
+                event_type=event,
+                created_at=now,
+                ip=client.ip,
+                user_agent=(client.user_agent or "")[:512] or None,
+                details={"family_id": str(family_id)},
+            ).with_cte(inserted).execute()
         access_token, expires_in = self.tokens.issue(user.id, family_id, now)
         return SessionGrant(
             access_token=access_token,

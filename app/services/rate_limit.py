@@ -60,8 +60,7 @@ class LimiterUnavailable(AppError):
         )
 
 
-_UPSERT = """
-INSERT INTO rate_limits (key, window_start, count, last_hit_at)
+_UPSERT = """INSERT INTO rate_limits (key, window_start, count, last_hit_at)
 VALUES (%(key)s, %(now)s, 1, %(now)s)
 ON CONFLICT (key) DO UPDATE SET
     count = CASE WHEN rate_limits.window_start <= %(expired_before)s
@@ -69,8 +68,14 @@ ON CONFLICT (key) DO UPDATE SET
     window_start = CASE WHEN rate_limits.window_start <= %(expired_before)s
                         THEN EXCLUDED.window_start ELSE rate_limits.window_start END,
     last_hit_at = EXCLUDED.last_hit_at
-RETURNING count, window_start
-"""
+RETURNING count, window_start"""
+
+# Both built from constants only; every value is a bound parameter.
+_HIT_THEN_BACKOFF = (
+    "WITH hit AS (" + _UPSERT + ") "  # noqa: S608
+    "SELECT hit.count, hit.window_start, failures.count, failures.last_hit_at "
+    "FROM hit LEFT JOIN rate_limits failures ON failures.key = %(account)s"
+)
 
 _FAILURE = """
 INSERT INTO rate_limits (key, window_start, count, last_hit_at)
@@ -116,6 +121,35 @@ class RateLimiter:
             reset_at = window_start + timedelta(seconds=limit.window_seconds)
             raise RateLimited(math.ceil((reset_at - now).total_seconds()))
 
+    def hit_then_check_backoff(self, limit: Limit, subject: str, account: str) -> int:
+        """``hit(limit, subject)`` and ``check_backoff(account)`` in one round trip (the login
+        path). Returns the account's failures so far, so a success only clears them if any."""
+        now = self._clock()
+        row = self._execute(
+            _HIT_THEN_BACKOFF,
+            {
+                "key": f"{limit.name}:{subject}",
+                "now": now,
+                "expired_before": now - timedelta(seconds=limit.window_seconds),
+                "account": f"login:account:{account}",
+            },
+        )
+        if row is None:
+            return 0
+        count, window_start, failures, last_failure = row
+        if count > math.ceil(limit.limit * self._scale):
+            reset_at = window_start + timedelta(seconds=limit.window_seconds)
+            raise RateLimited(math.ceil((reset_at - now).total_seconds()))
+        self._refuse_during_backoff(failures or 0, last_failure, now)
+        return failures or 0
+
+    def _refuse_during_backoff(self, failures: int, last_failure, now: datetime) -> None:
+        wait = backoff_seconds(failures, self._scale)
+        if wait:
+            remaining = (last_failure + timedelta(seconds=wait) - now).total_seconds()
+            if remaining > 0:
+                raise RateLimited(math.ceil(remaining))
+
     def check_backoff(self, subject: str) -> None:
         """Refuse a login attempt for an account still inside its backoff delay."""
         row = self._execute(
@@ -125,11 +159,7 @@ class RateLimiter:
         if row is None:
             return
         failures, last_failure = row
-        wait = backoff_seconds(failures, self._scale)
-        if wait:
-            remaining = (last_failure + timedelta(seconds=wait) - self._clock()).total_seconds()
-            if remaining > 0:
-                raise RateLimited(math.ceil(remaining))
+        self._refuse_during_backoff(failures, last_failure, self._clock())
 
     def record_failure(self, subject: str) -> None:
         self._execute(_FAILURE, {"key": f"login:account:{subject}", "now": self._clock()})

@@ -1,0 +1,288 @@
+"""Login latency against one argon2 verify, and peak memory during a flood of logins.
+
+    uv run python scripts/bench_login.py [--workers 2] [--threads 4] [--flood 32]
+
+It starts a throw-away local PostgreSQL, applies the migrations, seeds distinct accounts, and
+serves the API with gunicorn (app/gunicorn_conf.py) over real HTTP. Rate limits are raised with
+RATE_LIMIT_SCALE (a documented setting) so the limiter stays in the path without tripping;
+any 429 makes the run invalid. The argon2 parameters are the production defaults from settings.
+
+Targets (issue: accounts): login p50 at concurrency 1 <= 1.15 x one verify; peak RSS of the API
+process tree during the flood <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import psycopg2
+from argon2 import PasswordHasher, Type
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from app.core import migrations  # noqa: E402
+from app.core.local_postgres import LocalPostgres, free_port  # noqa: E402
+from app.core.memory import GLIBC_TUNABLES  # noqa: E402
+from app.core.roles import RoleSpec, bootstrap_roles  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+def seed(url: str, hasher: PasswordHasher, count: int) -> list[str]:
+    encoded = hasher.hash(PASSWORD)
+    emails = [f"bench-{uuid.uuid4().hex[:10]}@example.com" for _ in range(count)]
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        for email in emails:
+            cursor.execute(
+                "INSERT INTO users (id, email, password_hash, password_changed_at, "
+                "force_password_change, is_active, created_at, updated_at) "
+                "VALUES (%s, %s, %s, now(), false, true, now(), now())",
+                (str(uuid.uuid4()), email, encoded),
+            )
+    return emails
+
+
+VERIFY_PROBE = """
+import statistics, sys, time
+from argon2 import PasswordHasher, Type
+hasher = PasswordHasher(time_cost=int(sys.argv[1]), memory_cost=int(sys.argv[2]),
+                        parallelism=int(sys.argv[3]), type=Type.ID)
+encoded = hasher.hash("correct-horse-battery-staple-42")
+times = []
+for _ in range(40):
+    started = time.perf_counter()
+    hasher.verify(encoded, "correct-horse-battery-staple-42")
+    times.append(time.perf_counter() - started)
+print(statistics.median(times) * 1000)
+"""
+
+
+def verify_median_ms(settings: Settings, extra_env: dict[str, str]) -> float:
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            VERIFY_PROBE,
+            str(settings.argon2_time_cost),
+            str(settings.argon2_memory_kib),
+            str(settings.argon2_parallelism),
+        ],
+        env={"PATH": os.environ["PATH"], **extra_env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(output)
+
+
+def login(port: int, email: str, connection=None) -> tuple[int, float]:
+    own = connection is None
+    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = json.dumps({"email": email, "password": PASSWORD})
+    started = time.perf_counter()
+    connection.request(
+        "POST",
+        "/v1/auth/login",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.7"},
+    )
+    response = connection.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - started
+    if own:
+        connection.close()
+    return response.status, elapsed
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--flood", type=int, default=32)
+    parser.add_argument("--sequential", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    defaults = Settings.from_env({})
+    hasher = PasswordHasher(
+        time_cost=defaults.argon2_time_cost,
+        memory_cost=defaults.argon2_memory_kib,
+        parallelism=defaults.argon2_parallelism,
+        type=Type.ID,
+    )
+    # One verify as the server runs it (the API processes start with GLIBC_TUNABLES), and as a
+    # plain process runs it (glibc's default allocator reuses one resident buffer).
+    verify_server_ms = verify_median_ms(defaults, {"GLIBC_TUNABLES": GLIBC_TUNABLES})
+    verify_plain_ms = verify_median_ms(defaults, {})
+
+    with tempfile.TemporaryDirectory() as scratch:
+        server = LocalPostgres(Path(scratch) / "pg").start()
+        try:
+            env = {
+                **server.environment(),
+                "APP_ENV": "test",
+                "JWT_SECRET": "b" * 48,
+                "EMAIL_PROVIDER": "console",
+                "RATE_LIMIT_SCALE": "1000",
+                "LOG_LEVEL": "WARNING",
+                "WEB_CONCURRENCY": str(args.workers),
+                "GUNICORN_THREADS": str(args.threads),
+                "TRUSTED_PROXY_HOPS": "1",
+                "PATH": os.environ["PATH"],
+                "GLIBC_TUNABLES": GLIBC_TUNABLES,
+            }
+            config = Settings.from_env(env)
+            bootstrap_roles(
+                server.admin_url,
+                database=config.db_name,
+                migrator=RoleSpec(config.db_migrator_user, config.db_migrator_password, "m"),
+                app=RoleSpec(config.db_app_user, config.db_app_password, "a"),
+                jobs=RoleSpec(config.db_jobs_user, config.db_jobs_password, "j"),
+            )
+            migrations.apply(
+                config.migrations_database_url,
+                migrations.RoleNames(
+                    config.db_migrator_user, config.db_app_user, config.db_jobs_user
+                ),
+            )
+            emails = seed(
+                config.database_url, hasher, args.sequential + args.flood * args.rounds + 5
+            )
+
+            port = free_port()
+            gunicorn = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "app/gunicorn_conf.py",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "app.main:app",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    try:
+                        if login(port, emails[-1])[0] == 200:
+                            break
+                    except OSError:
+                        time.sleep(0.2)
+                master = psutil.Process(gunicorn.pid)
+                idle_rss = tree_rss(master)
+
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                sequential, statuses = [], []
+                for email in emails[: args.sequential]:
+                    status, elapsed = login(port, email, connection)
+                    statuses.append(status)
+                    sequential.append(elapsed)
+                connection.close()
+
+                peak = idle_rss
+                sampling = threading.Event()
+
+                def sample():
+                    nonlocal peak
+                    while not sampling.is_set():
+                        peak = max(peak, tree_rss(master))
+                        time.sleep(0.005)
+
+                sampler = threading.Thread(target=sample)
+                sampler.start()
+                flood_times = []
+                offset = args.sequential
+                for _ in range(args.rounds):
+                    batch = emails[offset : offset + args.flood]
+                    offset += args.flood
+                    barrier = threading.Barrier(len(batch))
+                    results = []
+
+                    def one(email, barrier=barrier, results=results):
+                        barrier.wait()
+                        results.append(login(port, email))
+
+                    threads = [threading.Thread(target=one, args=(email,)) for email in batch]
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                    statuses += [status for status, _ in results]
+                    flood_times += [elapsed for _, elapsed in results]
+                sampling.set()
+                sampler.join()
+            finally:
+                gunicorn.terminate()
+                gunicorn.wait(30)
+        finally:
+            server.destroy()
+
+    p50 = statistics.median(sequential) * 1000
+    counts = {code: statuses.count(code) for code in sorted(set(statuses))}
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread)")
+    print(
+        f"argon2id: m={defaults.argon2_memory_kib} KiB, t={defaults.argon2_time_cost}, "
+        f"p={defaults.argon2_parallelism}; hash slots per worker = CPU count ({os.cpu_count()})"
+    )
+    print(
+        f"one verify, median of 40: {verify_server_ms:.1f} ms with the server's GLIBC_TUNABLES, "
+        f"{verify_plain_ms:.1f} ms with glibc's defaults"
+    )
+    print(
+        f"login p50 at concurrency 1 ({args.sequential} logins): {p50:.1f} ms "
+        f"= {p50 / verify_server_ms:.2f} x the server's verify (target <= 1.15), "
+        f"{p50 / verify_plain_ms:.2f} x the default-allocator verify"
+    )
+    print(
+        f"flood: {args.rounds} rounds of {args.flood} concurrent logins, "
+        f"p50 {statistics.median(flood_times) * 1000:.0f} ms, max {max(flood_times) * 1000:.0f} ms"
+    )
+    print(
+        f"API process tree RSS: idle {idle_rss / 2**20:.0f} MB, peak during flood "
+        f"{peak / 2**20:.0f} MB (target <= 300)"
+    )
+    print(f"statuses: {counts}")
+    if set(counts) != {200}:
+        print("INVALID RUN: a login did not answer 200 (429 means the limits were not raised)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
