@@ -34,6 +34,8 @@ class AuthenticationMiddleware:
         self.settings = settings
 
     def process_resource(self, req, resp, resource, params) -> None:
+        if req.method == "OPTIONS":  # a CORS preflight never carries the bearer token
+            return
         if resource is None or not getattr(resource, "auth_required", False):
             return
         header = req.get_header("Authorization") or ""
