@@ -20,8 +20,11 @@ from app.core.logging import configure_logging
 from app.core.security import PasswordHashing
 from app.core.settings import Settings
 from app.integrations.email import EmailSender, build_email_sender
+from app.routes import applications as application_routes
 from app.routes import auth as auth_routes
+from app.routes import users as user_routes
 from app.routes.health import LivenessResource, ReadinessResource
+from app.services.applications import ApplicationService
 from app.services.auth import AuthService
 from app.services.rate_limit import RateLimiter
 
@@ -92,7 +95,10 @@ def create_app(
 
     app.add_route("/health", LivenessResource())
     app.add_route("/health/ready", ReadinessResource(settings))
+    applications = ApplicationService(clock)
     auth_routes.add_routes(app, auth, settings)
+    user_routes.add_routes(app, auth, settings, applications)
+    application_routes.add_routes(app, applications)
     return app
 
 

@@ -16,6 +16,7 @@ import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.core.clock import Clock, system_clock
 from app.core.errors import AppError
 from app.core.settings import Settings
 
@@ -113,9 +114,12 @@ class AccessTokens:
     """HS256 access tokens. ``JWT_SECRET`` signs; ``JWT_PREVIOUS_SECRET`` still verifies while
     a rotation is under way. The kid in the header picks the key; an unknown kid is refused."""
 
-    def __init__(self, settings: Settings):
+    LEEWAY_SECONDS = 5
+
+    def __init__(self, settings: Settings, clock: Clock = system_clock):
         if not settings.jwt_secret:
             raise ValueError("JWT_SECRET is required to issue access tokens")
+        self._clock = clock
         self._signing = (key_id(settings.jwt_secret), settings.jwt_secret)
         self._keys = {key_id(settings.jwt_secret): settings.jwt_secret}
         if settings.jwt_previous_secret:
@@ -154,9 +158,14 @@ class AccessTokens:
                 algorithms=JWT_ALGORITHMS,
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": REQUIRED_CLAIMS},
-                leeway=5,
+                # Expiry is checked below against the application's clock, not the host's.
+                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
             )
+            now = self._clock().timestamp()
+            if not isinstance(claims["exp"], int) or claims["exp"] <= now - self.LEEWAY_SECONDS:
+                raise jwt.ExpiredSignatureError("expired")
+            if not isinstance(claims["iat"], int) or claims["iat"] > now + self.LEEWAY_SECONDS:
+                raise jwt.ImmatureSignatureError("issued in the future")
             user_id = uuid.UUID(claims["sub"])
             family_id = uuid.UUID(claims["sid"]) if claims.get("sid") else None
         except (jwt.InvalidTokenError, ValueError, TypeError) as exc:

@@ -18,8 +18,6 @@ from app.schemas.auth import (
     PasswordResetBody,
     PasswordResetConfirmBody,
     RegisterBody,
-    SecurityEventListResponse,
-    SecurityEventsQuery,
     SessionListResponse,
     SessionResponse,
     TokenBody,
@@ -233,29 +231,6 @@ class PasswordResetConfirmResource(AuthResources):
         resp.status = 204
 
 
-class MeResource(AuthResources):
-    auth_required = True
-
-    @api_spec.validate(resp=responses(200, UserResponse, 401), tags=["users"], security=BEARER)
-    def on_get(self, req, resp):
-        """The signed-in user, with must_change_password."""
-        ok(req, resp, self.auth.describe(req.context.current.user))
-
-
-class SecurityEventsResource(AuthResources):
-    auth_required = True
-
-    @api_spec.validate(
-        query=SecurityEventsQuery,
-        resp=responses(200, SecurityEventListResponse, 401),
-        tags=["users"],
-        security=BEARER,
-    )
-    def on_get(self, req, resp, query: SecurityEventsQuery):
-        """Recent security events of this account, newest first."""
-        ok(req, resp, self.auth.security_events(req.context.current, query.limit))
-
-
 def add_routes(app: falcon.App, auth: AuthService, settings: Settings) -> None:
     for path, resource in (
         ("/v1/auth/register", RegisterResource),
@@ -271,7 +246,5 @@ def add_routes(app: falcon.App, auth: AuthService, settings: Settings) -> None:
         ("/v1/auth/verify-email/resend", ResendVerificationResource),
         ("/v1/auth/password-reset", PasswordResetResource),
         ("/v1/auth/password-reset/confirm", PasswordResetConfirmResource),
-        ("/v1/users/me", MeResource),
-        ("/v1/users/me/security-events", SecurityEventsResource),
     ):
         app.add_route(path, resource(auth, settings))

@@ -99,7 +99,7 @@ class AuthService:
     ):
         self.settings = settings
         self.hashing = hashing
-        self.tokens = AccessTokens(settings)
+        self.tokens = AccessTokens(settings, clock)
         self.csrf = CsrfTokens(settings)
         self.limiter = limiter
         self.email = email
@@ -373,6 +373,14 @@ class AuthService:
             self._event("session_revoked", current.user, client, family_id=str(family_id))
 
     # ----- passwords ----------------------------------------------------------------------
+
+    def confirm_password(self, current: CurrentUser, password: str) -> None:
+        """Re-authentication for destructive actions, under the same backoff as login."""
+        subject = account_subject(current.user.email)
+        self.limiter.check_backoff(subject)
+        if not self.hashing.verify(current.user.password_hash, password):
+            self.limiter.record_failure(subject)
+            raise ValidationFailed([{"field": "password", "message": "is not your password"}])
 
     def change_password(
         self, current: CurrentUser, current_password: str, new_password: str, client

@@ -574,3 +574,18 @@ def test_refresh_family_expires_with_a_controlled_clock(env):
     assert browser.refresh().status_code == 200
     env.clock.advance(days=2)
     assert error_code(browser.refresh()) == "SESSION_EXPIRED"
+
+
+def test_cors_preflight_of_a_bearer_endpoint_needs_no_token(env):
+    browser, _ = signed_in(env)
+    preflight = browser.request(
+        "OPTIONS",
+        "/v1/users/me",
+        bearer="",
+        headers={
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == env.settings.frontend_url

@@ -199,3 +199,16 @@ def test_verify_against_no_hash_is_false_but_does_the_work(settings):
     hashing = PasswordHashing(replace(settings, argon2_time_cost=1, argon2_memory_kib=8192))
     assert hashing.verify(None, "anything") is False
     assert hashing._dummy_hash is not None
+
+
+def test_expiry_follows_the_application_clock(settings):
+    from tests.helpers import FakeClock
+
+    clock = FakeClock()
+    tokens = AccessTokens(settings, clock)
+    token, ttl = tokens.issue(uuid.uuid4(), uuid.uuid4(), clock())
+    clock.advance(seconds=ttl - 10)
+    assert tokens.verify(token)
+    clock.advance(seconds=20)
+    with pytest.raises(InvalidToken):
+        tokens.verify(token)

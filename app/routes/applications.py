@@ -1,0 +1,149 @@
+"""Thin resources for /v1/applications*, /v1/users/me/export and DELETE /v1/users/me."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import falcon
+
+from app.core.errors import ValidationFailed
+from app.core.spec import api_spec
+from app.routes.auth import BEARER
+from app.routes.common import ok, responses
+from app.schemas.applications import (
+    ApplicationCreate,
+    ApplicationListResponse,
+    ApplicationResponse,
+    ApplicationUpdate,
+    EventListResponse,
+    ListQuery,
+    StatsQuery,
+    StatsResponse,
+)
+from app.services.applications import ApplicationService
+
+TAGS = ["applications"]
+_ETAG = re.compile(r'^(?:W/)?"(\d+)"$')
+
+
+def if_match_version(req: falcon.Request) -> int | None:
+    header = req.get_header("If-Match")
+    if header is None:
+        return None
+    match = _ETAG.match(header.strip())
+    if not match:
+        raise ValidationFailed([{"field": "If-Match", "message": 'must be an ETag like "3"'}])
+    return int(match.group(1))
+
+
+def etag(resp: falcon.Response, data: dict) -> None:
+    resp.set_header("ETag", f'"{data["version"]}"')
+
+
+class ApplicationsResource:
+    auth_required = True
+
+    def __init__(self, service: ApplicationService):
+        self.service = service
+
+    @api_spec.validate(
+        query=ListQuery,
+        resp=responses(200, ApplicationListResponse, 401, 403, 422),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_get(self, req, resp, query: ListQuery):
+        """List applications: filters, sort and keyset pagination (meta.next_cursor)."""
+        items, next_cursor = self.service.list(req.context.current.user.id, query)
+        ok(req, resp, items, next_cursor=next_cursor, limit=query.limit, sort=query.sort)
+
+    @api_spec.validate(
+        json=ApplicationCreate,
+        resp=responses(201, ApplicationResponse, 401, 403, 422),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_post(self, req, resp, json: ApplicationCreate):
+        """Track a new application; its first timeline event records the initial status."""
+        data = self.service.create(req.context.current.user.id, json)
+        etag(resp, data)
+        resp.location = f"/v1/applications/{data['id']}"
+        ok(req, resp, data, status=201)
+
+
+class ApplicationResource:
+    auth_required = True
+
+    def __init__(self, service: ApplicationService):
+        self.service = service
+
+    @api_spec.validate(
+        resp=responses(200, ApplicationResponse, 401, 403, 404), tags=TAGS, security=BEARER
+    )
+    def on_get(self, req, resp, application_id: uuid.UUID):
+        """One application. Another user's id answers 404."""
+        data = self.service.get(req.context.current.user.id, application_id)
+        etag(resp, data)
+        ok(req, resp, data)
+
+    @api_spec.validate(
+        json=ApplicationUpdate,
+        resp=responses(200, ApplicationResponse, 401, 403, 404, 409, 422),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_patch(self, req, resp, application_id: uuid.UUID, json: ApplicationUpdate):
+        """Partial update. Send ``version`` (or If-Match); a stale one gets 409
+        VERSION_CONFLICT. A status change records a timeline event in the same transaction."""
+        data = self.service.update(
+            req.context.current.user.id, application_id, json, if_match_version(req)
+        )
+        etag(resp, data)
+        ok(req, resp, data)
+
+    @api_spec.validate(resp=responses(204, None, 401, 403, 404), tags=TAGS, security=BEARER)
+    def on_delete(self, req, resp, application_id: uuid.UUID):
+        """Delete an application with its timeline."""
+        self.service.delete(req.context.current.user.id, application_id)
+        resp.status = 204
+
+
+class EventsResource:
+    auth_required = True
+
+    def __init__(self, service: ApplicationService):
+        self.service = service
+
+    @api_spec.validate(
+        resp=responses(200, EventListResponse, 401, 403, 404), tags=TAGS, security=BEARER
+    )
+    def on_get(self, req, resp, application_id: uuid.UUID):
+        """The status timeline of one application, oldest first."""
+        ok(req, resp, self.service.events(req.context.current.user.id, application_id))
+
+
+class StatsResource:
+    auth_required = True
+
+    def __init__(self, service: ApplicationService):
+        self.service = service
+
+    @api_spec.validate(
+        query=StatsQuery,
+        resp=responses(200, StatsResponse, 401, 403, 422),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_get(self, req, resp, query: StatsQuery):
+        """Counts by status, response rate (past `applied` among those at `applied` or beyond;
+        wishlist and withdrawn are in neither), and applications per ISO week over the last 12
+        weeks in ``tz`` (an IANA zone; UTC by default)."""
+        ok(req, resp, self.service.stats(req.context.current.user.id, query.tz))
+
+
+def add_routes(app: falcon.App, service: ApplicationService) -> None:
+    app.add_route("/v1/applications", ApplicationsResource(service))
+    app.add_route("/v1/applications/stats", StatsResource(service))
+    app.add_route("/v1/applications/{application_id:uuid}", ApplicationResource(service))
+    app.add_route("/v1/applications/{application_id:uuid}/events", EventsResource(service))

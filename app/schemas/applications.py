@@ -1,0 +1,194 @@
+"""Contracts of the job-application endpoints."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from app.schemas.common import SuccessEnvelope
+
+Status = Literal[
+    "wishlist", "applied", "screening", "interviewing", "offer", "accepted", "rejected", "withdrawn"
+]
+Sort = Literal["updated_at", "-updated_at", "applied_on", "-applied_on", "company", "-company"]
+
+# ISO 4217 active codes.
+CURRENCIES = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
+    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
+    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
+    SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()
+)
+MAX_SALARY = 1_000_000_000
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http or https URL")
+    return value
+
+
+class ApplicationFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    company: str | None = Field(default=None, min_length=1, max_length=200)
+    role_title: str | None = Field(default=None, min_length=1, max_length=200)
+    status: Status | None = None
+    applied_on: date | None = None
+    job_url: str | None = Field(default=None, max_length=2048)
+    location: str | None = Field(default=None, max_length=200)
+    source: str | None = Field(default=None, max_length=100)
+    salary_min: int | None = Field(default=None, ge=0, le=MAX_SALARY)
+    salary_max: int | None = Field(default=None, ge=0, le=MAX_SALARY)
+    salary_currency: str | None = Field(default=None, examples=["EUR"])
+    notes: str | None = Field(default=None, max_length=10_000)
+    next_action_at: datetime | None = None
+    archived: bool | None = None
+
+    _url = field_validator("job_url")(classmethod(lambda cls, value: _http_url(value)))
+
+    @field_validator("salary_currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in CURRENCIES:
+            raise ValueError("must be an ISO 4217 currency code")
+        return value.upper() if value else value
+
+    @field_validator("next_action_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a time zone offset")
+        return value.astimezone(UTC) if value is not None else None
+
+    @field_validator("salary_max")
+    @classmethod
+    def _salary(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("salary_min")
+        if value is not None and low is not None and low > value:
+            raise ValueError("must not be less than salary_min")
+        return value
+
+
+class ApplicationCreate(ApplicationFields):
+    company: str = Field(min_length=1, max_length=200, examples=["Acme Corp"])
+    role_title: str = Field(min_length=1, max_length=200, examples=["Backend Engineer"])
+    status: Status = "applied"
+    archived: bool = False
+    status_note: str | None = Field(default=None, max_length=2000)
+
+
+class ApplicationUpdate(ApplicationFields):
+    version: int | None = Field(default=None, ge=1, description="or send If-Match")
+    status_note: str | None = Field(default=None, max_length=2000)
+
+
+class ApplicationOut(BaseModel):
+    id: str
+    company: str
+    role_title: str
+    status: Status
+    applied_on: date | None
+    job_url: str | None
+    location: str | None
+    source: str | None
+    salary_min: int | None
+    salary_max: int | None
+    salary_currency: str | None
+    notes: str | None
+    next_action_at: datetime | None
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class EventOut(BaseModel):
+    id: str
+    from_status: Status | None
+    to_status: Status
+    note: str | None
+    created_at: datetime
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[Status] | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+    applied_from: date | None = None
+    applied_to: date | None = None
+    archived: bool | None = None
+    sort: Sort = "-updated_at"
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=512)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, str):
+            return [part for part in value.split(",") if part]
+        return value
+
+    @field_validator("applied_to")
+    @classmethod
+    def _range(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("applied_from")
+        if value is not None and start is not None and start > value:
+            raise ValueError("must not be before applied_from")
+        return value
+
+
+class StatsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tz: str = Field(default="UTC", max_length=64, examples=["Europe/Paris"])
+
+
+class WeekCount(BaseModel):
+    week: str = Field(examples=["2026-W48"])
+    starts_on: date
+    count: int
+
+
+class StatsOut(BaseModel):
+    by_status: dict[str, int]
+    total: int
+    response_rate: float | None
+    per_week: list[WeekCount]
+    tz: str
+
+
+class DeleteAccountBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class ApplicationResponse(SuccessEnvelope[ApplicationOut]):
+    pass
+
+
+class ApplicationListResponse(SuccessEnvelope[list[ApplicationOut]]):
+    pass
+
+
+class EventListResponse(SuccessEnvelope[list[EventOut]]):
+    pass
+
+
+class StatsResponse(SuccessEnvelope[StatsOut]):
+    pass
+
+
+class ExportResponse(SuccessEnvelope[dict]):
+    pass

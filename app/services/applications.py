@@ -1,0 +1,357 @@
+"""Job applications: listing, changes with their timeline, stats, export and account deletion.
+
+Every operation runs in one transaction that sets ``app.user_id`` for row-level security, so a
+query that forgot its owner filter still sees only the caller's rows. The explicit owner filters
+stay as well: they are what the indexes are built on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import peewee
+
+from app.core.clock import Clock
+from app.core.database import user_transaction
+from app.core.errors import AppError, NotFound, ValidationFailed
+from app.models import STATUSES, Application, ApplicationEvent, RefreshToken, SecurityEvent, User
+from app.schemas.applications import ApplicationCreate, ApplicationUpdate, ListQuery
+
+# Sort name -> the indexed key expression (see migrations/003_applications.py).
+SORT_KEYS = {
+    "updated_at": Application.updated_at,
+    "applied_on": peewee.fn.COALESCE(Application.applied_on, peewee.SQL("DATE '0001-01-01'")),
+    "company": peewee.fn.LOWER(Application.company),
+}
+PAST_APPLIED = ("screening", "interviewing", "offer", "accepted", "rejected")
+AT_OR_BEYOND_APPLIED = ("applied", *PAST_APPLIED)
+WEEKS = 12
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+APPLICATION_FIELDS = (
+    "company", "role_title", "status", "applied_on", "job_url", "location", "source",
+    "salary_min", "salary_max", "salary_currency", "notes", "next_action_at", "archived",
+)  # fmt: skip
+
+
+class VersionConflict(AppError):
+    def __init__(self, current: int):
+        super().__init__(
+            409,
+            "VERSION_CONFLICT",
+            "This application was changed by someone else. Reload it and try again.",
+            details=[{"field": "version", "message": f"the current version is {current}"}],
+        )
+
+
+def serialise(application: Application) -> dict:
+    return {
+        "id": str(application.id),
+        **{name: getattr(application, name) for name in APPLICATION_FIELDS},
+        "created_at": application.created_at,
+        "updated_at": application.updated_at,
+        "version": application.version,
+    }
+
+
+def serialise_event(event: ApplicationEvent) -> dict:
+    return {
+        "id": str(event.id),
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "note": event.note,
+        "created_at": event.created_at,
+    }
+
+
+def encode_cursor(sort: str, key, row_id: uuid.UUID) -> str:
+    value = key.isoformat() if isinstance(key, date | datetime) else key
+    raw = json.dumps([sort, value, str(row_id)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, sort: str):
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        cursor_sort, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        row_id = uuid.UUID(row_id)
+        field = sort.lstrip("-")
+        if cursor_sort != sort:
+            raise ValueError("the cursor belongs to another sort order")
+        if field == "updated_at":
+            value = datetime.fromisoformat(value)
+        elif field == "applied_on":
+            value = date.fromisoformat(value)
+        elif not isinstance(value, str):
+            raise ValueError("bad key")
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise ValidationFailed(
+            [{"field": "cursor", "message": "is not a cursor from this listing"}]
+        ) from exc
+    return value, row_id
+
+
+def prefix_query(text: str) -> str | None:
+    """User text as a safe tsquery: every word must match, each as a prefix."""
+    words = _WORD.findall(text.lower())[:16]
+    return " & ".join(f"{word}:*" for word in words) or None
+
+
+class ApplicationService:
+    def __init__(self, clock: Clock):
+        self.clock = clock
+
+    # ----- reads --------------------------------------------------------------------------
+
+    def list(self, user_id: uuid.UUID, query: ListQuery) -> tuple[list[dict], str | None]:
+        descending = query.sort.startswith("-")
+        field = query.sort.lstrip("-")
+        key = SORT_KEYS[field]
+        with user_transaction(user_id):
+            select = Application.select(Application, key.alias("sort_key")).where(
+                Application.owner == user_id
+            )
+            if query.status:
+                select = select.where(Application.status.in_(query.status))
+            if query.q:
+                terms = prefix_query(query.q)
+                if terms is None:
+                    return [], None
+                select = select.where(peewee.SQL("search @@ to_tsquery('simple', %s)", (terms,)))
+            if query.applied_from:
+                select = select.where(Application.applied_on >= query.applied_from)
+            if query.applied_to:
+                select = select.where(Application.applied_on <= query.applied_to)
+            if query.archived is not None:
+                select = select.where(Application.archived == query.archived)
+            if query.cursor:
+                value, row_id = decode_cursor(query.cursor, query.sort)
+                after = peewee.Tuple(key, Application.id)
+                bound = peewee.Tuple(value, row_id)
+                select = select.where(after < bound if descending else after > bound)
+            order = (key.desc(), Application.id.desc()) if descending else (key, Application.id)
+            rows = list(select.order_by(*order).limit(query.limit + 1))
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_cursor = (
+            encode_cursor(query.sort, rows[-1].sort_key, rows[-1].id) if more and rows else None
+        )
+        return [serialise(row) for row in rows], next_cursor
+
+    def _get(self, user_id: uuid.UUID, application_id: uuid.UUID, *, lock=False) -> Application:
+        select = Application.select().where(
+            Application.id == application_id, Application.owner == user_id
+        )
+        row = (select.for_update() if lock else select).first()
+        if row is None:  # another user's id looks exactly like a missing one
+            raise NotFound("No application with this id.")
+        return row
+
+    def get(self, user_id: uuid.UUID, application_id: uuid.UUID) -> dict:
+        with user_transaction(user_id):
+            return serialise(self._get(user_id, application_id))
+
+    def events(self, user_id: uuid.UUID, application_id: uuid.UUID) -> list[dict]:
+        with user_transaction(user_id):
+            self._get(user_id, application_id)
+            rows = (
+                ApplicationEvent.select()
+                .where(ApplicationEvent.application == application_id)
+                .order_by(ApplicationEvent.created_at, ApplicationEvent.id)
+            )
+            return [serialise_event(row) for row in rows]
+
+    # ----- writes -------------------------------------------------------------------------
+
+    def create(self, user_id: uuid.UUID, body: ApplicationCreate) -> dict:
+        now = self.clock()
+        values = body.model_dump(include=set(APPLICATION_FIELDS))
+        with user_transaction(user_id):
+            application = Application.create(
+                id=uuid.uuid4(), owner=user_id, created_at=now, updated_at=now, version=1, **values
+            )
+            ApplicationEvent.create(
+                application=application,
+                owner=user_id,
+                from_status=None,
+                to_status=application.status,
+                note=body.status_note,
+                created_at=now,
+            )
+        return serialise(application)
+
+    def update(
+        self,
+        user_id: uuid.UUID,
+        application_id: uuid.UUID,
+        body: ApplicationUpdate,
+        if_match: int | None,
+    ) -> dict:
+        expected = body.version if body.version is not None else if_match
+        changes = body.model_dump(include=set(APPLICATION_FIELDS), exclude_unset=True)
+        for required in ("company", "role_title", "status", "archived"):
+            if required in changes and changes[required] is None:
+                raise ValidationFailed([{"field": required, "message": "cannot be null"}])
+        now = self.clock()
+        with user_transaction(user_id):
+            current = self._get(user_id, application_id, lock=True)
+            if expected is not None and expected != current.version:
+                raise VersionConflict(current.version)
+            low = changes.get("salary_min", current.salary_min)
+            high = changes.get("salary_max", current.salary_max)
+            if low is not None and high is not None and low > high:
+                raise ValidationFailed(
+                    [{"field": "salary_max", "message": "must not be less than salary_min"}]
+                )
+            status_changed = "status" in changes and changes["status"] != current.status
+            if changes:
+                Application.update(
+                    **changes, updated_at=now, version=Application.version + 1
+                ).where(Application.id == current.id).execute()
+            if status_changed:
+                ApplicationEvent.create(
+                    application=current.id,
+                    owner=user_id,
+                    from_status=current.status,
+                    to_status=changes["status"],
+                    note=body.status_note,
+                    created_at=now,
+                )
+            return serialise(self._get(user_id, application_id))
+
+    def delete(self, user_id: uuid.UUID, application_id: uuid.UUID) -> None:
+        with user_transaction(user_id):
+            deleted = (
+                Application.delete()
+                .where(Application.id == application_id, Application.owner == user_id)
+                .execute()
+            )
+        if not deleted:
+            raise NotFound("No application with this id.")
+
+    # ----- stats --------------------------------------------------------------------------
+
+    def stats(self, user_id: uuid.UUID, tz_name: str) -> dict:
+        try:
+            zone = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationFailed(
+                [{"field": "tz", "message": "is not an IANA time zone name"}]
+            ) from exc
+        today = self.clock().astimezone(zone).date()
+        this_week = today - timedelta(days=today.weekday())
+        first_week = this_week - timedelta(weeks=WEEKS - 1)
+        # The day an application counts for: applied_on, else its creation day in ``tz``.
+        day = peewee.fn.COALESCE(
+            Application.applied_on,
+            peewee.SQL("(created_at AT TIME ZONE %s)::date", (tz_name,)),
+        )
+        week = peewee.fn.date_trunc("week", day).cast("date")
+        with user_transaction(user_id):
+            by_status = dict(
+                Application.select(Application.status, peewee.fn.COUNT(Application.id))
+                .where(Application.owner == user_id)
+                .group_by(Application.status)
+                .tuples()
+            )
+            weekly = dict(
+                Application.select(week, peewee.fn.COUNT(Application.id))
+                .where(Application.owner == user_id, day >= first_week, day <= today)
+                .group_by(week)
+                .tuples()
+            )
+        counts = {status: by_status.get(status, 0) for status in STATUSES}
+        denominator = sum(counts[s] for s in AT_OR_BEYOND_APPLIED)
+        numerator = sum(counts[s] for s in PAST_APPLIED)
+        per_week = []
+        for index in range(WEEKS):
+            starts = first_week + timedelta(weeks=index)
+            iso = starts.isocalendar()
+            per_week.append(
+                {
+                    "week": f"{iso.year}-W{iso.week:02d}",
+                    "starts_on": starts,
+                    "count": weekly.get(starts, 0),
+                }
+            )
+        return {
+            "by_status": counts,
+            "total": sum(counts.values()),
+            "response_rate": round(numerator / denominator, 4) if denominator else None,
+            "per_week": per_week,
+            "tz": tz_name,
+        }
+
+    # ----- the account as a whole ---------------------------------------------------------
+
+    def export(self, user: User) -> dict:
+        with user_transaction(user.id):
+            applications = list(
+                Application.select()
+                .where(Application.owner == user.id)
+                .order_by(Application.created_at)
+            )
+            events: dict[uuid.UUID, list[dict]] = {}
+            for event in (
+                ApplicationEvent.select()
+                .where(ApplicationEvent.owner == user.id)
+                .order_by(ApplicationEvent.created_at)
+            ):
+                events.setdefault(event.application_id, []).append(serialise_event(event))
+            sessions = list(
+                RefreshToken.select()
+                .where(RefreshToken.user == user.id)
+                .order_by(RefreshToken.created_at)
+            )
+            security = list(
+                SecurityEvent.select()
+                .where(SecurityEvent.user == user.id)
+                .order_by(SecurityEvent.created_at)
+            )
+        return {
+            "exported_at": self.clock(),
+            "user": {
+                "id": str(user.id),
+                "email": user.email,
+                "email_verified_at": user.email_verified_at,
+                "password_changed_at": user.password_changed_at,
+                "created_at": user.created_at,
+            },
+            "applications": [
+                {**serialise(app), "events": events.get(app.id, [])} for app in applications
+            ],
+            "sessions": [
+                {
+                    "family_id": str(row.family_id),
+                    "created_at": row.created_at,
+                    "expires_at": row.expires_at,
+                    "revoked_at": row.revoked_at,
+                    "user_agent": row.user_agent,
+                    "ip": row.ip,
+                }
+                for row in sessions
+            ],
+            "security_events": [
+                {
+                    "type": row.event_type,
+                    "created_at": row.created_at,
+                    "ip": row.ip,
+                    "user_agent": row.user_agent,
+                }
+                for row in security
+            ],
+        }
+
+    def delete_account(self, user: User) -> None:
+        """Everything the user owns goes in one transaction: applications and events (under
+        RLS, as the user), then the account, which cascades to sessions, tokens and events."""
+        with user_transaction(user.id):
+            ApplicationEvent.delete().where(ApplicationEvent.owner == user.id).execute()
+            Application.delete().where(Application.owner == user.id).execute()
+            User.delete().where(User.id == user.id).execute()
