@@ -1,0 +1,1 @@
+"""One ComponentResource per concern, composed in infra/program.py."""

@@ -1,0 +1,121 @@
+"""Database: RDS PostgreSQL (the engine major the tests run on), encrypted, private, TLS forced by its
+parameter group, master password managed by RDS in Secrets Manager, backups and log exports."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from ..config import StackConfig
+from .network import POSTGRES_PORT, Network
+from .secrets import Secrets
+
+TYPE = "jobapptracker:database:Database"
+MASTER_USERNAME = "jat_admin"
+# The three roles the db-admin Lambda bootstraps (the names .env.example documents).
+DB_USERS = {"app": "jat_app", "migrator": "jat_migrator", "jobs": "jat_jobs"}
+
+# Instance memory in GiB, for RDS's default max_connections = LEAST(DBInstanceClassMemory/9531392,
+# 5000). DBInstanceClassMemory is the class memory minus what RDS reserves, so the figures below
+# (docs/capacity.md) are upper bounds.
+CLASS_MEMORY_GIB = {
+    "db.t4g.micro": 1,
+    "db.t4g.small": 2,
+    "db.t4g.medium": 4,
+    "db.t4g.large": 8,
+    "db.m7g.large": 8,
+    "db.m7g.xlarge": 16,
+    "db.r7g.large": 16,
+}
+
+
+def max_connections(instance_class: str) -> int:
+    gib = CLASS_MEMORY_GIB.get(instance_class, 1)
+    return min(gib * 1024**3 // 9531392, 5000)
+
+
+def parameters(engine_major: str) -> list[dict[str, str]]:
+    return [
+        {"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"},
+        {"name": "log_min_duration_statement", "value": "500"},
+        {"name": "log_statement", "value": "ddl"},
+        {"name": "log_lock_waits", "value": "1"},
+        {"name": "log_disconnections", "value": "1"},
+        {"name": "log_temp_files", "value": "0"},
+    ]
+
+
+class Database(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        network: Network,
+        secrets: Secrets,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(TYPE, name, None, opts)
+        db = cfg.database
+        child = pulumi.ResourceOptions(parent=self)
+        self.subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=network.private_subnet_ids,
+            description=f"{cfg.prefix}: private subnets",
+            opts=child,
+        )
+        family = f"postgres{db.engine_version}"
+        self.parameter_group = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=family,
+            description=f"{cfg.prefix}: TLS forced, slow-statement and DDL logging",
+            parameters=parameters(db.engine_version),
+            opts=child,
+        )
+        self.identifier = f"{cfg.prefix}-db"
+        self.instance = aws.rds.Instance(
+            name,
+            identifier=self.identifier,
+            engine="postgres",
+            engine_version=db.engine_version,
+            instance_class=db.instance_class,
+            allocated_storage=db.allocated_storage,
+            max_allocated_storage=db.max_allocated_storage,
+            storage_type="gp3",
+            storage_encrypted=True,
+            publicly_accessible=False,
+            db_name=db.name,
+            port=POSTGRES_PORT,
+            username=MASTER_USERNAME,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=secrets.key.arn,
+            db_subnet_group_name=self.subnet_group.name,
+            vpc_security_group_ids=[network.db_sg.id],
+            parameter_group_name=self.parameter_group.name,
+            multi_az=db.multi_az,
+            deletion_protection=db.deletion_protection,
+            backup_retention_period=db.backup_retention_days,
+            backup_window="02:00-03:00",
+            maintenance_window="sun:03:30-sun:04:30",
+            copy_tags_to_snapshot=True,
+            skip_final_snapshot=not db.final_snapshot,
+            final_snapshot_identifier=f"{self.identifier}-final" if db.final_snapshot else None,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            apply_immediately=False,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            opts=child,
+        )
+        self.address = self.instance.address
+        self.port = self.instance.port
+        self.master_secret_arn = self.instance.master_user_secrets.apply(
+            lambda s: s[0]["secret_arn"] if s and isinstance(s[0], dict) else s[0].secret_arn
+        )
+        self.max_connections = max_connections(db.instance_class)
+        self.register_outputs(
+            {
+                "address": self.address,
+                "port": self.port,
+                "masterSecretArn": self.master_secret_arn,
+            }
+        )

@@ -1,0 +1,177 @@
+"""Observability: CloudWatch alarms to an SNS topic for the dead-letter and on-failure queues, the
+API's 5xx rate and latency, and RDS CPU, free storage and connections."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from ..config import StackConfig
+from .database import Database
+
+TYPE = "jobapptracker:observability:Observability"
+FIVE_MINUTES = 300
+
+
+class Observability(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        database: Database,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(TYPE, name, None, opts)
+        self.cfg = cfg
+        self._name = name
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(
+            f"{name}-alarms", name=f"{cfg.prefix}-alarms", kms_master_key_id="alias/aws/sns",
+            opts=child,
+        )
+        if cfg.alarms.email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=cfg.alarms.email,
+                opts=child,
+            )
+        rds = {"DBInstanceIdentifier": database.identifier}
+        self._alarm(
+            "rds-cpu", "RDS CPU above 80% for 15 minutes", "AWS/RDS", "CPUUtilization", rds,
+            threshold=80, periods=3,
+        )
+        self._alarm(
+            "rds-free-storage", "RDS free storage below 10% of the allocated storage",
+            "AWS/RDS", "FreeStorageSpace", rds,
+            threshold=cfg.database.allocated_storage * 1024**3 * 0.10,
+            comparison="LessThanThreshold", statistic="Minimum",
+        )
+        self._alarm(
+            "rds-connections",
+            f"RDS connections above 80% of max_connections ({database.max_connections})",
+            "AWS/RDS", "DatabaseConnections", rds,
+            threshold=int(database.max_connections * 0.8), statistic="Maximum", periods=2,
+        )
+        self.register_outputs({"topicArn": self.topic.arn})
+
+    def _alarm(
+        self,
+        label: str,
+        description: str,
+        namespace: str,
+        metric: str,
+        dimensions: dict,
+        *,
+        threshold: float,
+        comparison: str = "GreaterThanThreshold",
+        statistic: str = "Average",
+        periods: int = 1,
+        extended_statistic: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        topic: aws.sns.Topic | None = None,
+    ) -> aws.cloudwatch.MetricAlarm:
+        topic = topic or self.topic
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{label}",
+            name=f"{self.cfg.prefix}-{label}",
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic=None if extended_statistic else statistic,
+            extended_statistic=extended_statistic,
+            period=FIVE_MINUTES,
+            evaluation_periods=periods,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            opts=opts or pulumi.ResourceOptions(parent=self),
+        )
+
+    def watch_queues(self, queues: dict[str, aws.sqs.Queue]) -> None:
+        for label, queue in queues.items():
+            self._alarm(
+                f"{label}-depth",
+                f"messages waiting in {label}: a delivery or a handler failed",
+                "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue.name},
+                threshold=0, statistic="Maximum",
+            )
+
+    def watch_apprunner(self, service_name, service_id) -> None:
+        dims = {"ServiceName": service_name, "ServiceID": service_id}
+        self._ratio_alarm(
+            "api-5xx-rate", "API 5xx responses above 5% of requests",
+            "AWS/AppRunner", "5xxStatusResponses", "Requests", dims, None,
+        )
+        self._alarm(
+            "api-latency", "API p99 latency above 2 s", "AWS/AppRunner", "RequestLatency", dims,
+            threshold=2000, extended_statistic="p99", periods=3,
+        )
+
+    def watch_cloudfront(self, distribution: aws.cloudfront.Distribution) -> None:
+        """CloudFront publishes its metrics in us-east-1 only, so these alarms and their topic
+        live there."""
+        us_east_1 = aws.Provider(
+            f"{self._name}-us-east-1", region="us-east-1",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        edge = pulumi.ResourceOptions(parent=self, provider=us_east_1)
+        topic = aws.sns.Topic(
+            f"{self._name}-alarms-us-east-1", name=f"{self.cfg.prefix}-alarms-edge",
+            kms_master_key_id="alias/aws/sns", opts=edge,
+        )
+        if self.cfg.alarms.email:
+            aws.sns.TopicSubscription(
+                f"{self._name}-alarms-us-east-1-email", topic=topic.arn, protocol="email",
+                endpoint=self.cfg.alarms.email, opts=edge,
+            )
+        dims = {"DistributionId": distribution.id, "Region": "Global"}
+        self._alarm(
+            "api-5xx-rate", "API 5xx error rate above 5%", "AWS/CloudFront", "5xxErrorRate", dims,
+            threshold=5, periods=2, opts=edge, topic=topic,
+        )
+        self._alarm(
+            "api-latency", "API origin latency p99 above 2 s", "AWS/CloudFront", "OriginLatency",
+            dims, threshold=2000, extended_statistic="p99", periods=3, opts=edge, topic=topic,
+        )
+
+    def _ratio_alarm(self, label, description, namespace, numerator, denominator, dims, opts):
+        def metric(mid, name):
+            return {
+                "id": mid,
+                "return_data": False,
+                "metric": {
+                    "namespace": namespace,
+                    "metric_name": name,
+                    "dimensions": dims,
+                    "period": FIVE_MINUTES,
+                    "stat": "Sum",
+                },
+            }
+
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{label}",
+            name=f"{self.cfg.prefix}-{label}",
+            alarm_description=description,
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=2,
+            threshold=5,
+            treat_missing_data="notBreaching",
+            metric_queries=[
+                metric("errors", numerator),
+                metric("requests", denominator),
+                {
+                    "id": "rate",
+                    "expression": "IF(requests > 0, 100 * errors / requests, 0)",
+                    "label": "5xx %",
+                    "return_data": True,
+                },
+            ],
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            opts=opts or pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,91 @@
+"""Secrets: a customer-managed KMS key; generated credentials for the migrator, app and jobs roles
+and the JWT signing key (pulumi-random, secret outputs, never exported); the email API key and the
+Slack webhook from `pulumi config set --secret`."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from ..config import StackConfig, external_secret, required_secret_keys
+
+TYPE = "jobapptracker:secrets:Secrets"
+
+# logical name -> (what it holds, generated length or None for an external value's config key)
+GENERATED = {
+    "db-app-password": ("password of the app role (the API)", 40),
+    "db-migrator-password": ("password of the migrator role (DDL)", 40),
+    "db-jobs-password": ("password of the jobs role (cross-user Lambdas)", 40),
+    "jwt-secret": ("HS256 signing key of the API's access tokens", 64),
+}
+EXTERNAL = {
+    "resendApiKey": ("resend-api-key", "Resend API key"),
+    "gmailAppPassword": ("gmail-app-password", "Gmail app password"),
+    "slackWebhookUrl": ("slack-webhook-url", "Slack incoming webhook URL"),
+}
+
+
+class Secrets(pulumi.ComponentResource):
+    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{cfg.prefix}: Secrets Manager secrets and the RDS master secret",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias", name=f"alias/{cfg.prefix}-secrets", target_key_id=self.key.key_id,
+            opts=child,
+        )
+        self.secrets: dict[str, aws.secretsmanager.Secret] = {}
+        self.versions: list[aws.secretsmanager.SecretVersion] = []
+        for label, (description, length) in GENERATED.items():
+            value = random.RandomPassword(
+                f"{name}-{label}-value",
+                length=length,
+                special=False,
+                min_lower=1,
+                min_upper=1,
+                min_numeric=1,
+                opts=child,
+            )
+            self._secret(name, cfg, label, description, value.result)
+        for key in required_secret_keys(cfg):
+            label, description = EXTERNAL[key]
+            self._secret(name, cfg, label, description, external_secret(key))
+
+        self.register_outputs(
+            {
+                "kmsKeyArn": self.key.arn,
+                "secretArns": {k: s.arn for k, s in self.secrets.items()},
+            }
+        )
+
+    def _secret(self, name, cfg, label, description, value) -> None:
+        secret = aws.secretsmanager.Secret(
+            f"{name}-{label}",
+            name=f"{cfg.prefix}/{label}",
+            description=f"{cfg.prefix}: {description}",
+            kms_key_id=self.key.arn,
+            recovery_window_in_days=7,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.versions.append(
+            aws.secretsmanager.SecretVersion(
+                f"{name}-{label}-version",
+                secret_id=secret.id,
+                secret_string=pulumi.Output.secret(value),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        )
+        self.secrets[label] = secret
+
+    def arn(self, label: str) -> pulumi.Output[str]:
+        return self.secrets[label].arn
+
+    def has(self, label: str) -> bool:
+        return label in self.secrets

@@ -1,0 +1,53 @@
+"""IAM documents built in Python (json), never with ``aws.iam.get_policy_document``: under mocks that
+call returns mock data, and the tests must see the real documents."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+VERSION = "2012-10-17"
+
+
+def statement(
+    sid: str,
+    actions: list[str],
+    resources: list[str] | str,
+    *,
+    effect: str = "Allow",
+    condition: dict[str, Any] | None = None,
+    principal: Any = None,
+) -> dict[str, Any]:
+    st: dict[str, Any] = {"Sid": sid, "Effect": effect}
+    if principal is not None:
+        st["Principal"] = principal
+    st["Action"] = sorted(actions)
+    st["Resource"] = resources
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": VERSION, "Statement": list(statements)}, sort_keys=False)
+
+
+def assume_role(service: str, *, source_account: str | None = None) -> str:
+    st: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account:
+        st["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return json.dumps({"Version": VERSION, "Statement": [st]})
+
+
+# AWS managed policies attached by ARN (documented by AWS for these exact purposes).
+LAMBDA_BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+LAMBDA_VPC = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+APPRUNNER_ECR = "arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess"
+ECS_TASK_EXECUTION = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+ECS_EXPRESS_INFRASTRUCTURE = (
+    "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRoleforExpressGatewayServices"
+)
