@@ -14,6 +14,7 @@ captures can run any number of times in one process.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import threading
@@ -83,6 +84,16 @@ def stack_settings(stack: str, with_image: bool, stacks_dir: Path | None = None)
 # ----- mocks ----------------------------------------------------------------------------------
 
 
+@functools.cache
+def _takes_name(token: str) -> bool:
+    import inspect
+
+    from .tags import resource_class
+
+    cls = resource_class(token)
+    return cls is not None and "name" in inspect.signature(cls._internal_init).parameters
+
+
 def _suffix(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:7]
 
@@ -130,6 +141,8 @@ class _Mocks:
         rid = f"{name}-{sx}"
         if typ.startswith("pulumi:providers:"):
             return rid, s
+        if "name" not in s and _takes_name(typ):
+            s["name"] = physical  # what Pulumi's autonaming would give it
         if typ == "aws:s3/bucket:Bucket":
             bucket = s.get("bucket") or f"{name}-{sx}"
             s.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}",
