@@ -139,8 +139,8 @@ class _Mocks:
         r, sx = self.region, _suffix(name)
         physical = s.get("name") or f"{name}-{sx}"
         rid = f"{name}-{sx}"
-        if typ.startswith("pulumi:providers:"):
-            return rid, s
+        if typ.startswith("pulumi:providers:") or typ.startswith(f"{PROJECT}:"):
+            return rid, s  # providers and components: no cloud state of their own
         if "name" not in s and _takes_name(typ):
             s["name"] = physical  # what Pulumi's autonaming would give it
         if typ == "aws:s3/bucket:Bucket":
