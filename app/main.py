@@ -11,6 +11,7 @@ from uuid import UUID
 import falcon
 import falcon.media
 
+from app import openapi
 from app.core import middleware
 from app.core.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
 from app.core.clock import Clock, system_clock
@@ -99,6 +100,7 @@ def create_app(
     auth_routes.add_routes(app, auth, settings)
     user_routes.add_routes(app, auth, settings, applications)
     application_routes.add_routes(app, applications)
+    openapi.add_routes(app)
     return app
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from spectree import SecurityScheme, SpecTree
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 
 from app.core.errors import ValidationFailed
+from app.schemas.common import ErrorEnvelope
 
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -32,18 +33,41 @@ def raise_validation_error(req, resp, req_validation_error, instance, model_adap
         )
 
 
+def model_name(model) -> str:
+    """Schema names are the model's own name: stable and readable in the document."""
+    return model.__name__
+
+
+def nested_name(parent: str, child: str) -> str:
+    return child
+
+
 def build_spec() -> SpecTree:
     return SpecTree(
         "falcon",
         title="Job App Tracker API",
         version="1.0.0",
+        description=(
+            "Track job applications. Every response is an envelope: "
+            "`{success, data, meta}` or `{success: false, error: {code, message, details}, "
+            "meta}`. Authenticate with the access token from /v1/auth/login as a Bearer token; "
+            "the refresh token lives in an HttpOnly cookie scoped to /v1/auth."
+        ),
         mode="strict",
         annotations=True,
+        naming_strategy=model_name,
+        nested_naming_strategy=nested_name,
+        validation_error_model=ErrorEnvelope,
         before=raise_validation_error,
         security_schemes=[
             SecurityScheme(
                 name="bearerAuth",
-                data={"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                data=SecuritySchemeData(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="The access token from login or refresh.",
+                ),
             )
         ],
     )
