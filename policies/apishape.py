@@ -40,6 +40,7 @@ OFFLINE_ENV = {
     "JWT_SECRET": "offline-openapi-generation-only-0123456789abcdef",
     "FRONTEND_URL": "http://localhost:5173",
     "API_URL": "http://localhost:8000",
+    "EMAIL_PROVIDER": "console",
 }
 
 
