@@ -1,6 +1,7 @@
 """Run the real program offline, under Pulumi's mocks: no cloud, no CLI.
 
-``capture_stack(stack)`` reads ``infra/stacks/Pulumi.<stack>.yaml``, replaces ``secure:`` values
+``capture_stack(stack)`` returns ``[{type, name, urn, id, props, propertyDependencies,
+dependencies}]`` (``dependencies``: every URN the resource waits for, ``depends_on`` included). It reads ``infra/stacks/Pulumi.<stack>.yaml``, replaces ``secure:`` values
 (which only the stack's secrets provider can decrypt) and any external secret the stack has not set
 yet with clear placeholders, sets a placeholder image tag (or none, for the image-less first phase),
 runs ``infra.program.build`` under ``pulumi.runtime.set_mocks`` and returns every registered
@@ -292,6 +293,7 @@ def _monitor_class():
             self.order: list[str] = []
             self.dependencies: dict[str, dict[str, list[str]]] = {}
             self.types: dict[str, tuple[str, str]] = {}
+            self.depends_on: dict[str, list[str]] = {}
 
         def RegisterResource(self, request):  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)
@@ -299,6 +301,7 @@ def _monitor_class():
             if request.type not in SKIP_TYPES and urn not in self.types:
                 self.order.append(urn)
                 self.types[urn] = (request.type, request.name)
+                self.depends_on[urn] = list(request.dependencies)
                 self.dependencies[urn] = {
                     k: list(v.urns) for k, v in request.propertyDependencies.items() if v.urns
                 }
@@ -343,6 +346,7 @@ def _capture(stack: str, with_image: bool, stacks_dir: Path | None) -> list[dict
                     "id": reg.id if reg else "",
                     "props": _plain(reg.state if reg else {}),
                     "propertyDependencies": monitor.dependencies.get(urn, {}),
+                    "dependencies": monitor.depends_on.get(urn, []),
                 }
             )
         return out
