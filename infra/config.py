@@ -1,9 +1,9 @@
 """The stack's configuration, read once into a typed, validated object.
 
-Nothing in the program branches on a stack's name: every difference between dev, prod and ecs is a
-value here. ``load()`` reads Pulumi config (``jobapptracker:*`` and ``aws:region``); ``from_mapping``
-builds the same object from a plain dict, which the tests use to try configurations that no stack
-file holds.
+Nothing in the program branches on a stack's name: every difference between dev, prod and ecs
+is a value here. ``load()`` reads Pulumi config (``jobapptracker:*`` and ``aws:region``);
+``from_mapping`` builds the same object from a plain dict, which the tests use to try
+configurations that no stack file holds.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ class ConfigError(ValueError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__(
-            "invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ class StackConfig:
 
     @property
     def same_site(self) -> bool:
-        """True when the API and the frontend share a registrable site (cookies stay first-party)."""
+        """True when the API and the frontend share a registrable site (first-party cookies)."""
         return _site(self.api_url) == _site(self.frontend_url)
 
     @property
@@ -187,7 +185,9 @@ class EgressDependency:
 def egress_dependencies(cfg: StackConfig) -> list[EgressDependency]:
     """Everything the private subnets must reach for this configuration, and whether AWS offers a
     VPC endpoint for it (checked against AWS's documentation, referenced per entry)."""
-    privatelink = "https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html"
+    privatelink = (
+        "https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html"
+    )
     deps = [
         EgressDependency(
             "Amazon S3 (uploads bucket)",
@@ -415,9 +415,7 @@ def from_mapping(
     r = obj("registry")
     registry = RegistryConfig(
         keep_tagged_images=integer(r, "keepTaggedImages", 20, f"{PROJECT}:registry", minimum=1),
-        untagged_expiry_days=integer(
-            r, "untaggedExpiryDays", 7, f"{PROJECT}:registry", minimum=1
-        ),
+        untagged_expiry_days=integer(r, "untaggedExpiryDays", 7, f"{PROJECT}:registry", minimum=1),
     )
     u = obj("uploads")
     uploads = UploadsConfig(
@@ -454,8 +452,10 @@ def from_mapping(
         if gaps:
             problems.append(
                 f"{PROJECT}:network.egress=endpoints is refused: "
-                + "; ".join(f"{g.name} (used by {g.used_by}) has no VPC endpoint: {g.reference}"
-                            for g in gaps)
+                + "; ".join(
+                    f"{g.name} (used by {g.used_by}) has no VPC endpoint: {g.reference}"
+                    for g in gaps
+                )
                 + ". Use egress: nat."
             )
     if problems:

@@ -1,5 +1,5 @@
-"""IAM documents built in Python (json), never with ``aws.iam.get_policy_document``: under mocks that
-call returns mock data, and the tests must see the real documents."""
+"""IAM documents built in Python (json), never with ``aws.iam.get_policy_document``: under mocks
+that call returns mock data, and the tests must see the real documents."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Run the real program offline, under Pulumi's mocks: no cloud, no CLI.
 
 ``capture_stack(stack)`` returns ``[{type, name, urn, id, props, propertyDependencies,
-dependencies}]`` (``dependencies``: every URN the resource waits for, ``depends_on`` included). It reads ``infra/stacks/Pulumi.<stack>.yaml``, replaces ``secure:`` values
+dependencies}]`` (``dependencies``: every URN the resource waits for, ``depends_on`` included).
+It reads ``infra/stacks/Pulumi.<stack>.yaml``, replaces ``secure:`` values
 (which only the stack's secrets provider can decrypt) and any external secret the stack has not set
 yet with clear placeholders, sets a placeholder image tag (or none, for the image-less first phase),
 runs ``infra.program.build`` under ``pulumi.runtime.set_mocks`` and returns every registered
@@ -29,8 +30,11 @@ STACKS_DIR = ROOT / "infra" / "stacks"
 PROJECT = "jobapptracker"
 ACCOUNT = "123456789012"
 PLACEHOLDER_IMAGE_TAG = "offline-placeholder"
-SECRET_PLACEHOLDER = "offline-placeholder-{key}"
+SECRET_PLACEHOLDER = "offline-placeholder-{key}"  # noqa: S105 - the clear offline stand-in
 SKIP_TYPES = ("pulumi:pulumi:Stack",)
+# Pulumi's wire signature of a secret value ({sig: secret-sig, value: ...}).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a signature, not a secret
 
 
 def list_stacks(stacks_dir: Path | None = None) -> list[str]:
@@ -60,9 +64,7 @@ def stack_settings(stack: str, with_image: bool, stacks_dir: Path | None = None)
 
     raw = read_stack_config(stack, stacks_dir)
     region = raw.get("aws:region", "eu-west-1")
-    values = {
-        k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{cfgmod.PROJECT}:")
-    }
+    values = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{cfgmod.PROJECT}:")}
     values.pop("imageTag", None)
     typed = cfgmod.from_mapping(
         values, stack=stack, region=region, image_tag=PLACEHOLDER_IMAGE_TAG if with_image else ""
@@ -112,18 +114,18 @@ class _Mocks:
         return self._shape(typ, name, state)
 
     def call(self, args) -> tuple[dict, list]:
-        token = args.token
-        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        invoked = args.token
+        if invoked == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{c}" for c in "abc"]
             return {"names": names, "zoneIds": [f"zone-{n}" for n in names], "id": self.region}, []
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        if invoked == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT,
                 "arn": f"arn:aws:iam::{ACCOUNT}:role/deployer",
                 "userId": "AROAEXAMPLE",
                 "id": ACCOUNT,
             }, []
-        if token == "aws:index/getRegion:getRegion":
+        if invoked == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}, []
         return {}, []
 
@@ -146,8 +148,12 @@ class _Mocks:
             s["name"] = physical  # what Pulumi's autonaming would give it
         if typ == "aws:s3/bucket:Bucket":
             bucket = s.get("bucket") or f"{name}-{sx}"
-            s.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}",
-                     bucketDomainName=f"{bucket}.s3.amazonaws.com", region=r)
+            s.update(
+                bucket=bucket,
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                region=r,
+            )
             return bucket, s
         if typ == "aws:iam/role:Role":
             s.setdefault("name", physical)
@@ -171,8 +177,11 @@ class _Mocks:
         if typ == "aws:lambda/function:Function":
             s.setdefault("name", physical)
             arn = self._arn("lambda", f"function:{s['name']}")
-            s.update(arn=arn, qualifiedArn=f"{arn}:$LATEST",
-                     invokeArn=f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{arn}/invocations")
+            s.update(
+                arn=arn,
+                qualifiedArn=f"{arn}:$LATEST",
+                invokeArn=f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{arn}/invocations",
+            )
             return s["name"], s
         if typ == "aws:lambda/invocation:Invocation":
             s["result"] = json.dumps({"action": "migrate", "roles": [], "applied": []})
@@ -205,9 +214,11 @@ class _Mocks:
             return ident, s
         if typ == "aws:ecr/repository:Repository":
             s.setdefault("name", physical)
-            s.update(arn=self._arn("ecr", f"repository/{s['name']}"),
-                     repositoryUrl=f"{ACCOUNT}.dkr.ecr.{r}.amazonaws.com/{s['name']}",
-                     registryId=ACCOUNT)
+            s.update(
+                arn=self._arn("ecr", f"repository/{s['name']}"),
+                repositoryUrl=f"{ACCOUNT}.dkr.ecr.{r}.amazonaws.com/{s['name']}",
+                registryId=ACCOUNT,
+            )
             return s["name"], s
         if typ == "aws:apprunner/service:Service":
             sid = sx * 4
@@ -225,26 +236,36 @@ class _Mocks:
                 s.update(
                     dnsTarget=f"{sx}.{r}.awsapprunner.com",
                     certificateValidationRecords=[
-                        {"name": f"_{sx}.{s.get('domainName')}.", "type": "CNAME",
-                         "value": f"_{sx}.acm-validations.aws.", "status": "PENDING_VALIDATION"}
+                        {
+                            "name": f"_{sx}.{s.get('domainName')}.",
+                            "type": "CNAME",
+                            "value": f"_{sx}.acm-validations.aws.",
+                            "status": "PENDING_VALIDATION",
+                        }
                     ],
                 )
             return s["arn"], s
         if typ == "aws:ecs/expressGatewayService:ExpressGatewayService":
             s.update(
                 serviceArn=self._arn("ecs", f"service/{s.get('cluster')}/{s.get('serviceName')}"),
-                ingressPaths=[{"accessType": "PUBLIC",
-                               "endpoint": f"https://{s.get('serviceName')}-{sx}.ecs.{r}.on.aws"}],
+                ingressPaths=[
+                    {
+                        "accessType": "PUBLIC",
+                        "endpoint": f"https://{s.get('serviceName')}-{sx}.ecs.{r}.on.aws",
+                    }
+                ],
             )
             return s["serviceArn"], s
         if typ == "aws:acm/certificate:Certificate":
             s.update(
                 arn=f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{sx}",
                 domainValidationOptions=[
-                    {"domainName": s.get("domainName"),
-                     "resourceRecordName": f"_{sx}.{s.get('domainName')}.",
-                     "resourceRecordType": "CNAME",
-                     "resourceRecordValue": f"_{sx}.acm-validations.aws."}
+                    {
+                        "domainName": s.get("domainName"),
+                        "resourceRecordName": f"_{sx}.{s.get('domainName')}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{sx}.acm-validations.aws.",
+                    }
                 ],
             )
             return s["arn"], s
@@ -252,8 +273,11 @@ class _Mocks:
             return rid, s
         if typ == "aws:cloudfront/distribution:Distribution":
             did = f"E{sx.upper()}"
-            s.update(arn=f"arn:aws:cloudfront::{ACCOUNT}:distribution/{did}",
-                     domainName=f"d{sx}.cloudfront.net", hostedZoneId="Z2FDTNDATAQYW2")
+            s.update(
+                arn=f"arn:aws:cloudfront::{ACCOUNT}:distribution/{did}",
+                domainName=f"d{sx}.cloudfront.net",
+                hostedZoneId="Z2FDTNDATAQYW2",
+            )
             return did, s
         if typ == "aws:route53/record:Record":
             s["fqdn"] = str(s.get("name", "")).rstrip(".")
@@ -263,8 +287,14 @@ class _Mocks:
             return rid, s
         if typ.startswith("aws:ec2/") or typ.startswith("aws:vpc/"):
             prefixes = {
-                "Vpc": "vpc", "Subnet": "subnet", "SecurityGroup": "sg", "InternetGateway": "igw",
-                "NatGateway": "nat", "Eip": "eipalloc", "RouteTable": "rtb", "VpcEndpoint": "vpce",
+                "Vpc": "vpc",
+                "Subnet": "subnet",
+                "SecurityGroup": "sg",
+                "InternetGateway": "igw",
+                "NatGateway": "nat",
+                "Eip": "eipalloc",
+                "RouteTable": "rtb",
+                "VpcEndpoint": "vpce",
             }
             kind = typ.rsplit(":", 1)[-1]
             rid = f"{prefixes.get(kind, kind.lower())}-{sx}"
@@ -274,8 +304,12 @@ class _Mocks:
         service = typ.split(":")[1].split("/")[0]
         kind = typ.rsplit(":", 1)[-1]
         s.setdefault("arn", self._arn(service, f"{kind[0].lower() + kind[1:]}/{physical}"))
-        if typ in ("aws:sns/topic:Topic", "aws:cloudwatch/logGroup:LogGroup",
-                   "aws:wafv2/webAcl:WebAcl", "aws:ecs/cluster:Cluster"):
+        if typ in (
+            "aws:sns/topic:Topic",
+            "aws:cloudwatch/logGroup:LogGroup",
+            "aws:wafv2/webAcl:WebAcl",
+            "aws:ecs/cluster:Cluster",
+        ):
             s.setdefault("name", physical)
         if typ == "aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan":
             s["arn"] = self._arn("guardduty", f"malware-protection-plan/{sx}")
@@ -360,6 +394,8 @@ def _plain(v: Any) -> Any:
     import pulumi
 
     if isinstance(v, dict):
+        if v.get(_SIG_KEY) == _SECRET_SIG and "value" in v:
+            return _plain(v["value"])  # a secret, resolved: offline values are placeholders
         return {k: _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]

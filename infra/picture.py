@@ -83,9 +83,9 @@ def render(resources: list[dict], stack: str) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">',
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
-        "markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">"
-        "<path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        '<path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="{MARGIN}" y="{MARGIN + 10}" font-size="16" font-weight="bold">'
         f"jobapptracker, stack {escape(stack)}: components (arrows point at what a component "
@@ -106,7 +106,7 @@ def render(resources: list[dict], stack: str) -> str:
             f'<text x="{x + 10}" y="{y + 22}" font-size="14" font-weight="bold">'
             f"{escape(kind)}</text>",
             f'<text x="{x + 10}" y="{y + 40}" font-size="11" fill="#333">'
-            f'{escape(comps[c]["name"])}: {comps[c]["count"]} resources</text>',
+            f"{escape(comps[c]['name'])}: {comps[c]['count']} resources</text>",
         ]
         words, line, lines = summary.split(), "", []
         for w in words:

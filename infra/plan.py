@@ -25,9 +25,17 @@ KEY_PROPS = {
     "aws:ecr/repository:Repository": ["name", "imageTagMutability", "imageScanningConfiguration"],
     "aws:secretsmanager/secret:Secret": ["name", "recoveryWindowInDays"],
     "aws:rds/instance:Instance": [
-        "engine", "engineVersion", "instanceClass", "allocatedStorage", "multiAz",
-        "deletionProtection", "backupRetentionPeriod", "storageEncrypted", "publiclyAccessible",
-        "manageMasterUserPassword", "skipFinalSnapshot",
+        "engine",
+        "engineVersion",
+        "instanceClass",
+        "allocatedStorage",
+        "multiAz",
+        "deletionProtection",
+        "backupRetentionPeriod",
+        "storageEncrypted",
+        "publiclyAccessible",
+        "manageMasterUserPassword",
+        "skipFinalSnapshot",
     ],
     "aws:rds/parameterGroup:ParameterGroup": ["family"],
     "aws:s3/bucket:Bucket": ["bucket"],
@@ -36,16 +44,26 @@ KEY_PROPS = {
     "aws:lambda/function:Function": ["name", "packageType", "imageUri", "imageConfig", "timeout"],
     "aws:lambda/invocation:Invocation": ["input", "triggers"],
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": [
-        "maximumRetryAttempts", "destinationConfig",
+        "maximumRetryAttempts",
+        "destinationConfig",
     ],
-    "aws:apprunner/service:Service": ["serviceName", "instanceConfiguration",
-                                      "healthCheckConfiguration"],
+    "aws:apprunner/service:Service": [
+        "serviceName",
+        "instanceConfiguration",
+        "healthCheckConfiguration",
+    ],
     "aws:apprunner/vpcConnector:VpcConnector": ["vpcConnectorName"],
     "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion": [
-        "minSize", "maxSize", "maxConcurrency",
+        "minSize",
+        "maxSize",
+        "maxConcurrency",
     ],
     "aws:ecs/expressGatewayService:ExpressGatewayService": [
-        "serviceName", "cpu", "memory", "healthCheckPath", "scalingTargets",
+        "serviceName",
+        "cpu",
+        "memory",
+        "healthCheckPath",
+        "scalingTargets",
     ],
     "aws:cloudwatch/metricAlarm:MetricAlarm": ["metricName", "threshold"],
     "aws:wafv2/webAcl:WebAcl": ["scope"],
@@ -53,9 +71,11 @@ KEY_PROPS = {
 
 
 def _short(value) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":")) if not isinstance(
-        value, str
-    ) else value
+    text = (
+        json.dumps(value, sort_keys=True, separators=(",", ":"))
+        if not isinstance(value, str)
+        else value
+    )
     return text if len(text) <= 90 else text[:87] + "..."
 
 
@@ -73,14 +93,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__)
     parser.add_argument("--stack", default="dev", help=f"one of {', '.join(list_stacks())}")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--no-image", action="store_true",
-                        help="the image-less first phase (no Lambdas, no service)")
-    parser.add_argument("--picture-dir", type=Path, default=ROOT / "docs",
-                        help="where to write architecture-<stack>.svg (default docs/)")
+    parser.add_argument(
+        "--no-image",
+        action="store_true",
+        help="the image-less first phase (no Lambdas, no service)",
+    )
+    parser.add_argument(
+        "--picture-dir",
+        type=Path,
+        default=ROOT / "docs",
+        help="where to write architecture-<stack>.svg (default docs/)",
+    )
     args = parser.parse_args(argv)
     if args.stack not in list_stacks():
-        print(f"plan: no stack {args.stack!r} in infra/stacks ({', '.join(list_stacks())})",
-              file=sys.stderr)
+        print(
+            f"plan: no stack {args.stack!r} in infra/stacks ({', '.join(list_stacks())})",
+            file=sys.stderr,
+        )
         return 2
     try:
         resources = capture_stack(args.stack, with_image=not args.no_image)
@@ -88,16 +117,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan: {e}", file=sys.stderr)
         return 2
     if args.format == "json":
-        print(json.dumps([{"type": r["type"], "name": r["name"], "props": r["props"]}
-                          for r in resources], indent=1, sort_keys=True))
+        print(
+            json.dumps(
+                [{"type": r["type"], "name": r["name"], "props": r["props"]} for r in resources],
+                indent=1,
+                sort_keys=True,
+            )
+        )
     else:
         print(render_text(resources))
         counts: dict[str, int] = {}
         for r in resources:
             counts[r["type"]] = counts.get(r["type"], 0) + 1
         aws = sum(v for k, v in counts.items() if k.startswith("aws:"))
-        print(f"\n{len(resources)} resources ({aws} AWS) in stack {args.stack}"
-              + (" (image-less phase)" if args.no_image else ""), file=sys.stderr)
+        print(
+            f"\n{len(resources)} resources ({aws} AWS) in stack {args.stack}"
+            + (" (image-less phase)" if args.no_image else ""),
+            file=sys.stderr,
+        )
     if not args.no_image:
         path = picture.write(resources, args.stack, args.picture_dir)
         print(f"picture: {path}", file=sys.stderr)

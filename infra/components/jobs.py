@@ -117,8 +117,9 @@ class Jobs(pulumi.ComponentResource):
                 kms,
             ).apply(
                 lambda a: [
-                    iam.statement("ReadDatabaseCredentials", ["secretsmanager:GetSecretValue"],
-                                  list(a[:4])),
+                    iam.statement(
+                        "ReadDatabaseCredentials", ["secretsmanager:GetSecretValue"], list(a[:4])
+                    ),
                     iam.statement("DecryptSecrets", ["kms:Decrypt"], [a[4]]),
                 ]
             ),
@@ -173,8 +174,9 @@ class Jobs(pulumi.ComponentResource):
 
         def jobs_statements(bucket_arn, jobs_secret, key, failures, slack_arn):
             return [
-                iam.statement("ReadJobsCredentials", ["secretsmanager:GetSecretValue"],
-                              [jobs_secret]),
+                iam.statement(
+                    "ReadJobsCredentials", ["secretsmanager:GetSecretValue"], [jobs_secret]
+                ),
                 iam.statement("DecryptSecrets", ["kms:Decrypt"], [key]),
                 iam.statement(
                     "ManageScannedObjects",

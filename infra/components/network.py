@@ -1,6 +1,6 @@
-"""Network: a VPC with public subnets (NAT, the ECS Express load balancer) and private subnets in two
-or more AZs (the App Runner connector, RDS, the Lambdas), NAT egress by default, an S3 gateway
-endpoint, and least-open security groups."""
+"""Network: a VPC with public subnets (NAT, the ECS Express load balancer) and private subnets
+in two or more AZs (the App Runner connector, RDS, the Lambdas), NAT egress by default, an S3
+gateway endpoint, and least-open security groups."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ class Network(pulumi.ComponentResource):
             f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{cfg.prefix}-igw"}, opts=vpc_child
         )
         self.public_route_table = aws.ec2.RouteTable(
-            f"{name}-public-rt", vpc_id=self.vpc.id, tags={"Name": f"{cfg.prefix}-public"},
+            f"{name}-public-rt",
+            vpc_id=self.vpc.id,
+            tags={"Name": f"{cfg.prefix}-public"},
             opts=vpc_child,
         )
         aws.ec2.Route(
@@ -90,7 +92,9 @@ class Network(pulumi.ComponentResource):
                 opts=vpc_child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-private-{i}-rta", subnet_id=private.id, route_table_id=rt.id,
+                f"{name}-private-{i}-rta",
+                subnet_id=private.id,
+                route_table_id=rt.id,
                 opts=vpc_child,
             )
             self.public_subnets.append(public)
@@ -102,7 +106,9 @@ class Network(pulumi.ComponentResource):
             count = 1 if cfg.network.nat_gateways == "single" else len(azs)
             for i in range(count):
                 eip = aws.ec2.Eip(
-                    f"{name}-nat-eip-{i}", domain="vpc", tags={"Name": f"{cfg.prefix}-nat-{i}"},
+                    f"{name}-nat-eip-{i}",
+                    domain="vpc",
+                    tags={"Name": f"{cfg.prefix}-nat-{i}"},
                     opts=vpc_child,
                 )
                 self.nat_gateways.append(

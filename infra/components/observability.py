@@ -26,7 +26,9 @@ class Observability(pulumi.ComponentResource):
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
         self.topic = aws.sns.Topic(
-            f"{name}-alarms", name=f"{cfg.prefix}-alarms", kms_master_key_id="alias/aws/sns",
+            f"{name}-alarms",
+            name=f"{cfg.prefix}-alarms",
+            kms_master_key_id="alias/aws/sns",
             opts=child,
         )
         if cfg.alarms.email:
@@ -39,20 +41,33 @@ class Observability(pulumi.ComponentResource):
             )
         rds = {"DBInstanceIdentifier": database.identifier}
         self._alarm(
-            "rds-cpu", "RDS CPU above 80% for 15 minutes", "AWS/RDS", "CPUUtilization", rds,
-            threshold=80, periods=3,
+            "rds-cpu",
+            "RDS CPU above 80% for 15 minutes",
+            "AWS/RDS",
+            "CPUUtilization",
+            rds,
+            threshold=80,
+            periods=3,
         )
         self._alarm(
-            "rds-free-storage", "RDS free storage below 10% of the allocated storage",
-            "AWS/RDS", "FreeStorageSpace", rds,
+            "rds-free-storage",
+            "RDS free storage below 10% of the allocated storage",
+            "AWS/RDS",
+            "FreeStorageSpace",
+            rds,
             threshold=cfg.database.allocated_storage * 1024**3 * 0.10,
-            comparison="LessThanThreshold", statistic="Minimum",
+            comparison="LessThanThreshold",
+            statistic="Minimum",
         )
         self._alarm(
             "rds-connections",
             f"RDS connections above 80% of max_connections ({database.max_connections})",
-            "AWS/RDS", "DatabaseConnections", rds,
-            threshold=int(database.max_connections * 0.8), statistic="Maximum", periods=2,
+            "AWS/RDS",
+            "DatabaseConnections",
+            rds,
+            threshold=int(database.max_connections * 0.8),
+            statistic="Maximum",
+            periods=2,
         )
         self.register_outputs({"topicArn": self.topic.arn})
 
@@ -97,46 +112,81 @@ class Observability(pulumi.ComponentResource):
             self._alarm(
                 f"{label}-depth",
                 f"messages waiting in {label}: a delivery or a handler failed",
-                "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue.name},
-                threshold=0, statistic="Maximum",
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": queue.name},
+                threshold=0,
+                statistic="Maximum",
             )
 
     def watch_apprunner(self, service_name, service_id) -> None:
         dims = {"ServiceName": service_name, "ServiceID": service_id}
         self._ratio_alarm(
-            "api-5xx-rate", "API 5xx responses above 5% of requests",
-            "AWS/AppRunner", "5xxStatusResponses", "Requests", dims, None,
+            "api-5xx-rate",
+            "API 5xx responses above 5% of requests",
+            "AWS/AppRunner",
+            "5xxStatusResponses",
+            "Requests",
+            dims,
+            None,
         )
         self._alarm(
-            "api-latency", "API p99 latency above 2 s", "AWS/AppRunner", "RequestLatency", dims,
-            threshold=2000, extended_statistic="p99", periods=3,
+            "api-latency",
+            "API p99 latency above 2 s",
+            "AWS/AppRunner",
+            "RequestLatency",
+            dims,
+            threshold=2000,
+            extended_statistic="p99",
+            periods=3,
         )
 
     def watch_cloudfront(self, distribution: aws.cloudfront.Distribution) -> None:
         """CloudFront publishes its metrics in us-east-1 only, so these alarms and their topic
         live there."""
         us_east_1 = aws.Provider(
-            f"{self._name}-us-east-1", region="us-east-1",
+            f"{self._name}-us-east-1",
+            region="us-east-1",
             opts=pulumi.ResourceOptions(parent=self),
         )
         edge = pulumi.ResourceOptions(parent=self, provider=us_east_1)
         topic = aws.sns.Topic(
-            f"{self._name}-alarms-us-east-1", name=f"{self.cfg.prefix}-alarms-edge",
-            kms_master_key_id="alias/aws/sns", opts=edge,
+            f"{self._name}-alarms-us-east-1",
+            name=f"{self.cfg.prefix}-alarms-edge",
+            kms_master_key_id="alias/aws/sns",
+            opts=edge,
         )
         if self.cfg.alarms.email:
             aws.sns.TopicSubscription(
-                f"{self._name}-alarms-us-east-1-email", topic=topic.arn, protocol="email",
-                endpoint=self.cfg.alarms.email, opts=edge,
+                f"{self._name}-alarms-us-east-1-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=self.cfg.alarms.email,
+                opts=edge,
             )
         dims = {"DistributionId": distribution.id, "Region": "Global"}
         self._alarm(
-            "api-5xx-rate", "API 5xx error rate above 5%", "AWS/CloudFront", "5xxErrorRate", dims,
-            threshold=5, periods=2, opts=edge, topic=topic,
+            "api-5xx-rate",
+            "API 5xx error rate above 5%",
+            "AWS/CloudFront",
+            "5xxErrorRate",
+            dims,
+            threshold=5,
+            periods=2,
+            opts=edge,
+            topic=topic,
         )
         self._alarm(
-            "api-latency", "API origin latency p99 above 2 s", "AWS/CloudFront", "OriginLatency",
-            dims, threshold=2000, extended_statistic="p99", periods=3, opts=edge, topic=topic,
+            "api-latency",
+            "API origin latency p99 above 2 s",
+            "AWS/CloudFront",
+            "OriginLatency",
+            dims,
+            threshold=2000,
+            extended_statistic="p99",
+            periods=3,
+            opts=edge,
+            topic=topic,
         )
 
     def _ratio_alarm(self, label, description, namespace, numerator, denominator, dims, opts):

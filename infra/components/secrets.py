@@ -38,7 +38,9 @@ class Secrets(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/{cfg.prefix}-secrets", target_key_id=self.key.key_id,
+            f"{name}-key-alias",
+            name=f"alias/{cfg.prefix}-secrets",
+            target_key_id=self.key.key_id,
             opts=child,
         )
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}

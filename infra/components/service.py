@@ -34,7 +34,7 @@ def api_secret_labels(cfg: StackConfig) -> dict[str, str]:
     if cfg.email.provider == "resend":
         labels["RESEND_API_KEY"] = "resend-api-key"
     if cfg.email.provider == "gmail":
-        labels["GMAIL_APP_PASSWORD"] = "gmail-app-password"
+        labels["GMAIL_APP_PASSWORD"] = "gmail-app-password"  # noqa: S105 - a secret label
     return labels
 
 
@@ -104,9 +104,7 @@ def api_role_statements(
         iam.statement("NotifyOperators", ["lambda:InvokeFunction"], [slack_arn]),
     ]
     if secret_arns:
-        sts.append(
-            iam.statement("OwnSecretsOnly", ["secretsmanager:GetSecretValue"], secret_arns)
-        )
+        sts.append(iam.statement("OwnSecretsOnly", ["secretsmanager:GetSecretValue"], secret_arns))
     if kms_key_arn:
         sts.append(iam.statement("DecryptOwnSecrets", ["kms:Decrypt"], [kms_key_arn]))
     if cfg.email.provider == "ses":
@@ -184,15 +182,19 @@ class AppRunnerService(pulumi.ComponentResource):
         super().__init__(APPRUNNER_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         access_role = _role(
-            f"{name}-ecr-access-role", "build.apprunner.amazonaws.com",
-            f"{cfg.prefix}: App Runner pulls the image from ECR", self,
+            f"{name}-ecr-access-role",
+            "build.apprunner.amazonaws.com",
+            f"{cfg.prefix}: App Runner pulls the image from ECR",
+            self,
         )
         access = aws.iam.RolePolicyAttachment(
             f"{name}-ecr-access", role=access_role.name, policy_arn=iam.APPRUNNER_ECR, opts=child
         )
         self.instance_role = _role(
-            f"{name}-instance-role", "tasks.apprunner.amazonaws.com",
-            f"{cfg.prefix}: the API's own permissions (and its runtime secrets)", self,
+            f"{name}-instance-role",
+            "tasks.apprunner.amazonaws.com",
+            f"{cfg.prefix}: the API's own permissions (and its runtime secrets)",
+            self,
         )
         labels = api_secret_labels(cfg)
         secret_arns = [secrets.arn(label) for label in labels.values()]
@@ -204,8 +206,12 @@ class AppRunnerService(pulumi.ComponentResource):
             ).apply(
                 lambda a: iam.document(
                     *api_role_statements(
-                        cfg, account, bucket_arn=a[0], slack_arn=a[1],
-                        secret_arns=list(a[3:]), kms_key_arn=a[2],
+                        cfg,
+                        account,
+                        bucket_arn=a[0],
+                        slack_arn=a[1],
+                        secret_arns=list(a[3:]),
+                        kms_key_arn=a[2],
                     )
                 )
             ),
@@ -343,37 +349,45 @@ class ExpressService(pulumi.ComponentResource):
         secret_arns = [secrets.arn(label) for label in labels.values()]
 
         self.execution_role = _role(
-            f"{name}-execution-role", "ecs-tasks.amazonaws.com",
-            f"{cfg.prefix}: pulls the image, writes logs, resolves the API's secrets", self,
+            f"{name}-execution-role",
+            "ecs-tasks.amazonaws.com",
+            f"{cfg.prefix}: pulls the image, writes logs, resolves the API's secrets",
+            self,
         )
         exec_managed = aws.iam.RolePolicyAttachment(
-            f"{name}-execution-managed", role=self.execution_role.name,
-            policy_arn=iam.ECS_TASK_EXECUTION, opts=child,
+            f"{name}-execution-managed",
+            role=self.execution_role.name,
+            policy_arn=iam.ECS_TASK_EXECUTION,
+            opts=child,
         )
         exec_secrets = aws.iam.RolePolicy(
             f"{name}-execution-secrets",
             role=self.execution_role.id,
             policy=pulumi.Output.all(secrets.key.arn, *secret_arns).apply(
                 lambda a: iam.document(
-                    iam.statement(
-                        "OwnSecretsOnly", ["secretsmanager:GetSecretValue"], list(a[1:])
-                    ),
+                    iam.statement("OwnSecretsOnly", ["secretsmanager:GetSecretValue"], list(a[1:])),
                     iam.statement("DecryptOwnSecrets", ["kms:Decrypt"], [a[0]]),
                 )
             ),
             opts=child,
         )
         self.infrastructure_role = _role(
-            f"{name}-infrastructure-role", "ecs.amazonaws.com",
-            f"{cfg.prefix}: Express Mode manages the load balancer and scaling", self,
+            f"{name}-infrastructure-role",
+            "ecs.amazonaws.com",
+            f"{cfg.prefix}: Express Mode manages the load balancer and scaling",
+            self,
         )
         infra_managed = aws.iam.RolePolicyAttachment(
-            f"{name}-infrastructure-managed", role=self.infrastructure_role.name,
-            policy_arn=iam.ECS_EXPRESS_INFRASTRUCTURE, opts=child,
+            f"{name}-infrastructure-managed",
+            role=self.infrastructure_role.name,
+            policy_arn=iam.ECS_EXPRESS_INFRASTRUCTURE,
+            opts=child,
         )
         self.task_role = _role(
-            f"{name}-task-role", "ecs-tasks.amazonaws.com",
-            f"{cfg.prefix}: the API's own permissions", self,
+            f"{name}-task-role",
+            "ecs-tasks.amazonaws.com",
+            f"{cfg.prefix}: the API's own permissions",
+            self,
         )
         task_policy = aws.iam.RolePolicy(
             f"{name}-task-policy",
@@ -381,8 +395,12 @@ class ExpressService(pulumi.ComponentResource):
             policy=pulumi.Output.all(storage.arn, slack_function.arn).apply(
                 lambda a: iam.document(
                     *api_role_statements(
-                        cfg, account, bucket_arn=a[0], slack_arn=a[1],
-                        secret_arns=None, kms_key_arn=None,
+                        cfg,
+                        account,
+                        bucket_arn=a[0],
+                        slack_arn=a[1],
+                        secret_arns=None,
+                        kms_key_arn=None,
                     )
                 )
             ),
@@ -424,8 +442,7 @@ class ExpressService(pulumi.ComponentResource):
                 "container_port": PORT,
                 "environments": [{"name": k, "value": v} for k, v in sorted(env.items())],
                 "secrets": [
-                    {"name": var, "value_from": secrets.arn(label)}
-                    for var, label in labels.items()
+                    {"name": var, "value_from": secrets.arn(label)} for var, label in labels.items()
                 ],
                 "aws_logs_configurations": [
                     {"log_group": log_group.name, "log_stream_prefix": "api"}

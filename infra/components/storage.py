@@ -1,6 +1,6 @@
-"""Storage: the uploads bucket. All four public-access blocks, SSE, versioning, TLS only, reads gated
-on GuardDuty's scan tag, the scan tag writable by GuardDuty alone, CORS for the frontend, and a
-lifecycle for incomplete multipart uploads and noncurrent versions."""
+"""Storage: the uploads bucket. All four public-access blocks, SSE, versioning, TLS only, reads
+gated on GuardDuty's scan tag, the scan tag writable by GuardDuty alone, CORS for the frontend,
+and a lifecycle for incomplete multipart uploads and noncurrent versions."""
 
 from __future__ import annotations
 

@@ -33,8 +33,9 @@ class Stack:
         return found[0]
 
     def named(self, name: str) -> dict:
-        found = [r for r in self.resources if r["name"] == name and "jobapptracker:" not in
-                 r["type"]]
+        found = [
+            r for r in self.resources if r["name"] == name and "jobapptracker:" not in r["type"]
+        ]
         assert len(found) == 1, name
         return found[0]
 

@@ -35,10 +35,15 @@ def _condition(op: str, key: str, expected, ctx: dict) -> bool:
     expected = [str(e) for e in _list(expected)]
     base = op.replace("Not", "").replace("IfExists", "")
     if base in ("StringEquals", "ArnEquals", "Bool"):
+
         def hit(a):
-            return str(a).lower() in [e.lower() for e in expected] if base == "Bool" else (
-                str(a) in expected)
+            return (
+                str(a).lower() in [e.lower() for e in expected]
+                if base == "Bool"
+                else (str(a) in expected)
+            )
     elif base in ("StringLike", "ArnLike"):
+
         def hit(a):
             return any(fnmatchcase(str(a), e) for e in expected)
     else:

@@ -45,8 +45,10 @@ def test_database_accepts_5432_only_from_the_compute_groups(dev):
     db_sg = dev.one(SG, "network-db-sg")
     rules = [r for r in dev.of_type(INGRESS) if r["props"]["securityGroupId"] == db_sg["id"]]
     sources = {r["props"].get("referencedSecurityGroupId") for r in rules}
-    allowed = {dev.one(SG, f"network-{label}-sg")["id"]
-               for label in ("connector", "db-admin", "scan-result", "maintenance")}
+    allowed = {
+        dev.one(SG, f"network-{label}-sg")["id"]
+        for label in ("connector", "db-admin", "scan-result", "maintenance")
+    }
     assert sources == allowed
     assert all(r["props"]["fromPort"] == r["props"]["toPort"] == POSTGRES_PORT for r in rules)
 
@@ -94,8 +96,10 @@ def test_registry_lifecycle_keeps_last_tagged_and_expires_untagged(dev):
 
 def test_every_generated_credential_comes_from_pulumi_random(dev):
     names = {r["name"] for r in dev.of_type("random:index/randomPassword:RandomPassword")}
-    assert names == {f"secrets-{n}-value" for n in
-                     ("db-app-password", "db-migrator-password", "db-jobs-password", "jwt-secret")}
+    assert names == {
+        f"secrets-{n}-value"
+        for n in ("db-app-password", "db-migrator-password", "db-jobs-password", "jwt-secret")
+    }
 
 
 def test_secrets_use_the_customer_key_and_a_recovery_window(dev):
@@ -106,9 +110,14 @@ def test_secrets_use_the_customer_key_and_a_recovery_window(dev):
 
 
 def test_generated_values_reach_only_their_secret_versions(dev):
-    stack_props = json.dumps([r["props"] for r in dev.resources
-                              if not r["type"].startswith("aws:secretsmanager/secretVersion")
-                              and not r["type"].startswith("random:")])
+    stack_props = json.dumps(
+        [
+            r["props"]
+            for r in dev.resources
+            if not r["type"].startswith("aws:secretsmanager/secretVersion")
+            and not r["type"].startswith("random:")
+        ]
+    )
     assert "offline-random-" not in stack_props
 
 
@@ -127,8 +136,9 @@ def test_database_forces_tls(dev):
 
 
 def test_database_logs_slow_statements_and_exports_logs(dev):
-    params = {p["name"] for p in dev.one("aws:rds/parameterGroup:ParameterGroup")["props"][
-        "parameters"]}
+    params = {
+        p["name"] for p in dev.one("aws:rds/parameterGroup:ParameterGroup")["props"]["parameters"]
+    }
     assert "log_min_duration_statement" in params
     assert dev.one(RDS)["props"]["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
 
@@ -152,8 +162,11 @@ def test_database_keeps_backups(dev):
 
 @pytest.mark.parametrize(
     "prop, dev_value, prod_value",
-    [("multiAz", False, True), ("deletionProtection", False, True),
-     ("skipFinalSnapshot", True, False)],
+    [
+        ("multiAz", False, True),
+        ("deletionProtection", False, True),
+        ("skipFinalSnapshot", True, False),
+    ],
 )
 def test_dev_and_prod_differ_only_by_configuration(dev, prod, prop, dev_value, prod_value):
     assert dev.one(RDS)["props"][prop] is dev_value

@@ -18,8 +18,9 @@ def setup(dev):
     policy = doc(dev.one("aws:s3/bucketPolicy:BucketPolicy")["props"]["policy"])
     gd_role = dev.one("aws:iam/role:Role", "scanning-guardduty-role")["props"]["arn"]
     api_role = dev.one("aws:iam/role:Role", "api-instance-role")["props"]["arn"]
-    api_identity = doc(dev.one("aws:iam/rolePolicy:RolePolicy", "api-instance-policy")
-                       ["props"]["policy"])
+    api_identity = doc(
+        dev.one("aws:iam/rolePolicy:RolePolicy", "api-instance-policy")["props"]["policy"]
+    )
     return bucket["props"]["arn"], policy, gd_role, api_role, api_identity
 
 
@@ -31,8 +32,9 @@ def _read(principal, bucket_arn, tag=None, *, action="s3:GetObject", secure=True
 
 
 def _guardduty_identity(dev, gd_role):
-    return doc(dev.one("aws:iam/rolePolicy:RolePolicy", "scanning-guardduty-policy")
-               ["props"]["policy"])
+    return doc(
+        dev.one("aws:iam/rolePolicy:RolePolicy", "scanning-guardduty-policy")["props"]["policy"]
+    )
 
 
 def test_guardduty_role_reads_an_untagged_object(dev, setup):

@@ -1,4 +1,5 @@
-"""Uploads bucket and GuardDuty scanning; the EventBridge pattern evaluated on real-shaped events."""
+"""Uploads bucket and GuardDuty scanning; the EventBridge pattern evaluated on real-shaped
+events."""
 
 from __future__ import annotations
 
@@ -18,13 +19,21 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "guardduty"
 
 def test_all_four_public_access_blocks(dev):
     pab = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["props"]
-    assert all(pab[k] is True for k in ("blockPublicAcls", "blockPublicPolicy",
-                                        "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        pab[k] is True
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
 
 
 def test_bucket_default_encryption(dev):
-    sse = dev.one("aws:s3/bucketServerSideEncryptionConfiguration:"
-                  "BucketServerSideEncryptionConfiguration")["props"]
+    sse = dev.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )["props"]
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
 
 
@@ -46,8 +55,9 @@ def test_cors_allows_only_the_frontend_origin(dev):
 
 
 def test_lifecycle_aborts_multipart_and_expires_noncurrent_versions(dev):
-    rules = dev.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[
-        "props"]["rules"]
+    rules = dev.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["props"][
+        "rules"
+    ]
     assert any(r.get("abortIncompleteMultipartUpload") for r in rules)
     assert any(r.get("noncurrentVersionExpiration") for r in rules)
 
@@ -66,25 +76,41 @@ def test_guardduty_role_trusts_only_the_malware_protection_service(dev):
 
 
 def test_guardduty_role_has_exactly_the_documented_permissions(dev):
-    policy = doc(dev.one("aws:iam/rolePolicy:RolePolicy", "scanning-guardduty-policy")["props"][
-        "policy"])
+    policy = doc(
+        dev.one("aws:iam/rolePolicy:RolePolicy", "scanning-guardduty-policy")["props"]["policy"]
+    )
     bucket = dev.one("aws:s3/bucket:Bucket")["props"]["arn"]
-    rule = ("arn:aws:events:eu-west-1:123456789012:rule/"
-            "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*")
+    rule = (
+        "arn:aws:events:eu-west-1:123456789012:rule/"
+        "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
+    )
     got = {s["Sid"]: (sorted(s["Action"]), s["Resource"]) for s in policy["Statement"]}
     assert got == {
         "AllowManagedRuleToSendS3EventsToGuardDuty": (
             ["events:DeleteRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets"],
-            [rule]),
+            [rule],
+        ),
         "AllowGuardDutyToMonitorEventBridgeManagedRule": (
-            ["events:DescribeRule", "events:ListTargetsByRule"], [rule]),
+            ["events:DescribeRule", "events:ListTargetsByRule"],
+            [rule],
+        ),
         "AllowPostScanTag": (
-            ["s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging",
-             "s3:PutObjectVersionTagging"], [f"{bucket}/*"]),
+            [
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            ],
+            [f"{bucket}/*"],
+        ),
         "AllowEnableS3EventBridgeEvents": (
-            ["s3:GetBucketNotification", "s3:PutBucketNotification"], [bucket]),
+            ["s3:GetBucketNotification", "s3:PutBucketNotification"],
+            [bucket],
+        ),
         "AllowPutValidationObject": (
-            ["s3:PutObject"], [f"{bucket}/malware-protection-resource-validation-object"]),
+            ["s3:PutObject"],
+            [f"{bucket}/malware-protection-resource-validation-object"],
+        ),
         "AllowCheckBucketOwnership": (["s3:ListBucket"], [bucket]),
         "AllowMalwareScan": (["s3:GetObject", "s3:GetObjectVersion"], [f"{bucket}/*"]),
     }
@@ -97,7 +123,8 @@ def test_guardduty_role_has_exactly_the_documented_permissions(dev):
 def pattern_and_bucket(dev):
     rule = dev.one("aws:cloudwatch/eventRule:EventRule", "jobs-scan-results")
     return json.loads(rule["props"]["eventPattern"]), dev.one("aws:s3/bucket:Bucket")["props"][
-        "bucket"]
+        "bucket"
+    ]
 
 
 def _event(name: str, bucket: str | None) -> dict:
@@ -107,8 +134,9 @@ def _event(name: str, bucket: str | None) -> dict:
     return event
 
 
-@pytest.mark.parametrize("fixture", ["scan_result_no_threats.json",
-                                     "scan_result_threats_found.json"])
+@pytest.mark.parametrize(
+    "fixture", ["scan_result_no_threats.json", "scan_result_threats_found.json"]
+)
 def test_scan_result_rule_matches_this_buckets_results(pattern_and_bucket, fixture):
     pattern, bucket = pattern_and_bucket
     assert matches(pattern, _event(fixture, bucket))
