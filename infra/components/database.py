@@ -1,5 +1,5 @@
-"""Database: RDS PostgreSQL (the engine major the tests run on), encrypted, private, TLS forced
-by its parameter group, master password managed by RDS in Secrets Manager, backups and log exports."""
+"""Database: RDS PostgreSQL (the engine major the tests run on), encrypted, private, TLS forced by
+its parameter group, master password managed by RDS in Secrets Manager, backups and log exports."""
 
 from __future__ import annotations
 
