@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from uuid import UUID
 
 import falcon
@@ -21,12 +22,18 @@ from app.core.logging import configure_logging
 from app.core.security import PasswordHashing
 from app.core.settings import Settings
 from app.integrations.email import EmailSender, build_email_sender
+from app.integrations.notifier import build_notifier
+from app.integrations.scanner import LocalScanner
+from app.integrations.storage import LocalStorage, LocalTokens, ObjectStorage, S3Storage
 from app.routes import applications as application_routes
+from app.routes import attachments as attachment_routes
 from app.routes import auth as auth_routes
 from app.routes import users as user_routes
 from app.routes.health import LivenessResource, ReadinessResource
 from app.services.applications import ApplicationService
+from app.services.attachments import AttachmentService
 from app.services.auth import AuthService
+from app.services.local_scanning import LocalScanRunner
 from app.services.rate_limit import RateLimiter
 
 EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Location"]
@@ -44,12 +51,26 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def build_storage(settings: Settings):
+    if settings.storage_backend == "s3":
+        import boto3
+
+        return S3Storage(
+            settings.uploads_bucket, boto3.client("s3", region_name=settings.aws_region)
+        )
+    return LocalStorage(
+        Path(settings.local_storage_dir), settings.api_url, LocalTokens(settings.jwt_secret)
+    )
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock = system_clock,
     email_sender: EmailSender | None = None,
     hashing: PasswordHashing | None = None,
+    storage: ObjectStorage | None = None,
+    notifier=None,
 ) -> falcon.App:
     """Wire everything in one visible place. Collaborators can be passed in by tests."""
     configure_logging(settings.log_level)
@@ -81,7 +102,10 @@ def create_app(
                 allow_credentials=settings.frontend_url,
                 expose_headers=EXPOSED_HEADERS,
             ),
-            middleware.BodyPolicyMiddleware(settings.max_request_bytes),
+            # Local uploads stream the file itself; their size is checked against the upload.
+            middleware.BodyPolicyMiddleware(
+                settings.max_request_bytes, exempt_prefixes=("/local-storage/uploads/",)
+            ),
             ClientInfoMiddleware(settings),
             AuthenticationMiddleware(auth, settings),
             middleware.DatabaseSessionMiddleware(),
@@ -96,10 +120,20 @@ def create_app(
 
     app.add_route("/health", LivenessResource())
     app.add_route("/health/ready", ReadinessResource(settings))
-    applications = ApplicationService(clock)
+    storage = storage or build_storage(settings)
+    local_scan = None
+    if settings.scanner == "local" and isinstance(storage, LocalStorage):
+        local_scan = LocalScanRunner(LocalScanner(settings.clamd_socket), storage)
+    attachments = AttachmentService(
+        settings, storage, clock, notifier or build_notifier(settings), local_scan
+    )
+    if local_scan is not None:
+        local_scan.service = attachments
+    applications = ApplicationService(clock, attachments)
     auth_routes.add_routes(app, auth, settings)
     user_routes.add_routes(app, auth, settings, applications)
     application_routes.add_routes(app, applications)
+    attachment_routes.add_routes(app, attachments, settings, clock)
     openapi.add_routes(app)
     return app
 

@@ -58,7 +58,13 @@ REQUIRED_BY_COMPONENT: dict[str, tuple[str, ...]] = {
         "API_URL",
     ),
     "scan_result": (*_DB_HOST, "DB_JOBS_USER", "DB_JOBS_PASSWORD", "UPLOADS_BUCKET"),
-    "maintenance": (*_DB_HOST, "DB_JOBS_USER", "DB_JOBS_PASSWORD", "FRONTEND_URL"),
+    "maintenance": (
+        *_DB_HOST,
+        "DB_JOBS_USER",
+        "DB_JOBS_PASSWORD",
+        "FRONTEND_URL",
+        "UPLOADS_BUCKET",
+    ),
     "slack_notify": ("SLACK_WEBHOOK_URL",),
     "db_admin": (
         *_DB_HOST,
@@ -161,6 +167,11 @@ class Settings:
     local_storage_dir: str = "var/uploads"
     uploads_bucket: str | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
+    upload_url_ttl_seconds: int = 300
+    upload_pending_ttl_seconds: int = 3600
+    download_url_ttl_seconds: int = 60
+    scan_stale_seconds: int = 600
+    password_reminder_days: int = 7
     scanner: str = "local"
     clamd_socket: str | None = None
     rate_limiter_fail_closed: bool = False
@@ -332,6 +343,13 @@ class Settings:
             local_storage_dir=reader.text("LOCAL_STORAGE_DIR") or "var/uploads",
             uploads_bucket=reader.text("UPLOADS_BUCKET"),
             upload_max_bytes=reader.integer("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1),
+            upload_url_ttl_seconds=reader.integer("UPLOAD_URL_TTL_SECONDS", 300, minimum=30),
+            upload_pending_ttl_seconds=reader.integer(
+                "UPLOAD_PENDING_TTL_SECONDS", 3600, minimum=60
+            ),
+            download_url_ttl_seconds=reader.integer("DOWNLOAD_URL_TTL_SECONDS", 60, minimum=5),
+            scan_stale_seconds=reader.integer("SCAN_STALE_SECONDS", 600, minimum=10),
+            password_reminder_days=reader.integer("PASSWORD_REMINDER_DAYS", 7, minimum=1),
             scanner=reader.choice("SCANNER", SCANNERS, "local"),
             clamd_socket=reader.text("CLAMD_SOCKET"),
             rate_limiter_fail_closed=reader.boolean("RATE_LIMITER_FAIL_CLOSED", False),
@@ -366,6 +384,8 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
                 problems.append("SCANNER must be guardduty in production")
             if settings.storage_backend == "s3" and not settings.uploads_bucket:
                 problems.append("UPLOADS_BUCKET is required when STORAGE_BACKEND=s3")
+        if settings.component == "maintenance":
+            problems.extend(_email_problems(settings))
         if settings.component == "api":
             for name in ("FRONTEND_URL", "API_URL"):
                 value = env.get(name, "")
@@ -376,6 +396,11 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
         value = secrets.get(name)
         if value and len(value.encode()) < MIN_JWT_SECRET_BYTES:
             problems.append(f"{name} must be at least {MIN_JWT_SECRET_BYTES} bytes")
+    if settings.upload_pending_ttl_seconds <= settings.upload_url_ttl_seconds:
+        problems.append(
+            "UPLOAD_PENDING_TTL_SECONDS must be longer than UPLOAD_URL_TTL_SECONDS, or an upload "
+            "still allowed by its presigned POST could be expired"
+        )
     if settings.component == "api" and settings.refresh_cookie_samesite in ("Strict", "Lax"):
         if settings.cross_site:
             problems.append(

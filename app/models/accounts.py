@@ -21,6 +21,8 @@ class User(TimestampedModel):
     force_password_change = peewee.BooleanField(default=False)
     email_verified_at = DateTimeTZField(null=True)
     is_active = peewee.BooleanField(default=True)
+    # Set by the maintenance job; one password-expiry reminder per password.
+    password_reminder_sent_at = DateTimeTZField(null=True)
 
     class Meta:
         table_name = "users"

@@ -20,7 +20,15 @@ import peewee
 from app.core.clock import Clock
 from app.core.database import user_transaction
 from app.core.errors import AppError, NotFound, ValidationFailed
-from app.models import STATUSES, Application, ApplicationEvent, RefreshToken, SecurityEvent, User
+from app.models import (
+    STATUSES,
+    Application,
+    ApplicationEvent,
+    Attachment,
+    RefreshToken,
+    SecurityEvent,
+    User,
+)
 from app.schemas.applications import ApplicationCreate, ApplicationUpdate, ListQuery
 
 # Sort name -> the indexed key expression (see migrations/003_applications.py).
@@ -104,8 +112,9 @@ def prefix_query(text: str) -> str | None:
 
 
 class ApplicationService:
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, attachments):
         self.clock = clock
+        self.attachments = attachments
 
     # ----- reads --------------------------------------------------------------------------
 
@@ -226,6 +235,9 @@ class ApplicationService:
             return serialise(self._get(user_id, application_id))
 
     def delete(self, user_id: uuid.UUID, application_id: uuid.UUID) -> None:
+        """Stored files go first: a failure after that leaves rows pointing at nothing, never
+        files nobody can reach."""
+        self.attachments.delete_objects(user_id, application_id)
         with user_transaction(user_id):
             deleted = (
                 Application.delete()
@@ -326,6 +338,7 @@ class ApplicationService:
             "applications": [
                 {**serialise(app), "events": events.get(app.id, [])} for app in applications
             ],
+            "attachments": self.attachments.export(user.id),
             "sessions": [
                 {
                     "family_id": str(row.family_id),
@@ -351,7 +364,9 @@ class ApplicationService:
     def delete_account(self, user: User) -> None:
         """Everything the user owns goes in one transaction: applications and events (under
         RLS, as the user), then the account, which cascades to sessions, tokens and events."""
+        self.attachments.delete_objects(user.id)
         with user_transaction(user.id):
+            Attachment.delete().where(Attachment.owner == user.id).execute()
             ApplicationEvent.delete().where(ApplicationEvent.owner == user.id).execute()
             Application.delete().where(Application.owner == user.id).execute()
             User.delete().where(User.id == user.id).execute()

@@ -1,0 +1,153 @@
+"""Thin resources for attachments, and local mode's upload and download endpoints."""
+
+from __future__ import annotations
+
+import uuid
+
+import falcon
+
+from app.core.errors import AppError, ValidationFailed
+from app.core.settings import Settings
+from app.core.spec import api_spec
+from app.integrations.storage import LocalStorage, content_disposition
+from app.routes.auth import BEARER
+from app.routes.common import ok, responses
+from app.schemas.attachments import (
+    AttachmentCreate,
+    AttachmentCreatedResponse,
+    AttachmentListResponse,
+    AttachmentResponse,
+)
+from app.services.attachments import AttachmentService
+
+TAGS = ["attachments"]
+
+
+class ApplicationAttachmentsResource:
+    auth_required = True
+
+    def __init__(self, service: AttachmentService, settings: Settings):
+        self.service = service
+        self.max_bytes = settings.upload_max_bytes
+
+    @api_spec.validate(
+        json=AttachmentCreate,
+        resp=responses(201, AttachmentCreatedResponse, 401, 403, 404, 422),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_post(self, req, resp, application_id: uuid.UUID, json: AttachmentCreate):
+        """Start an upload: the attachment (pending_upload) and `upload`, which the client
+        follows exactly (a presigned S3 POST, or a PUT to this API locally)."""
+        if json.size > self.max_bytes:
+            raise ValidationFailed(
+                [{"field": "size", "message": f"must be at most {self.max_bytes} bytes"}]
+            )
+        data = self.service.create(req.context.current.user.id, application_id, json)
+        ok(req, resp, data, status=201)
+
+    @api_spec.validate(
+        resp=responses(200, AttachmentListResponse, 401, 403, 404), tags=TAGS, security=BEARER
+    )
+    def on_get(self, req, resp, application_id: uuid.UUID):
+        """The application's attachments."""
+        ok(req, resp, self.service.list(req.context.current.user.id, application_id))
+
+
+class AttachmentResource:
+    auth_required = True
+
+    def __init__(self, service: AttachmentService):
+        self.service = service
+
+    @api_spec.validate(
+        resp=responses(200, AttachmentResponse, 401, 403, 404), tags=TAGS, security=BEARER
+    )
+    def on_get(self, req, resp, attachment_id: uuid.UUID):
+        """One attachment; `download_url` only when it is clean."""
+        ok(req, resp, self.service.get(req.context.current.user.id, attachment_id))
+
+    @api_spec.validate(resp=responses(204, None, 401, 403, 404), tags=TAGS, security=BEARER)
+    def on_delete(self, req, resp, attachment_id: uuid.UUID):
+        """Delete every stored version of the file, and the record."""
+        self.service.delete(req.context.current.user.id, attachment_id)
+        resp.status = 204
+
+
+class CompleteResource:
+    auth_required = True
+
+    def __init__(self, service: AttachmentService):
+        self.service = service
+
+    @api_spec.validate(
+        resp=responses(200, AttachmentResponse, 401, 403, 404, 409, 422), tags=TAGS, security=BEARER
+    )
+    def on_post(self, req, resp, attachment_id: uuid.UUID):
+        """After uploading: record the object's version and start waiting for the scan.
+        Idempotent."""
+        ok(req, resp, self.service.complete(req.context.current.user.id, attachment_id))
+
+
+class DownloadResource:
+    auth_required = True
+
+    def __init__(self, service: AttachmentService):
+        self.service = service
+
+    @api_spec.validate(resp=responses(302, None, 401, 403, 404, 409), tags=TAGS, security=BEARER)
+    def on_get(self, req, resp, attachment_id: uuid.UUID):
+        """302 to a short-lived URL of the scanned version; 409 ATTACHMENT_NOT_AVAILABLE
+        unless the file is clean."""
+        url = self.service.download_url(req.context.current.user.id, attachment_id)
+        raise falcon.HTTPFound(url)
+
+
+class LocalUploadResource:
+    """Local mode only: the PUT that `upload` describes, authorised by its signed token."""
+
+    def __init__(self, service: AttachmentService):
+        self.service = service
+
+    def on_put(self, req, resp, token: str):
+        data = self.service.receive_local_upload(
+            token, req.bounded_stream, req.content_length, req.content_type
+        )
+        ok(req, resp, data)
+
+
+class LocalDownloadResource:
+    """Local mode only: the short-lived download URL of a clean file's recorded version."""
+
+    def __init__(self, storage: LocalStorage, clock):
+        self.storage = storage
+        self.clock = clock
+
+    def on_get(self, req, resp, token: str):
+        claims = self.storage.tokens.read(self.storage.tokens.DOWNLOAD, token, self.clock())
+        if claims is None:
+            raise AppError(
+                403, "DOWNLOAD_TOKEN_INVALID", "This download link is invalid or expired."
+            )
+        path = self.storage.path_of(claims["key"], claims["version"])
+        if not path.is_file():
+            raise AppError(404, "NOT_FOUND", "The file is gone.")
+        resp.content_type = claims["content_type"]
+        resp.set_header("Content-Disposition", content_disposition(claims["filename"]))
+        resp.stream = path.open("rb")
+        resp.content_length = path.stat().st_size
+
+
+def add_routes(app: falcon.App, service: AttachmentService, settings: Settings, clock) -> None:
+    app.add_route(
+        "/v1/applications/{application_id:uuid}/attachments",
+        ApplicationAttachmentsResource(service, settings),
+    )
+    app.add_route("/v1/attachments/{attachment_id:uuid}", AttachmentResource(service))
+    app.add_route("/v1/attachments/{attachment_id:uuid}/complete", CompleteResource(service))
+    app.add_route("/v1/attachments/{attachment_id:uuid}/download", DownloadResource(service))
+    if isinstance(service.storage, LocalStorage):
+        app.add_route("/local-storage/uploads/{token}", LocalUploadResource(service))
+        app.add_route(
+            "/local-storage/downloads/{token}", LocalDownloadResource(service.storage, clock)
+        )
