@@ -35,6 +35,18 @@ def redact_processor(logger, method_name, event_dict):
     return _redact(event_dict)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to the current sys.stdout, even if it was replaced after configuration."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Idempotent: safe to call from every entrypoint (API workers, Lambdas, CLI)."""
     numeric = logging.getLevelName(level.upper())
@@ -49,11 +61,12 @@ def configure_logging(level: str = "INFO") -> None:
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # No file given: each line goes to whatever sys.stdout is when it is written.
+        logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )
     # Standard-library loggers (gunicorn, botocore, peewee) share stdout, one JSON line each.
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
