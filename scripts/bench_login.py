@@ -15,47 +15,27 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from pathlib import Path
 
 import psutil
-import psycopg2
-from argon2 import PasswordHasher, Type
+from benchkit import (
+    GLIBC_TUNABLES,
+    default_hasher,
+    free_port,
+    gunicorn,
+    local_database,
+    login,
+    seed,
+    tree_rss,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from app.core import migrations  # noqa: E402
-from app.core.local_postgres import LocalPostgres, free_port  # noqa: E402
-from app.core.memory import GLIBC_TUNABLES  # noqa: E402
-from app.core.roles import RoleSpec, bootstrap_roles  # noqa: E402
-from app.core.settings import Settings  # noqa: E402
-
-PASSWORD = "correct-horse-battery-staple-42"
-
-
-def seed(url: str, hasher: PasswordHasher, count: int) -> list[str]:
-    encoded = hasher.hash(PASSWORD)
-    emails = [f"bench-{uuid.uuid4().hex[:10]}@example.com" for _ in range(count)]
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        for email in emails:
-            cursor.execute(
-                "INSERT INTO users (id, email, password_hash, password_changed_at, "
-                "force_password_change, is_active, created_at, updated_at) "
-                "VALUES (%s, %s, %s, now(), false, true, now(), now())",
-                (str(uuid.uuid4()), email, encoded),
-            )
-    return emails
-
+from app.core.settings import Settings
 
 VERIFY_PROBE = """
 import statistics, sys, time
@@ -90,35 +70,6 @@ def verify_median_ms(settings: Settings, extra_env: dict[str, str]) -> float:
     return float(output)
 
 
-def login(port: int, email: str, connection=None) -> tuple[int, float]:
-    own = connection is None
-    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    body = json.dumps({"email": email, "password": PASSWORD})
-    started = time.perf_counter()
-    connection.request(
-        "POST",
-        "/v1/auth/login",
-        body=body,
-        headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.7"},
-    )
-    response = connection.getresponse()
-    response.read()
-    elapsed = time.perf_counter() - started
-    if own:
-        connection.close()
-    return response.status, elapsed
-
-
-def tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,125 +81,75 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    defaults = Settings.from_env({})
-    hasher = PasswordHasher(
-        time_cost=defaults.argon2_time_cost,
-        memory_cost=defaults.argon2_memory_kib,
-        parallelism=defaults.argon2_parallelism,
-        type=Type.ID,
-    )
+    defaults, hasher = default_hasher()
     # One verify as the server runs it (the API processes start with GLIBC_TUNABLES), and as a
     # plain process runs it (glibc's default allocator reuses one resident buffer).
     verify_server_ms = verify_median_ms(defaults, {"GLIBC_TUNABLES": GLIBC_TUNABLES})
     verify_plain_ms = verify_median_ms(defaults, {})
 
-    with tempfile.TemporaryDirectory() as scratch:
-        server = LocalPostgres(Path(scratch) / "pg").start()
+    with local_database(args.workers, args.threads) as database:
+        emails = seed(
+            database.config.database_url,
+            hasher,
+            args.sequential + args.flood * args.rounds + 5,
+        )
+
+        port = free_port()
+        api = gunicorn(port, database.env)
         try:
-            env = {
-                **server.environment(),
-                "APP_ENV": "test",
-                "JWT_SECRET": "b" * 48,
-                "EMAIL_PROVIDER": "console",
-                "RATE_LIMIT_SCALE": "1000",
-                "LOG_LEVEL": "WARNING",
-                "WEB_CONCURRENCY": str(args.workers),
-                "GUNICORN_THREADS": str(args.threads),
-                "TRUSTED_PROXY_HOPS": "1",
-                "PATH": os.environ["PATH"],
-                "GLIBC_TUNABLES": GLIBC_TUNABLES,
-            }
-            config = Settings.from_env(env)
-            bootstrap_roles(
-                server.admin_url,
-                database=config.db_name,
-                migrator=RoleSpec(config.db_migrator_user, config.db_migrator_password, "m"),
-                app=RoleSpec(config.db_app_user, config.db_app_password, "a"),
-                jobs=RoleSpec(config.db_jobs_user, config.db_jobs_password, "j"),
-            )
-            migrations.apply(
-                config.migrations_database_url,
-                migrations.RoleNames(
-                    config.db_migrator_user, config.db_app_user, config.db_jobs_user
-                ),
-            )
-            emails = seed(
-                config.database_url, hasher, args.sequential + args.flood * args.rounds + 5
-            )
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if login(port, emails[-1])[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            master = psutil.Process(api.pid)
+            idle_rss = tree_rss(master)
 
-            port = free_port()
-            gunicorn = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    "app/gunicorn_conf.py",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "app.main:app",
-                ],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    try:
-                        if login(port, emails[-1])[0] == 200:
-                            break
-                    except OSError:
-                        time.sleep(0.2)
-                master = psutil.Process(gunicorn.pid)
-                idle_rss = tree_rss(master)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            sequential, statuses = [], []
+            for email in emails[: args.sequential]:
+                status, elapsed = login(port, email, connection)
+                statuses.append(status)
+                sequential.append(elapsed)
+            connection.close()
 
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                sequential, statuses = [], []
-                for email in emails[: args.sequential]:
-                    status, elapsed = login(port, email, connection)
-                    statuses.append(status)
-                    sequential.append(elapsed)
-                connection.close()
+            peak = idle_rss
+            sampling = threading.Event()
 
-                peak = idle_rss
-                sampling = threading.Event()
+            def sample():
+                nonlocal peak
+                while not sampling.is_set():
+                    peak = max(peak, tree_rss(master))
+                    time.sleep(0.005)
 
-                def sample():
-                    nonlocal peak
-                    while not sampling.is_set():
-                        peak = max(peak, tree_rss(master))
-                        time.sleep(0.005)
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            flood_times = []
+            offset = args.sequential
+            for _ in range(args.rounds):
+                batch = emails[offset : offset + args.flood]
+                offset += args.flood
+                barrier = threading.Barrier(len(batch))
+                results = []
 
-                sampler = threading.Thread(target=sample)
-                sampler.start()
-                flood_times = []
-                offset = args.sequential
-                for _ in range(args.rounds):
-                    batch = emails[offset : offset + args.flood]
-                    offset += args.flood
-                    barrier = threading.Barrier(len(batch))
-                    results = []
+                def one(email, barrier=barrier, results=results):
+                    barrier.wait()
+                    results.append(login(port, email))
 
-                    def one(email, barrier=barrier, results=results):
-                        barrier.wait()
-                        results.append(login(port, email))
-
-                    threads = [threading.Thread(target=one, args=(email,)) for email in batch]
-                    for thread in threads:
-                        thread.start()
-                    for thread in threads:
-                        thread.join()
-                    statuses += [status for status, _ in results]
-                    flood_times += [elapsed for _, elapsed in results]
-                sampling.set()
-                sampler.join()
-            finally:
-                gunicorn.terminate()
-                gunicorn.wait(30)
+                threads = [threading.Thread(target=one, args=(email,)) for email in batch]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                statuses += [status for status, _ in results]
+                flood_times += [elapsed for _, elapsed in results]
+            sampling.set()
+            sampler.join()
         finally:
-            server.destroy()
+            api.terminate()
+            api.wait(30)
 
     p50 = statistics.median(sequential) * 1000
     counts = {code: statuses.count(code) for code in sorted(set(statuses))}

@@ -1,0 +1,190 @@
+"""Shared pieces of the benchmarks: a throw-away PostgreSQL with the roles and migrations,
+seeded accounts, and the API (or any WSGI app) served by gunicorn with app/gunicorn_conf.py."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import psycopg2
+from argon2 import PasswordHasher, Type
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from app.core import migrations  # noqa: E402
+from app.core.local_postgres import LocalPostgres, free_port  # noqa: E402
+from app.core.memory import GLIBC_TUNABLES  # noqa: E402
+from app.core.roles import RoleSpec, bootstrap_roles  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+__all__ = [
+    "GLIBC_TUNABLES",
+    "PASSWORD",
+    "REPO",
+    "Database",
+    "default_hasher",
+    "free_port",
+    "gunicorn",
+    "local_database",
+    "login",
+    "seed",
+    "tree_rss",
+]
+
+
+@dataclass
+class Database:
+    server: LocalPostgres
+    env: dict[str, str]
+    config: Settings
+
+
+def default_hasher() -> tuple[Settings, PasswordHasher]:
+    """The production argon2 parameters (settings' defaults) and a hasher using them."""
+    defaults = Settings.from_env({})
+    hasher = PasswordHasher(
+        time_cost=defaults.argon2_time_cost,
+        memory_cost=defaults.argon2_memory_kib,
+        parallelism=defaults.argon2_parallelism,
+        type=Type.ID,
+    )
+    return defaults, hasher
+
+
+@contextlib.contextmanager
+def local_database(workers: int, threads: int, *, log_level: str = "WARNING") -> Iterator[Database]:
+    """A throw-away PostgreSQL with the roles bootstrapped and the migrations applied, and the
+    environment the API runs with against it (rate limits raised with RATE_LIMIT_SCALE)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        server = LocalPostgres(Path(scratch) / "pg").start()
+        try:
+            env = {
+                **server.environment(),
+                "APP_ENV": "test",
+                "JWT_SECRET": "b" * 48,
+                "EMAIL_PROVIDER": "console",
+                "RATE_LIMIT_SCALE": "1000",
+                "LOG_LEVEL": log_level,
+                "WEB_CONCURRENCY": str(workers),
+                "GUNICORN_THREADS": str(threads),
+                "TRUSTED_PROXY_HOPS": "1",
+                "PATH": os.environ["PATH"],
+                "GLIBC_TUNABLES": GLIBC_TUNABLES,
+            }
+            config = Settings.from_env(env)
+            bootstrap_roles(
+                server.admin_url,
+                database=config.db_name,
+                migrator=RoleSpec(config.db_migrator_user, config.db_migrator_password, "m"),
+                app=RoleSpec(config.db_app_user, config.db_app_password, "a"),
+                jobs=RoleSpec(config.db_jobs_user, config.db_jobs_password, "j"),
+            )
+            migrations.apply(
+                config.migrations_database_url,
+                migrations.RoleNames(
+                    config.db_migrator_user, config.db_app_user, config.db_jobs_user
+                ),
+            )
+            yield Database(server, env, config)
+        finally:
+            server.destroy()
+
+
+def seed(url: str, hasher: PasswordHasher, count: int) -> list[str]:
+    """``count`` active accounts sharing one precomputed hash of PASSWORD; their emails."""
+    encoded = hasher.hash(PASSWORD)
+    emails = [f"bench-{uuid.uuid4().hex[:10]}@example.com" for _ in range(count)]
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        for email in emails:
+            cursor.execute(
+                "INSERT INTO users (id, email, password_hash, password_changed_at, "
+                "force_password_change, is_active, created_at, updated_at) "
+                "VALUES (%s, %s, %s, now(), false, true, now(), now())",
+                (str(uuid.uuid4()), email, encoded),
+            )
+    return emails
+
+
+def gunicorn(
+    port: int, env: dict[str, str], target: str = "app.main:app", *options: str
+) -> subprocess.Popen:
+    """``target`` served by gunicorn with the project's configuration module; ``options`` are
+    gunicorn command-line settings, which override that module's."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "app/gunicorn_conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            *options,
+            target,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_until(check, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def login(port: int, email: str, connection=None) -> tuple[int, float]:
+    status, elapsed, _ = login_body(port, email, connection)
+    return status, elapsed
+
+
+def login_body(port: int, email: str, connection=None) -> tuple[int, float, bytes]:
+    own = connection is None
+    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = json.dumps({"email": email, "password": PASSWORD})
+    started = time.perf_counter()
+    connection.request(
+        "POST",
+        "/v1/auth/login",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.7"},
+    )
+    response = connection.getresponse()
+    payload = response.read()
+    elapsed = time.perf_counter() - started
+    if own:
+        connection.close()
+    return response.status, elapsed, payload
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
