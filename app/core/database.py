@@ -118,6 +118,63 @@ def user_transaction(user_id: UUID | str | None) -> Iterator[None]:
         yield
 
 
+def _user_message(user_id: UUID | str, query: peewee.SelectBase):
+    sql, params = query.sql()
+    return db.execute_sql(
+        "SELECT set_config(%s, %s, true); " + sql, (USER_SETTING, str(user_id), *params)
+    )
+
+
+def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict]:
+    """The rows of one read, with the row-level-security user set, in one round trip; each
+    row a plain dict of column name to the value psycopg2 decoded (no model instances).
+
+    ``set_config(..., true)`` and the query go to PostgreSQL as one simple-query message.
+    Outside an explicit transaction (peewee runs psycopg2 in autocommit mode) PostgreSQL runs
+    the statements of one such message as a single implicit transaction: the setting is in
+    force for the query and gone when the message completes, exactly as with
+    ``user_transaction`` but without its BEGIN and COMMIT round trips. Inside a transaction
+    this falls back to ``user_transaction``, which sets the user with a savepoint's scope.
+    """
+    if db.in_transaction():
+        with user_transaction(user_id):
+            cursor = db.execute(query)
+    else:
+        cursor = _user_message(user_id, query)
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class PreparedSelect:
+    """A peewee SELECT whose SQL text is built once, on first use, instead of per call.
+
+    ``build`` receives one placeholder per value that changes between calls and returns the
+    query; ``rows(*values)`` runs that text with the values (already in their database form:
+    a UUID as its string) and returns the rows as the query would (models, dicts or tuples).
+    """
+
+    def __init__(self, build, arity: int):
+        self._build = build
+        self._arity = arity
+        self._prepared = None
+
+    def _prepare(self):
+        slots = [object() for _ in range(self._arity)]
+        query = self._build(*(peewee.Value(slot, converter=False) for slot in slots))
+        sql, params = query.sql()
+        order = []
+        for param in params:
+            matches = [index for index, slot in enumerate(slots) if param is slot]
+            order.append((True, matches[0]) if matches else (False, param))
+        self._prepared = (query, sql, order)
+        return self._prepared
+
+    def rows(self, *values) -> list:
+        query, sql, order = self._prepared or self._prepare()
+        params = [values[item] if is_slot else item for is_slot, item in order]
+        return list(query._get_cursor_wrapper(db.execute_sql(sql, params)))
+
+
 def probe(settings: Settings, url: str) -> None:
     """Check the database answers, within ``settings.ready_timeout_seconds`` even if it hangs.
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import peewee
 
 from app.core.clock import Clock
-from app.core.database import user_transaction
+from app.core.database import fetch_as_user, user_transaction
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.models import (
     STATUSES,
@@ -65,6 +65,17 @@ def serialise(application: Application) -> dict:
         "created_at": application.created_at,
         "updated_at": application.updated_at,
         "version": application.version,
+    }
+
+
+def serialise_row(row: dict) -> dict:
+    """``serialise`` for a row fetched as a dict of column values (``fetch_as_user``)."""
+    return {
+        "id": str(row["id"]),
+        **{name: row[name] for name in APPLICATION_FIELDS},
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "version": row["version"],
     }
 
 
@@ -122,36 +133,37 @@ class ApplicationService:
         descending = query.sort.startswith("-")
         field = query.sort.lstrip("-")
         key = SORT_KEYS[field]
-        with user_transaction(user_id):
-            select = Application.select(Application, key.alias("sort_key")).where(
-                Application.owner == user_id
-            )
-            if query.status:
-                select = select.where(Application.status.in_(query.status))
-            if query.q:
-                terms = prefix_query(query.q)
-                if terms is None:
-                    return [], None
-                select = select.where(peewee.SQL("search @@ to_tsquery('simple', %s)", (terms,)))
-            if query.applied_from:
-                select = select.where(Application.applied_on >= query.applied_from)
-            if query.applied_to:
-                select = select.where(Application.applied_on <= query.applied_to)
-            if query.archived is not None:
-                select = select.where(Application.archived == query.archived)
-            if query.cursor:
-                value, row_id = decode_cursor(query.cursor, query.sort)
-                after = peewee.Tuple(key, Application.id)
-                bound = peewee.Tuple(value, row_id)
-                select = select.where(after < bound if descending else after > bound)
-            order = (key.desc(), Application.id.desc()) if descending else (key, Application.id)
-            rows = list(select.order_by(*order).limit(query.limit + 1))
+        select = Application.select(Application, key.alias("sort_key")).where(
+            Application.owner == user_id
+        )
+        if query.status:
+            select = select.where(Application.status.in_(query.status))
+        if query.q:
+            terms = prefix_query(query.q)
+            if terms is None:
+                return [], None
+            select = select.where(peewee.SQL("search @@ to_tsquery('simple', %s)", (terms,)))
+        if query.applied_from:
+            select = select.where(Application.applied_on >= query.applied_from)
+        if query.applied_to:
+            select = select.where(Application.applied_on <= query.applied_to)
+        if query.archived is not None:
+            select = select.where(Application.archived == query.archived)
+        if query.cursor:
+            value, row_id = decode_cursor(query.cursor, query.sort)
+            after = peewee.Tuple(key, Application.id)
+            bound = peewee.Tuple(value, row_id)
+            select = select.where(after < bound if descending else after > bound)
+        order = (key.desc(), Application.id.desc()) if descending else (key, Application.id)
+        rows = fetch_as_user(user_id, select.order_by(*order).limit(query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         next_cursor = (
-            encode_cursor(query.sort, rows[-1].sort_key, rows[-1].id) if more and rows else None
+            encode_cursor(query.sort, rows[-1]["sort_key"], uuid.UUID(str(rows[-1]["id"])))
+            if more and rows
+            else None
         )
-        return [serialise(row) for row in rows], next_cursor
+        return [serialise_row(row) for row in rows], next_cursor
 
     def _get(self, user_id: uuid.UUID, application_id: uuid.UUID, *, lock=False) -> Application:
         select = Application.select().where(
@@ -163,8 +175,15 @@ class ApplicationService:
         return row
 
     def get(self, user_id: uuid.UUID, application_id: uuid.UUID) -> dict:
-        with user_transaction(user_id):
-            return serialise(self._get(user_id, application_id))
+        rows = fetch_as_user(
+            user_id,
+            Application.select()
+            .where(Application.id == application_id, Application.owner == user_id)
+            .limit(1),
+        )
+        if not rows:  # another user's id looks exactly like a missing one
+            raise NotFound("No application with this id.")
+        return serialise_row(rows[0])
 
     def events(self, user_id: uuid.UUID, application_id: uuid.UUID) -> list[dict]:
         with user_transaction(user_id):

@@ -20,7 +20,7 @@ import peewee
 import structlog
 
 from app.core.clock import Clock
-from app.core.database import db
+from app.core.database import PreparedSelect, db
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.security import AccessTokens, CsrfTokens, PasswordHashing, new_opaque_token
 from app.core.security import token_digest as digest
@@ -37,6 +37,19 @@ log = structlog.get_logger("app.auth")
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 PASSWORD_RESET_TTL = timedelta(hours=1)
 _EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def _current_user_query(family_id, user_id):
+    """The user and whether the token's session family is still live (authenticate)."""
+    live = RefreshToken.select(peewee.fn.COUNT(RefreshToken.id) > 0).where(
+        RefreshToken.family_id == family_id,
+        RefreshToken.revoked_at.is_null(),
+    )
+    return User.select(User, live.alias("session_live")).where(User.id == user_id).limit(1)
+
+
+# Built once: authenticate runs on every request, and peewee would rebuild the same text.
+_CURRENT_USER = PreparedSelect(_current_user_query, arity=2)
 
 
 class Unauthorized(AppError):
@@ -317,11 +330,10 @@ class AuthService:
         if not bearer:
             raise Unauthorized("AUTHENTICATION_REQUIRED", "Sign in to continue.")
         claims = self.tokens.verify(bearer)
-        live = RefreshToken.select(peewee.fn.COUNT(RefreshToken.id) > 0).where(
-            RefreshToken.family_id == claims.family_id,
-            RefreshToken.revoked_at.is_null(),
+        rows = _CURRENT_USER.rows(
+            None if claims.family_id is None else str(claims.family_id), str(claims.user_id)
         )
-        row = User.select(User, live.alias("session_live")).where(User.id == claims.user_id).first()
+        row = rows[0] if rows else None
         if row is None or not row.is_active or not row.session_live:
             raise Unauthorized("INVALID_TOKEN", "The access token is no longer valid.")
         return CurrentUser(user=row, family_id=claims.family_id)
