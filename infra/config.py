@@ -130,6 +130,8 @@ class StackConfig:
     maintenance_schedule: str = "cron(17 3 * * ? *)"
     log_retention_days: int = 30
     image_tag: str | None = None
+    # PASSWORD_MAX_AGE_DAYS for the API and the maintenance Lambda; None leaves the app's default.
+    password_max_age_days: int | None = None
 
     @property
     def prefix(self) -> str:
@@ -182,6 +184,9 @@ class EgressDependency:
     reference: str
 
 
+EMAIL_USERS = "API, maintenance Lambda (email)"
+
+
 def egress_dependencies(cfg: StackConfig) -> list[EgressDependency]:
     """Everything the private subnets must reach for this configuration, and whether AWS offers a
     VPC endpoint for it (checked against AWS's documentation, referenced per entry)."""
@@ -224,7 +229,7 @@ def egress_dependencies(cfg: StackConfig) -> list[EgressDependency]:
         deps.append(
             EgressDependency(
                 "Resend API (api.resend.com)",
-                "API (email)",
+                EMAIL_USERS,
                 None,
                 "Resend is a third-party HTTPS API outside AWS; no VPC endpoint exists",
             )
@@ -233,7 +238,7 @@ def egress_dependencies(cfg: StackConfig) -> list[EgressDependency]:
         deps.append(
             EgressDependency(
                 "Amazon SES API (email.<region>.amazonaws.com)",
-                "API (email)",
+                EMAIL_USERS,
                 None,
                 "SES offers a VPC endpoint for SMTP only (email-smtp), not for the SES API the "
                 "app calls: https://docs.aws.amazon.com/ses/latest/dg/send-email-set-up-vpc-endpoints.html",
@@ -243,7 +248,7 @@ def egress_dependencies(cfg: StackConfig) -> list[EgressDependency]:
         deps.append(
             EgressDependency(
                 "Gmail SMTP (smtp.gmail.com:465)",
-                "API (email)",
+                EMAIL_USERS,
                 None,
                 "Gmail is outside AWS; no VPC endpoint exists",
             )
@@ -426,6 +431,10 @@ def from_mapping(
         abort_multipart_days=integer(u, "abortMultipartDays", 1, f"{PROJECT}:uploads", minimum=1),
     )
 
+    password_max_age_days = None
+    if values.get("passwordMaxAgeDays") is not None:
+        password_max_age_days = integer(values, "passwordMaxAgeDays", 0, PROJECT, minimum=0)
+
     cfg = StackConfig(
         stack=stack,
         region=region,
@@ -446,6 +455,7 @@ def from_mapping(
         maintenance_schedule=str(values.get("maintenanceSchedule", "cron(17 3 * * ? *)")),
         log_retention_days=integer(values, "logRetentionDays", 30, PROJECT, minimum=1),
         image_tag=image_tag if image_tag is not None else (values.get("imageTag") or None),
+        password_max_age_days=password_max_age_days,
     )
     if network.egress == "endpoints" and not problems:
         gaps = endpoint_gaps(cfg)
@@ -475,7 +485,7 @@ def required_secret_keys(cfg: StackConfig) -> list[str]:
 
 KEYS = (
     "environment owner compute frontendUrl domain apiUrl email network service database alarms "
-    "waf registry uploads maintenanceSchedule logRetentionDays imageTag"
+    "waf registry uploads maintenanceSchedule logRetentionDays passwordMaxAgeDays imageTag"
 ).split()
 
 

@@ -51,7 +51,7 @@ def build(cfg: StackConfig) -> dict[str, object]:
     }
     if cfg.deployed:
         image_uri = registry.image_uri(cfg.image_tag or "")
-        jobs = Jobs("jobs", cfg, image_uri, network, secrets, database, storage)
+        jobs = Jobs("jobs", cfg, image_uri, network, secrets, database, storage, account=account)
         service_cls = ExpressService if cfg.compute == "ecs" else AppRunnerService
         service = service_cls(
             "api",

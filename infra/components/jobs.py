@@ -9,6 +9,8 @@
   both event sources use the same rule, target, DLQ and permission shape.
 - Every asynchronously invoked function (scan-result, maintenance, slack-notify) has a
   FunctionEventInvokeConfig with retries and an SQS on-failure destination.
+- maintenance also emails password-expiry reminders, so it alone gets the email settings (the
+  API's, from the same config), the provider's secret and SES sending.
 Secrets arrive as <NAME>_SECRET_ARN and are resolved at cold start; each function has its own role.
 """
 
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from .. import iam
+from .. import iam, mail
 from ..config import StackConfig
 from .database import DB_USERS, Database
 from .network import Network
@@ -68,6 +70,8 @@ class Jobs(pulumi.ComponentResource):
         secrets: Secrets,
         database: Database,
         storage: Storage,
+        *,
+        account: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(TYPE, name, None, opts)
@@ -204,10 +208,37 @@ class Jobs(pulumi.ComponentResource):
             memory=512,
             opts=after_migration,
         )
+        # maintenance also sends the password-expiry reminders: the API's email settings, its
+        # provider secret (as an ARN) and SES sending, on this role only. scan-result sends none.
+        email_secrets = mail.secret_labels(cfg)
+        email_secret_arns = [secrets.arn(label) for label in email_secrets.values()]
+        maintenance_env = {
+            **jobs_env,
+            **mail.environment(cfg),
+            **{f"{var}_SECRET_ARN": secrets.arn(label) for var, label in email_secrets.items()},
+            **mail.password_policy_environment(cfg),
+        }
+
+        def maintenance_statements(a):
+            sts = jobs_statements(*a[:5])
+            if a[5:]:
+                sts.insert(
+                    1,
+                    iam.statement("ReadEmailCredentials", ["secretsmanager:GetSecretValue"], a[5:]),
+                )
+            return sts + mail.send_statements(cfg, account)
+
         self._function(
             "maintenance",
-            env=jobs_env,
-            statements=job_inputs.apply(lambda a: jobs_statements(*a)),
+            env=maintenance_env,
+            statements=pulumi.Output.all(
+                storage.arn,
+                secrets.arn("db-jobs-password"),
+                kms,
+                self.failures.arn,
+                self.functions["slack-notify"].arn,
+                *email_secret_arns,
+            ).apply(lambda a: maintenance_statements(list(a))),
             vpc_group="maintenance",
             timeout=300,
             memory=512,

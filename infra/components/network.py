@@ -239,7 +239,8 @@ class Network(pulumi.ComponentResource):
             description="HTTPS to AWS APIs (NAT or endpoints) and the email provider",
             opts=opts,
         )
-        if self.cfg.email.provider == "gmail" and label in ("connector", "tasks"):
+        # Gmail is SMTPS: open 465 for what sends mail (the API and the maintenance Lambda).
+        if self.cfg.email.provider == "gmail" and label in ("connector", "tasks", "maintenance"):
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-{label}-smtps",
                 security_group_id=sg.id,

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_aws as aws
 
-from .. import iam
+from .. import iam, mail
 from ..config import StackConfig
 from .database import DB_USERS, Database
 from .network import Network
@@ -31,10 +31,7 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 def api_secret_labels(cfg: StackConfig) -> dict[str, str]:
     """Environment variable -> secret label: the API's own secrets, nothing else."""
     labels = {"DB_APP_PASSWORD": "db-app-password", "JWT_SECRET": "jwt-secret"}
-    if cfg.email.provider == "resend":
-        labels["RESEND_API_KEY"] = "resend-api-key"
-    if cfg.email.provider == "gmail":
-        labels["GMAIL_APP_PASSWORD"] = "gmail-app-password"  # noqa: S105 - a secret label
+    labels.update(mail.secret_labels(cfg))
     return labels
 
 
@@ -60,17 +57,14 @@ def api_environment(
         "API_URL": cfg.api_url,
         "REFRESH_COOKIE_SAMESITE": cfg.refresh_cookie_samesite,
         "TRUSTED_PROXY_HOPS": str(trusted_proxy_hops),
-        "EMAIL_PROVIDER": cfg.email.provider,
+        **mail.environment(cfg),
+        **mail.password_policy_environment(cfg),
         "STORAGE_BACKEND": "s3",
         "SCANNER": "guardduty",
         "UPLOADS_BUCKET": storage.name,
         "UPLOAD_MAX_BYTES": str(cfg.uploads.max_bytes),
         "SLACK_LAMBDA_FUNCTION_NAME": slack_function_name,
     }
-    if cfg.email.from_email:
-        env["FROM_EMAIL"] = cfg.email.from_email
-    if cfg.email.gmail_user:
-        env["GMAIL_USER"] = cfg.email.gmail_user
     return env
 
 
@@ -107,15 +101,7 @@ def api_role_statements(
         sts.append(iam.statement("OwnSecretsOnly", ["secretsmanager:GetSecretValue"], secret_arns))
     if kms_key_arn:
         sts.append(iam.statement("DecryptOwnSecrets", ["kms:Decrypt"], [kms_key_arn]))
-    if cfg.email.provider == "ses":
-        domain = (cfg.email.from_email or "").rsplit("@", 1)[-1]
-        sts.append(
-            iam.statement(
-                "SendEmail",
-                ["ses:SendEmail", "ses:SendRawEmail"],
-                [f"arn:aws:ses:{cfg.region}:{account}:identity/{domain}"],
-            )
-        )
+    sts += mail.send_statements(cfg, account)
     return sts
 
 

@@ -19,9 +19,9 @@ def _capture(stack: str, with_image: bool) -> tuple[dict, ...]:
 
 
 class Stack:
-    def __init__(self, stack: str, with_image: bool = True):
+    def __init__(self, stack: str, with_image: bool = True, resources: list[dict] | None = None):
         self.stack = stack
-        self.resources = list(_capture(stack, with_image))
+        self.resources = list(_capture(stack, with_image) if resources is None else resources)
         self.by_urn = {r["urn"]: r for r in self.resources}
 
     def of_type(self, token: str) -> list[dict]:
