@@ -44,7 +44,28 @@ def test_dockerfile_copies_no_env_file():
 
 def test_dockerignore_excludes_env_git_tests_and_local_data():
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".env", ".env.*", ".git", "tests", "var"} <= ignored
+    assert {".env", ".env.*", ".env*", "**/.env*", ".git", "tests", "var"} <= ignored
+
+
+def test_dockerignore_excludes_local_tooling():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", ".tools"} <= ignored
+
+
+def test_dockerignore_keeps_what_the_image_copies():
+    """Every path the final stage COPYs from the context (app/static included) is not ignored."""
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    copied = re.findall(r"^COPY (?!--from)(\S+)", _final_stage(), re.M)
+    assert copied == ["app", "migrations", "certs"]
+    for path in [*copied, "app/static", "app/static/swagger-ui"]:
+        parts = path.split("/")
+        prefixes = {"/".join(parts[: i + 1]) for i in range(len(parts))}
+        assert not prefixes & ignored, path
+    assert (ROOT / "app/static/swagger-ui/swagger-ui-bundle.js").is_file()
 
 
 def test_vendored_rds_ca_bundle_matches_its_recorded_sha256():
