@@ -63,6 +63,8 @@ from benchkit import (
     wait_until,
 )
 
+from app.core.local_postgres import SUPERUSER, LocalPostgres
+
 DOC = REPO / "docs" / "benchmarks.md"
 NOTES_START = "<!-- notes: kept when the benchmark rewrites this file -->"
 NOTES_END = "<!-- /notes -->"
@@ -203,11 +205,21 @@ def seed_applications(url: str, per_user: int) -> dict[str, list[str]]:
                     """,
                     {"user": user},
                 )
-        with connection, connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
     finally:
         connection.close()
     return ids
+
+
+def settle(server: LocalPostgres) -> None:
+    """Statistics for the planner and a checkpoint now, so neither lands inside a measurement."""
+    connection = psycopg2.connect(server.url(SUPERUSER, server.credentials.superuser_password))
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+            cursor.execute("CHECKPOINT")
+    finally:
+        connection.close()
 
 
 def sign_in(port: int, emails: list[str]) -> list[tuple[str, str]]:
@@ -420,7 +432,6 @@ def profile_list(database: Database, token: str, count: int) -> dict:
         )
 
     execute = ("~", 0, "<method 'execute' of 'psycopg2.extensions.cursor' objects>")
-    peewee_sql = [each for each in rows if each[0].endswith("peewee.py") and each[2] == "sql"]
     handler = key(ApplicationsResource.on_get)
     spectree = [
         each for each in rows if each[0].endswith("falcon_plugin.py") and each[2] == "validate"
@@ -430,7 +441,9 @@ def profile_list(database: Database, token: str, count: int) -> dict:
         "authenticate: JWT verification and the user lookup": bucket(key(AuthService.authenticate)),
         "of which JWT verification": bucket(key(AccessTokens.verify)),
         "ApplicationService.list: query, rows to dicts": bucket(key(ApplicationService.list)),
-        "peewee: building SQL text (every query)": bucket(*peewee_sql),
+        "peewee's own code (building SQL, converting rows), self time": sum(
+            value[2] for each, value in rows.items() if each[0].endswith("/peewee.py")
+        ),
         "spectree: query parsing and response validation, handler excluded": (
             bucket(*spectree) - bucket(handler)
         ),
@@ -472,6 +485,9 @@ def machine() -> dict[str, str]:
             f"peewee {peewee.__version__}, psycopg2 {psycopg2.__version__.split()[0]}"
         ),
         "load generator": (wrk_version.split("\n")[0].split(" [")[0] or "wrk").strip(),
+        "load average at the start (1, 5, 15 min)": ", ".join(
+            f"{value:.2f}" for value in os.getloadavg()
+        ),
     }
 
 
@@ -538,7 +554,18 @@ def kept_notes() -> str:
     return f"{NOTES_START}\n{NOTES_END}"
 
 
-def write_doc(args, command, host, results, ceiling, rss, ceiling_rss, profile, verdict_lines):
+def write_doc(
+    args,
+    command,
+    host,
+    results,
+    ceiling,
+    rss,
+    idle_rss,
+    ceiling_rss,
+    profile,
+    verdict_lines,
+):
     statements = profile["statements"]
     statement_lines = [
         f"{index}. `{' '.join(text.split())[:150]}{'…' if len(text) > 150 else ''}`"
@@ -590,7 +617,8 @@ Setup:
 {table(results, ceiling)}
 
 Worker RSS after the list run: {", ".join(f"{value:.1f} MB" for value in rss)}
-(ceiling workers: {", ".join(f"{value:.1f} MB" for value in ceiling_rss)}).
+(after start-up, before any load: {", ".join(f"{value:.1f} MB" for value in idle_rss)};
+ceiling workers: {", ".join(f"{value:.1f} MB" for value in ceiling_rss)}).
 
 ## Targets
 
@@ -657,6 +685,7 @@ def main() -> int:
         print(f"seeding {args.users} users x {args.per_user} applications ...", flush=True)
         emails = sorted(seed(database.config.database_url, hasher, args.users))
         ids = seed_applications(database.config.database_url, args.per_user)
+        settle(database.server)
         script = Path(scratch) / "bench.lua"
         script.write_text(LUA)
         data = Path(scratch) / "data.lua"
@@ -673,6 +702,7 @@ def main() -> int:
             return result
 
         with served(database.env, "app.main:app", "/health") as (port, master):
+            idle_rss = worker_rss(master)
             users = sign_in(port, emails[: args.connections])
             lua_data(data, users, ids)
             results = [measure("list (GET /v1/applications?limit=20)", port, "list")]
@@ -695,7 +725,10 @@ def main() -> int:
     print()
     print(table(results, ceiling))
     print()
-    print(f"worker RSS after the list run: {', '.join(f'{value:.1f} MB' for value in rss)}")
+    print(
+        f"worker RSS after the list run: {', '.join(f'{value:.1f} MB' for value in rss)} "
+        f"(idle {', '.join(f'{value:.1f} MB' for value in idle_rss)})"
+    )
     print("\n".join(verdict_lines))
     print(f"\nSQL round trips per list request: {len(profile['statements'])}")
     for text in profile["statements"]:
@@ -705,7 +738,18 @@ def main() -> int:
     for name, ms in profile["buckets"].items():
         print(f"  {ms:6.2f} ms  {name}")
     if not args.no_doc:
-        write_doc(args, command, host, results, ceiling, rss, ceiling_rss, profile, verdict_lines)
+        write_doc(
+            args,
+            command,
+            host,
+            results,
+            ceiling,
+            rss,
+            idle_rss,
+            ceiling_rss,
+            profile,
+            verdict_lines,
+        )
         print(f"\nwrote {DOC.relative_to(REPO)}")
     if any(result.failed for result in [*results, ceiling]):
         print("INVALID RUN: some requests failed or answered non-2xx (see the errors column)")
