@@ -673,7 +673,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    command = "uv run python scripts/bench.py " + " ".join(sys.argv[1:])
+    command = " ".join(["uv run python scripts/bench.py", *sys.argv[1:]])
     host = machine()
     _, hasher = default_hasher()
 
