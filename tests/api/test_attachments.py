@@ -570,3 +570,55 @@ def test_local_upload_token_is_single_use_and_checks_size_and_type(local_env):
     path = urlsplit(upload["url"]).path
     forged = browser.client.simulate_put(path[:-3] + "abc", body=content, headers=upload["headers"])
     assert forged.status_code == 403
+
+
+def test_maintenance_purges_and_sends_each_reminder_once(s3_env):
+    from app.core.database import db
+    from app.models import EmailToken, RateLimitCounter, RefreshToken, User
+
+    browser = signed_in(s3_env)
+    user = User.get(User.id == browser.user_id)
+    # A password 85 days old expires in 5 days: inside the 7-day reminder window.
+    User.update(password_changed_at=s3_env.clock() - timedelta(days=85)).where(
+        User.id == user.id
+    ).execute()
+    RefreshToken.update(expires_at=s3_env.clock() - timedelta(seconds=1)).where(
+        RefreshToken.user == user.id
+    ).execute()
+    EmailToken.create(
+        user=user.id,
+        purpose="verify_email",
+        token_hash=uuid.uuid4().hex * 2,
+        created_at=s3_env.clock() - timedelta(days=2),
+        expires_at=s3_env.clock() - timedelta(days=1),
+    )
+    RateLimitCounter.create(
+        key=f"test:{uuid.uuid4()}",
+        window_start=s3_env.clock(),
+        count=1,
+        last_hit_at=s3_env.clock() - timedelta(days=3),
+    )
+    outbox = Outbox()
+    service = jobs_service(s3_env)
+    try:
+        with db.connection_context():
+            first = maintenance.run(s3_env.settings, service, outbox, s3_env.clock)
+            second = maintenance.run(s3_env.settings, service, outbox, s3_env.clock)
+            off = maintenance.run(
+                fast_settings(s3_env.settings, password_max_age_days=0),
+                service,
+                outbox,
+                s3_env.clock,
+            )
+    finally:
+        init_database(s3_env.settings.database_url, s3_env.settings)
+    assert first["sessions_purged"] >= 1
+    assert first["email_tokens_purged"] >= 1
+    assert first["counters_purged"] >= 1
+    assert first["password_reminders_sent"] >= 1
+    assert [m.to for m in outbox.messages].count(user.email) == 1  # not again on the next runs
+    assert second["password_reminders_sent"] == 0
+    assert second["sessions_purged"] == second["email_tokens_purged"] == 0
+    assert off["password_reminders_sent"] == 0
+    reminder = next(m for m in outbox.messages if m.to == user.email)
+    assert reminder.subject == "Your password expires in 5 days"
