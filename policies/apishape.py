@@ -157,9 +157,10 @@ def guardrail(generate: Generator = generate_document) -> Guardrail:
         name="api-shape",
         description="The generated OpenAPI document keeps the committed snapshot's shape "
         "(docs/openapi.json): "
-        "no removed path, operation or response field, no new required request field, no changed "
-        "type, "
-        "no narrowed enum; compatible changes update the snapshot in the same commit.",
+        "no removed, renamed or re-secured operation, no changed operationId, no new required "
+        "request field, no tightened request constraint, no narrowed enum, no changed type, no "
+        "removed response field, header or media type; compatible changes update the snapshot in "
+        "the same commit.",
         control="JAT-API-1 (DESIGN 4)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,

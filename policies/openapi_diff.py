@@ -1,14 +1,26 @@
-"""Breaking-change diff between two OpenAPI 3 documents (pure functions over dicts).
+"""Breaking-change diff between two OpenAPI 3.0/3.1 documents (pure functions over dicts).
 
-Breaking, for a client written against ``old``:
+Breaking, for a client written (or generated) against ``old``:
 
-* ``removed-path``, ``removed-operation``;
-* ``removed-response``: a success (2xx) response status disappears;
-* ``removed-response-field``: a response property disappears or stops being required;
-* ``new-required-request-field``: a required request-body property or parameter appears, or an
-  optional one becomes required (or a request body becomes required);
-* ``changed-type``: a request value loses an accepted type, or a response value gains one;
-* ``narrowed-enum``: a request value (body property or parameter) loses an enum member.
+* operations: ``removed-path``, ``removed-operation``, ``renamed-operation`` (its operationId now
+  lives under another method or path), ``changed-operation-id``, ``changed-security`` (the
+  effective security requirement, or the definition of a scheme it names, differs -- whether it
+  was added, removed or replaced);
+* requests: ``new-required-request-field`` (a required body property, parameter or header appears,
+  an optional one becomes required, a body becomes required), ``tightened-constraint`` (a length,
+  item count, numeric bound, ``pattern``, ``format``, ``multipleOf``, ``uniqueItems`` or
+  ``additionalProperties`` that accepts less than before), ``narrowed-enum`` (an accepted value
+  disappears, or an ``enum``/``const`` appears where any value was accepted), ``changed-type``
+  (a value loses an accepted type), ``changed-media-type`` (a media type is no longer accepted);
+* responses: ``removed-response`` (a success status disappears), ``removed-response-field`` (a
+  property disappears or stops being required, or the body goes), ``removed-response-enum-value``,
+  ``changed-type`` (a value gains a type the client did not expect), ``changed-media-type`` (a
+  media type the response had is gone, e.g. JSON switched to CSV), ``removed-response-header``.
+
+``$ref`` (with 3.1 sibling keywords) and ``allOf`` are resolved; the null alternative of a 3.1
+``anyOf``/``oneOf``/type list (and 3.0 ``nullable``) is set aside when constraints are compared,
+and the other alternatives are paired by type. Paths are matched by their template, so renaming a
+path parameter shows as that parameter's change rather than as a removed path.
 
 Every other difference is non-breaking; the runner then asks for the snapshot to be updated in the
 same commit.
@@ -16,6 +28,7 @@ same commit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +37,34 @@ METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 BREAKING_KINDS = (
     "removed-path",
     "removed-operation",
+    "renamed-operation",
+    "changed-operation-id",
+    "changed-security",
     "removed-response",
     "removed-response-field",
+    "removed-response-enum-value",
+    "removed-response-header",
     "new-required-request-field",
+    "tightened-constraint",
     "changed-type",
+    "changed-media-type",
     "narrowed-enum",
+)
+_LOWER_BOUNDS = ("minLength", "minItems", "minProperties")
+_UPPER_BOUNDS = ("maxLength", "maxItems", "maxProperties")
+_CONSTRAINTS = (
+    *_LOWER_BOUNDS,
+    *_UPPER_BOUNDS,
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "pattern",
+    "format",
+    "const",
+    "uniqueItems",
+    "additionalProperties",
 )
 
 
@@ -55,24 +91,28 @@ class _Ctx:
         )
 
 
+# ----- schema resolution ---------------------------------------------------------------------
+
+
+def _pointer(doc: Mapping, ref: str) -> Any:
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        if not isinstance(node, Mapping):
+            return {}
+        node = node.get(part.replace("~1", "/").replace("~0", "~"), {})
+    return node
+
+
 def _resolve(doc: Mapping, schema: Any, depth: int = 0) -> dict:
     if not isinstance(schema, Mapping):
         return {}
     if "$ref" in schema and depth < 50:
         ref = schema["$ref"]
         if isinstance(ref, str) and ref.startswith("#/"):
-            node: Any = doc
-            for part in ref[2:].split("/"):
-                node = (
-                    node.get(part.replace("~1", "/").replace("~0", "~"), {})
-                    if isinstance(node, Mapping)
-                    else {}
-                )
-            merged = {
-                **_resolve(doc, node, depth + 1),
+            return {
+                **_resolve(doc, _pointer(doc, ref), depth + 1),
                 **{k: v for k, v in schema.items() if k != "$ref"},
             }
-            return merged
     if "allOf" in schema and depth < 50:
         merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
         props: dict = dict(merged.get("properties") or {})
@@ -93,10 +133,16 @@ def _resolve(doc: Mapping, schema: Any, depth: int = 0) -> dict:
 
 
 def _variants(doc: Mapping, schema: Mapping) -> list[dict]:
+    """The alternatives of a schema; keywords beside ``anyOf``/``oneOf`` apply to each."""
     for key in ("anyOf", "oneOf"):
-        if key in schema:
-            return [_resolve(doc, s) for s in schema[key]]
+        if key in schema and isinstance(schema[key], list):
+            outer = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
+            return [{**outer, **_resolve(doc, s)} for s in schema[key]]
     return [schema]
+
+
+def _is_null(variant: Mapping) -> bool:
+    return variant.get("type") == "null" or ("const" in variant and variant["const"] is None)
 
 
 def _types(doc: Mapping, schema: Mapping) -> frozenset[str]:
@@ -110,9 +156,11 @@ def _types(doc: Mapping, schema: Mapping) -> frozenset[str]:
         elif "properties" in v:
             out.add("object")
         elif "const" in v:
-            out.add(type(v["const"]).__name__)
+            out.add("null" if v["const"] is None else type(v["const"]).__name__)
         elif "enum" in v:
             out.add("enum")
+        if v.get("nullable") is True:
+            out.add("null")
     if "integer" in out and "number" in out:
         out.discard("integer")
     return frozenset(out)
@@ -121,19 +169,108 @@ def _types(doc: Mapping, schema: Mapping) -> frozenset[str]:
 def _enum(doc: Mapping, schema: Mapping) -> set | None:
     values: set | None = None
     for v in _variants(doc, schema):
+        if _is_null(v):
+            continue
         if "enum" in v:
-            values = (values or set()) | {repr(x) for x in v["enum"]}
+            values = (values or set()) | {repr(x) for x in v["enum"] if x is not None}
         elif "const" in v:
             values = (values or set()) | {repr(v["const"])}
+        else:  # an alternative without an enum accepts any value of its type
+            return None
     return values
 
 
-def _object_part(doc: Mapping, schema: Mapping) -> dict:
-    """The object (or array) variant of a nullable union; the schema itself otherwise."""
-    for v in _variants(doc, schema):
-        if v.get("type") in ("object", "array") or "properties" in v or "items" in v:
-            return v
-    return schema
+def _pairs(old_doc: Mapping, old: Mapping, new_doc: Mapping, new: Mapping) -> list[tuple]:
+    """The non-null alternatives of ``old`` and ``new`` that describe the same kind of value."""
+    ov = [v for v in _variants(old_doc, old) if not _is_null(v)]
+    nv = [v for v in _variants(new_doc, new) if not _is_null(v)]
+    if len(ov) == 1 and len(nv) == 1:
+        return [(ov[0], nv[0])]
+    by_type = {_types(new_doc, v): v for v in nv}
+    return [(v, by_type[_types(old_doc, v)]) for v in ov if _types(old_doc, v) in by_type]
+
+
+# ----- constraints -----------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _lower(s: Mapping) -> tuple[float, bool] | None:
+    """The effective lower bound as (value, exclusive), 3.0 and 3.1 spellings alike."""
+    bounds = []
+    if (m := _number(s.get("minimum"))) is not None:
+        bounds.append((m, s.get("exclusiveMinimum") is True))
+    if (e := _number(s.get("exclusiveMinimum"))) is not None:
+        bounds.append((e, True))
+    return max(bounds) if bounds else None
+
+
+def _upper(s: Mapping) -> tuple[float, bool] | None:
+    bounds = []
+    if (m := _number(s.get("maximum"))) is not None:
+        bounds.append((m, s.get("exclusiveMaximum") is True))
+    if (e := _number(s.get("exclusiveMaximum"))) is not None:
+        bounds.append((e, True))
+    return min(bounds, key=lambda b: (b[0], not b[1])) if bounds else None
+
+
+def _show_bound(bound: tuple[float, bool] | None, op: str) -> str:
+    if bound is None:
+        return "none"
+    return f"{op}{'' if bound[1] else '='} {bound[0]}"
+
+
+def _accepts_any_extra(value: Any) -> bool:
+    return value is None or value is True or value == {}
+
+
+def _tightened(old: Mapping, new: Mapping) -> list[str]:
+    """What ``new`` refuses that ``old`` accepted, one phrase per keyword."""
+    out = []
+    for key in _LOWER_BOUNDS:
+        o, n = _number(old.get(key)), _number(new.get(key))
+        if n is not None and (o is None or n > o):
+            out.append(f"{key} {o} -> {n}")
+    for key in _UPPER_BOUNDS:
+        o, n = _number(old.get(key)), _number(new.get(key))
+        if n is not None and (o is None or n < o):
+            out.append(f"{key} {o} -> {n}")
+    lo, ln = _lower(old), _lower(new)
+    if ln is not None and (lo is None or ln[0] > lo[0] or (ln == (lo[0], True) and not lo[1])):
+        out.append(f"lower bound {_show_bound(lo, '>')} -> {_show_bound(ln, '>')}")
+    uo, un = _upper(old), _upper(new)
+    if un is not None and (uo is None or un[0] < uo[0] or (un == (uo[0], True) and not uo[1])):
+        out.append(f"upper bound {_show_bound(uo, '<')} -> {_show_bound(un, '<')}")
+    om, nm = _number(old.get("multipleOf")), _number(new.get("multipleOf"))
+    if nm is not None and (om is None or om % nm != 0):
+        out.append(f"multipleOf {om} -> {nm}")
+    for key in ("pattern", "format"):
+        if new.get(key) is not None and new.get(key) != old.get(key):
+            out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
+    if new.get("uniqueItems") is True and old.get("uniqueItems") is not True:
+        out.append("uniqueItems added")
+    if _accepts_any_extra(old.get("additionalProperties")) and not _accepts_any_extra(
+        new.get("additionalProperties")
+    ):
+        out.append("additional properties no longer accepted")
+    return out
+
+
+def _constraint_changes(ctx: _Ctx, old: Mapping, new: Mapping, where: str, request: bool) -> None:
+    tightened = _tightened(old, new) if request else []
+    for phrase in tightened:
+        ctx.add("tightened-constraint", where, phrase)
+    if not tightened and any(old.get(k) != new.get(k) for k in _CONSTRAINTS):
+        ctx.add("changed-constraint", where, "constraints relaxed or changed compatibly", False)
+
+
+# ----- schemas ---------------------------------------------------------------------------------
+
+
+def _ref(schema: Any) -> str:
+    return schema.get("$ref", "") if isinstance(schema, Mapping) else ""
 
 
 def _compare(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bool) -> None:
@@ -148,10 +285,6 @@ def _compare(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bool) -> No
             ctx.active.discard(refs)
     else:
         _compare_resolved(ctx, old_s, new_s, where, request)
-
-
-def _ref(schema: Any) -> str:
-    return schema.get("$ref", "") if isinstance(schema, Mapping) else ""
 
 
 def _compare_resolved(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bool) -> None:
@@ -170,20 +303,30 @@ def _compare_resolved(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bo
         )
 
     oe, ne = _enum(ctx.old_doc, old), _enum(ctx.new_doc, new)
-    if oe is not None:
-        removed = oe - (ne or set()) if ne is not None else set()
-        added = (ne or set()) - oe
-        if removed:
+    if oe is not None or ne is not None:
+        if oe is not None and ne is not None:
+            removed, added = oe - ne, ne - oe
+        else:
+            removed, added = set(), set()
+        if request and oe is None:
+            ctx.add("narrowed-enum", where, f"now limited to {sorted(ne or ())}")
+        elif removed:
             ctx.add(
-                "narrowed-enum" if request else "response-enum-narrowed",
+                "narrowed-enum" if request else "removed-response-enum-value",
                 where,
                 f"no longer {'accepts' if request else 'returns'} {sorted(removed)}",
-                request,
             )
         if added:
             ctx.add("widened-enum", where, f"adds {sorted(added)}", False)
 
-    oo, no = _object_part(ctx.old_doc, old), _object_part(ctx.new_doc, new)
+    for o, n in _pairs(ctx.old_doc, old, ctx.new_doc, new):
+        _constraint_changes(ctx, o, n, where, request)
+        _compare_properties(ctx, o, n, where, request)
+        if "items" in o and "items" in n:
+            _compare(ctx, o["items"], n["items"], f"{where}[]", request)
+
+
+def _compare_properties(ctx: _Ctx, oo: Mapping, no: Mapping, where: str, request: bool) -> None:
     oprops = oo.get("properties") or {}
     nprops = no.get("properties") or {}
     oreq = set(oo.get("required") or [])
@@ -210,20 +353,49 @@ def _compare_resolved(ctx: _Ctx, old_s: Any, new_s: Any, where: str, request: bo
             )
         _compare(ctx, oprops[name], nprops[name], sub, request)
 
-    if "items" in oo and "items" in no:
-        _compare(ctx, oo["items"], no["items"], f"{where}[]", request)
+
+# ----- content, parameters, headers ------------------------------------------------------------
 
 
-def _json_schema(content: Any) -> Any:
+def _content(doc: Mapping, holder: Mapping) -> dict[str, Any]:
+    """media type -> schema (None when the media type has no schema)."""
+    content = holder.get("content")
     if not isinstance(content, Mapping):
-        return None
-    for media, body in content.items():
-        if "json" in media and isinstance(body, Mapping):
-            return body.get("schema")
-    for body in content.values():
-        if isinstance(body, Mapping) and "schema" in body:
-            return body["schema"]
-    return None
+        return {}
+    return {
+        media: (_resolve(doc, body).get("schema") if isinstance(body, Mapping) else None)
+        for media, body in content.items()
+    }
+
+
+def _compare_content(
+    ctx: _Ctx, old: dict[str, Any], new: dict[str, Any], where: str, request: bool
+) -> None:
+    gone = sorted(set(old) - set(new))
+    if gone:
+        ctx.add(
+            "changed-media-type",
+            where,
+            f"{', '.join(gone)} -> {', '.join(sorted(new)) or 'no body'}"
+            if not request
+            else f"no longer accepts {', '.join(gone)}",
+        )
+    for media in sorted(set(old) - set(gone)):
+        o, n = old[media], new[media]
+        if o is not None and n is None and not request:
+            ctx.add("removed-response-field", f"{where} {media}", "response schema removed")
+        elif o is not None and n is not None:
+            label = where if len(old) == 1 and len(new) == 1 else f"{where} {media}"
+            _compare(ctx, o, n, label, request)
+    for media in sorted(set(new) - set(old)):
+        ctx.add("added-media-type", where, f"adds {media}", False)
+
+
+def _param_schema(doc: Mapping, param: Mapping) -> Any:
+    if "schema" in param:
+        return param["schema"]
+    schemas = [s for s in _content(doc, param).values() if s is not None]
+    return schemas[0] if schemas else {}
 
 
 def _params(doc: Mapping, path_item: Mapping, op: Mapping) -> dict[tuple[str, str], dict]:
@@ -231,43 +403,12 @@ def _params(doc: Mapping, path_item: Mapping, op: Mapping) -> dict[tuple[str, st
     for p in list(path_item.get("parameters") or []) + list(op.get("parameters") or []):
         p = _resolve(doc, p)
         if "name" in p:
-            out[(p.get("in", "query"), p["name"])] = p
+            name = p["name"].lower() if p.get("in") == "header" else p["name"]
+            out[(p.get("in", "query"), name)] = p
     return out
 
 
-def diff(old: Mapping, new: Mapping) -> list[Change]:
-    ctx = _Ctx(old, new)
-    opaths, npaths = old.get("paths") or {}, new.get("paths") or {}
-    for path in sorted(set(opaths) | set(npaths)):
-        if path not in npaths:
-            ctx.add("removed-path", path, "path removed")
-            continue
-        if path not in opaths:
-            ctx.add("added-path", path, "new path", False)
-            continue
-        oi, ni = opaths[path] or {}, npaths[path] or {}
-        for method in METHODS:
-            if method not in oi and method not in ni:
-                continue
-            where = f"{method.upper()} {path}"
-            if method not in ni:
-                ctx.add("removed-operation", where, "operation removed")
-                continue
-            if method not in oi:
-                ctx.add("added-operation", where, "new operation", False)
-                continue
-            _compare_operation(ctx, oi, ni, oi[method] or {}, ni[method] or {}, where)
-    if not ctx.changes and old != new:
-        ctx.add(
-            "changed-document",
-            "(document)",
-            "the document differs in descriptions or metadata",
-            False,
-        )
-    return ctx.changes
-
-
-def _compare_operation(
+def _compare_parameters(
     ctx: _Ctx, oi: Mapping, ni: Mapping, op: Mapping, np: Mapping, where: str
 ) -> None:
     oparams = _params(ctx.old_doc, oi, op)
@@ -285,20 +426,169 @@ def _compare_operation(
         else:
             if n.get("required") and not o.get("required"):
                 ctx.add("new-required-request-field", sub, "parameter now required")
-            _compare(ctx, o.get("schema") or {}, n.get("schema") or {}, sub, request=True)
+            _compare(
+                ctx,
+                _param_schema(ctx.old_doc, o),
+                _param_schema(ctx.new_doc, n),
+                sub,
+                request=True,
+            )
+
+
+def _compare_headers(ctx: _Ctx, old: Mapping, new: Mapping, where: str) -> None:
+    oh = {k.lower(): _resolve(ctx.old_doc, v) for k, v in (old.get("headers") or {}).items()}
+    nh = {k.lower(): _resolve(ctx.new_doc, v) for k, v in (new.get("headers") or {}).items()}
+    for name in sorted(oh):
+        if name not in nh:
+            ctx.add("removed-response-header", f"{where} header {name}", "no longer sent")
+        else:
+            _compare(
+                ctx,
+                _param_schema(ctx.old_doc, oh[name]),
+                _param_schema(ctx.new_doc, nh[name]),
+                f"{where} header {name}",
+                request=False,
+            )
+
+
+# ----- security --------------------------------------------------------------------------------
+
+
+def _security(doc: Mapping, op: Mapping) -> frozenset:
+    requirements = op["security"] if "security" in op else doc.get("security") or []
+    return frozenset(
+        frozenset((name, tuple(sorted(scopes or ()))) for name, scopes in (req or {}).items())
+        for req in requirements
+    )
+
+
+def _show_security(requirements: frozenset) -> str:
+    if not requirements:
+        return "none"
+    alternatives = [
+        " + ".join(sorted(name for name, _ in req)) or "anonymous" for req in requirements
+    ]
+    return " | ".join(sorted(alternatives))
+
+
+def _scheme(doc: Mapping, name: str) -> dict:
+    return _resolve(doc, ((doc.get("components") or {}).get("securitySchemes") or {}).get(name))
+
+
+def _compare_security(ctx: _Ctx, op: Mapping, np: Mapping, where: str) -> None:
+    old, new = _security(ctx.old_doc, op), _security(ctx.new_doc, np)
+    if old != new:
+        ctx.add("changed-security", where, f"{_show_security(old)} -> {_show_security(new)}")
+        return
+    for name in sorted({name for req in old for name, _ in req}):
+        o, n = _scheme(ctx.old_doc, name), _scheme(ctx.new_doc, name)
+        fields = ("type", "scheme", "in", "name", "bearerFormat", "flows", "openIdConnectUrl")
+        if any(o.get(f) != n.get(f) for f in fields):
+            ctx.add("changed-security", where, f"security scheme {name} changed")
+
+
+# ----- operations ------------------------------------------------------------------------------
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def _match_paths(opaths: Mapping, npaths: Mapping) -> dict[str, str]:
+    """old path -> new path: the same string, else the same template under new parameter names."""
+    matched = {p: p for p in opaths if p in npaths}
+    by_template: dict[str, list[str]] = {}
+    for p in npaths:
+        if p not in opaths:
+            by_template.setdefault(_template(p), []).append(p)
+    for p in opaths:
+        candidates = by_template.get(_template(p), [])
+        if p not in matched and len(candidates) == 1:
+            matched[p] = candidates[0]
+    return matched
+
+
+def _operation_ids(paths: Mapping) -> dict[str, tuple[str, str]]:
+    out = {}
+    for path, item in paths.items():
+        for method in METHODS:
+            op = (item or {}).get(method)
+            if isinstance(op, Mapping) and op.get("operationId"):
+                out[op["operationId"]] = (method, path)
+    return out
+
+
+def diff(old: Mapping, new: Mapping) -> list[Change]:
+    ctx = _Ctx(old, new)
+    opaths, npaths = old.get("paths") or {}, new.get("paths") or {}
+    matched = _match_paths(opaths, npaths)
+    new_ids = _operation_ids(npaths)
+
+    def removed(method: str, path: str, kind: str, detail: str) -> None:
+        op_id = ((opaths[path] or {}).get(method) or {}).get("operationId")
+        moved = new_ids.get(op_id) if op_id else None
+        if moved and moved != (method, matched.get(path)):
+            where = f"{method.upper()} {path}"
+            ctx.add("renamed-operation", where, f"{op_id} moved to {moved[0].upper()} {moved[1]}")
+        else:
+            ctx.add(kind, f"{method.upper()} {path}", detail)
+
+    for path in sorted(opaths):
+        if path not in matched:
+            methods = [m for m in METHODS if m in (opaths[path] or {})]
+            for method in methods:
+                removed(method, path, "removed-path", "path removed")
+            if not methods:
+                ctx.add("removed-path", path, "path removed")
+            continue
+        oi, ni = opaths[path] or {}, npaths[matched[path]] or {}
+        for method in METHODS:
+            if method not in oi and method not in ni:
+                continue
+            where = f"{method.upper()} {path}"
+            if method not in ni:
+                removed(method, path, "removed-operation", "operation removed")
+            elif method not in oi:
+                ctx.add("added-operation", where, "new operation", False)
+            else:
+                _compare_operation(ctx, oi, ni, oi[method] or {}, ni[method] or {}, where)
+    for path in sorted(set(npaths) - set(matched.values())):
+        ctx.add("added-path", path, "new path", False)
+    if not ctx.changes and old != new:
+        ctx.add(
+            "changed-document",
+            "(document)",
+            "the document differs in descriptions or metadata",
+            False,
+        )
+    return ctx.changes
+
+
+def _compare_operation(
+    ctx: _Ctx, oi: Mapping, ni: Mapping, op: Mapping, np: Mapping, where: str
+) -> None:
+    if op.get("operationId") != np.get("operationId"):
+        ctx.add(
+            "changed-operation-id",
+            where,
+            f"{op.get('operationId')} -> {np.get('operationId')} (generated clients rename it)",
+        )
+    _compare_security(ctx, op, np, where)
+    _compare_parameters(ctx, oi, ni, op, np, where)
 
     obody = _resolve(ctx.old_doc, op.get("requestBody") or {})
     nbody = _resolve(ctx.new_doc, np.get("requestBody") or {})
-    if nbody.get("required") and not obody:
+    if nbody.get("required") and not obody.get("required"):
         ctx.add(
             "new-required-request-field", f"{where} request body", "a request body is now required"
         )
-    os_, ns_ = _json_schema(obody.get("content")), _json_schema(nbody.get("content"))
-    if os_ is not None and ns_ is not None:
-        _compare(ctx, os_, ns_, f"{where} request", request=True)
-    elif ns_ is not None and nbody.get("required"):
-        ctx.add(
-            "new-required-request-field", f"{where} request body", "a request body is now required"
+    if obody and nbody:
+        _compare_content(
+            ctx,
+            _content(ctx.old_doc, obody),
+            _content(ctx.new_doc, nbody),
+            f"{where} request",
+            request=True,
         )
 
     oresp, nresp = op.get("responses") or {}, np.get("responses") or {}
@@ -310,12 +600,11 @@ def _compare_operation(
         if status not in oresp:
             ctx.add("added-response", sub, "new response", False)
             continue
-        o = _json_schema(_resolve(ctx.old_doc, oresp[status]).get("content"))
-        n = _json_schema(_resolve(ctx.new_doc, nresp[status]).get("content"))
-        if o is not None and n is None:
-            ctx.add("removed-response-field", sub, "response body removed")
-        elif o is not None and n is not None:
-            _compare(ctx, o, n, sub, request=False)
+        o, n = _resolve(ctx.old_doc, oresp[status]), _resolve(ctx.new_doc, nresp[status])
+        _compare_headers(ctx, o, n, sub)
+        _compare_content(
+            ctx, _content(ctx.old_doc, o), _content(ctx.new_doc, n), sub, request=False
+        )
 
 
 def breaking(changes: list[Change]) -> list[Change]:
