@@ -6,9 +6,14 @@ database connection, so connections per instance = workers x threads (docs/capac
 
 import multiprocessing
 
-from app.core.settings import Settings
+from app.core.settings import Settings, SettingsError
 
-_settings = Settings.from_env(component="cli")
+# Validated as the API, in the master before any worker forks: a production configuration with
+# problems stops here with every one of them in one message, and no worker boots.
+try:
+    _settings = Settings.from_env(component="api")
+except SettingsError as error:
+    raise SystemExit(str(error)) from None
 
 bind = f"0.0.0.0:{_settings.port}"  # noqa: S104 - inside the container; make dev binds 127.0.0.1
 worker_class = "gthread"

@@ -9,12 +9,13 @@ configurations that no stack file holds.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
+
+from app.core.sites import same_site
 
 PROJECT = "jobapptracker"
 
@@ -132,6 +133,9 @@ class StackConfig:
     image_tag: str | None = None
     # PASSWORD_MAX_AGE_DAYS for the API and the maintenance Lambda; None leaves the app's default.
     password_max_age_days: int | None = None
+    # RATE_LIMITER_FAIL_CLOSED and EMAIL_VERIFICATION_ENABLED: every stack states both.
+    rate_limiter_fail_closed: bool = True
+    email_verification_enabled: bool = True
 
     @property
     def prefix(self) -> str:
@@ -147,7 +151,7 @@ class StackConfig:
     @property
     def same_site(self) -> bool:
         """True when the API and the frontend share a registrable site (first-party cookies)."""
-        return _site(self.api_url) == _site(self.frontend_url)
+        return same_site(self.api_url, self.frontend_url)
 
     @property
     def refresh_cookie_samesite(self) -> str:
@@ -165,12 +169,6 @@ class StackConfig:
 
     def with_image(self, tag: str | None) -> StackConfig:
         return replace(self, image_tag=tag)
-
-
-def _site(url: str) -> str:
-    host = re.sub(r"^[a-z]+://", "", url or "").split("/")[0].split(":")[0].lower()
-    parts = host.split(".")
-    return ".".join(parts[-2:]) if len(parts) >= 2 else host
 
 
 # ----- egress: which dependency has a VPC endpoint --------------------------------------------
@@ -431,6 +429,14 @@ def from_mapping(
         abort_multipart_days=integer(u, "abortMultipartDays", 1, f"{PROJECT}:uploads", minimum=1),
     )
 
+    explicit: dict[str, bool] = {}
+    for key in ("rateLimiterFailClosed", "emailVerificationEnabled"):
+        if values.get(key) is None:
+            problems.append(
+                f"{PROJECT}:{key} is required (true or false): the stack states it explicitly"
+            )
+        explicit[key] = boolean(values, key, True, PROJECT)
+
     password_max_age_days = None
     if values.get("passwordMaxAgeDays") is not None:
         password_max_age_days = integer(values, "passwordMaxAgeDays", 0, PROJECT, minimum=0)
@@ -456,6 +462,8 @@ def from_mapping(
         log_retention_days=integer(values, "logRetentionDays", 30, PROJECT, minimum=1),
         image_tag=image_tag if image_tag is not None else (values.get("imageTag") or None),
         password_max_age_days=password_max_age_days,
+        rate_limiter_fail_closed=explicit["rateLimiterFailClosed"],
+        email_verification_enabled=explicit["emailVerificationEnabled"],
     )
     if network.egress == "endpoints" and not problems:
         gaps = endpoint_gaps(cfg)
@@ -485,7 +493,8 @@ def required_secret_keys(cfg: StackConfig) -> list[str]:
 
 KEYS = (
     "environment owner compute frontendUrl domain apiUrl email network service database alarms "
-    "waf registry uploads maintenanceSchedule logRetentionDays passwordMaxAgeDays imageTag"
+    "waf registry uploads maintenanceSchedule logRetentionDays passwordMaxAgeDays imageTag "
+    "rateLimiterFailClosed emailVerificationEnabled"
 ).split()
 
 

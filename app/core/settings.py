@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from app.core.sites import same_site
+
 Component = Literal["api", "scan_result", "maintenance", "slack_notify", "db_admin", "cli"]
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -41,6 +43,17 @@ SECRET_NAMES = (
     "SLACK_WEBHOOK_URL",
 )
 MIN_JWT_SECRET_BYTES = 32
+MIN_JWT_SECRET_DISTINCT_CHARACTERS = 16
+# OWASP Password Storage Cheat Sheet: five argon2id configurations of equal strength, as
+# (memory KiB, iterations), all with parallelism 1. Production accepts parameters at least as
+# strong as one of them.
+OWASP_ARGON2ID_CONFIGURATIONS = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
+# Production ceilings and floors (docs/security.md, "Production refusals").
+MAX_PRODUCTION_ACCESS_TOKEN_TTL_SECONDS = 3600
+MAX_PRODUCTION_REFRESH_TOKEN_TTL_DAYS = 90
+MIN_PRODUCTION_PASSWORD_LENGTH = 12
+MAX_PRODUCTION_REQUEST_BYTES = 10 * 1024 * 1024
+MAX_PRODUCTION_UPLOAD_BYTES = 1024 * 1024 * 1024
 DB_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_APP_USER", "DB_APP_PASSWORD")
 
 # The RDS CA bundle shipped in the image; verify-full uses it by default in production.
@@ -149,7 +162,7 @@ class Settings:
     hash_concurrency: int | None = None
     hash_wait_seconds: int = 5
     rate_limit_scale: float = 1.0
-    trusted_proxy_hops: int = 1
+    trusted_proxy_hops: int = 0
     frontend_url: str = "http://localhost:5173"
     api_url: str = "http://localhost:8000"
 
@@ -233,7 +246,7 @@ class Settings:
     def cross_site(self) -> bool:
         """True when the frontend and the API are on different sites (scheme + registrable
         domain), where a browser never sends a Strict or Lax cookie on the frontend's calls."""
-        return _site(self.frontend_url) != _site(self.api_url)
+        return not same_site(self.frontend_url, self.api_url)
 
     # ----- construction ---------------------------------------------------------------------
 
@@ -327,7 +340,7 @@ class Settings:
             hash_concurrency=reader.integer("HASH_CONCURRENCY", None, minimum=1),
             hash_wait_seconds=reader.integer("HASH_WAIT_SECONDS", 5, minimum=1),
             rate_limit_scale=float(reader.integer("RATE_LIMIT_SCALE", 1, minimum=1)),
-            trusted_proxy_hops=reader.integer("TRUSTED_PROXY_HOPS", 1, minimum=0),
+            trusted_proxy_hops=reader.integer("TRUSTED_PROXY_HOPS", 0, minimum=0),
             frontend_url=reader.url("FRONTEND_URL", "http://localhost:5173"),
             api_url=reader.url("API_URL", "http://localhost:8000"),
             email_provider=provider,
@@ -392,6 +405,12 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
                 if value and not value.startswith("https://"):
                     problems.append(f"{name} must use https in production")
             problems.extend(_email_problems(settings))
+        if settings.component == "api" and not env.get("TRUSTED_PROXY_HOPS", "").strip():
+            problems.append(
+                "TRUSTED_PROXY_HOPS is required in production: the number of proxies in front of "
+                "the API that append to X-Forwarded-For (App Runner 1; see docs/security.md)"
+            )
+        problems.extend(_production_limits_problems(settings, env, secrets))
     for name in ("JWT_SECRET", "JWT_PREVIOUS_SECRET"):
         value = secrets.get(name)
         if value and len(value.encode()) < MIN_JWT_SECRET_BYTES:
@@ -410,6 +429,89 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
                 "API on a custom domain of the frontend's site, or set REFRESH_COOKIE_SAMESITE=None"
             )
     return problems
+
+
+def _production_limits_problems(
+    settings: Settings, env: Mapping[str, str], secrets: dict[str, str]
+) -> list[str]:
+    """Values that are valid for development but unsafe in production."""
+    problems: list[str] = []
+    for name in ("JWT_SECRET", "JWT_PREVIOUS_SECRET"):
+        value = secrets.get(name)
+        if value and low_variety(value):
+            problems.append(
+                f"{name} is low in variety (fewer than {MIN_JWT_SECRET_DISTINCT_CHARACTERS} "
+                "distinct characters, or a repeated pattern): generate it randomly, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+    current, previous = secrets.get("JWT_SECRET"), secrets.get("JWT_PREVIOUS_SECRET")
+    if current and previous and current == previous:
+        problems.append("JWT_PREVIOUS_SECRET equals JWT_SECRET: a rotation needs a new secret")
+    if settings.access_token_ttl_seconds > MAX_PRODUCTION_ACCESS_TOKEN_TTL_SECONDS:
+        problems.append(
+            f"ACCESS_TOKEN_TTL_SECONDS={settings.access_token_ttl_seconds} is over "
+            f"{MAX_PRODUCTION_ACCESS_TOKEN_TTL_SECONDS} (1 hour)"
+        )
+    if settings.refresh_token_ttl_days > MAX_PRODUCTION_REFRESH_TOKEN_TTL_DAYS:
+        problems.append(
+            f"REFRESH_TOKEN_TTL_DAYS={settings.refresh_token_ttl_days} is over "
+            f"{MAX_PRODUCTION_REFRESH_TOKEN_TTL_DAYS}"
+        )
+    if not argon2_meets_owasp(settings.argon2_memory_kib, settings.argon2_time_cost):
+        problems.append(
+            f"ARGON2_MEMORY_KIB={settings.argon2_memory_kib} with ARGON2_TIME_COST="
+            f"{settings.argon2_time_cost} is weaker than every OWASP argon2id configuration "
+            "(memory KiB/iterations: "
+            + ", ".join(f"{m}/{t}" for m, t in OWASP_ARGON2ID_CONFIGURATIONS)
+            + ")"
+        )
+    if settings.password_min_length < MIN_PRODUCTION_PASSWORD_LENGTH:
+        problems.append(
+            f"PASSWORD_MIN_LENGTH={settings.password_min_length} is under "
+            f"{MIN_PRODUCTION_PASSWORD_LENGTH}"
+        )
+    if settings.rate_limit_scale != 1:
+        problems.append(
+            f"RATE_LIMIT_SCALE={env.get('RATE_LIMIT_SCALE')} loosens every rate limit; it is for "
+            "benchmarks only and must be 1 in production"
+        )
+    if settings.log_level == "DEBUG":
+        problems.append("LOG_LEVEL=DEBUG is refused in production (it may log request details)")
+    if settings.db_statement_timeout_ms == 0:
+        problems.append("DB_STATEMENT_TIMEOUT_MS=0 disables the statement timeout")
+    if settings.max_request_bytes > MAX_PRODUCTION_REQUEST_BYTES:
+        problems.append(
+            f"MAX_REQUEST_BYTES={settings.max_request_bytes} is over "
+            f"{MAX_PRODUCTION_REQUEST_BYTES} (10 MiB)"
+        )
+    if settings.upload_max_bytes > MAX_PRODUCTION_UPLOAD_BYTES:
+        problems.append(
+            f"UPLOAD_MAX_BYTES={settings.upload_max_bytes} is over "
+            f"{MAX_PRODUCTION_UPLOAD_BYTES} (1 GiB)"
+        )
+    outbound = {"RESEND_API_URL": settings.resend_api_url}
+    if settings.slack_webhook_url:
+        outbound["SLACK_WEBHOOK_URL"] = settings.slack_webhook_url
+    for name, url in outbound.items():
+        if urlsplit(url).scheme != "https":
+            problems.append(f"{name} must use https in production")
+    return problems
+
+
+def low_variety(secret: str) -> bool:
+    """Fewer than 16 distinct characters, or a shorter string repeated (``abcabc...``)."""
+    if len(set(secret)) < MIN_JWT_SECRET_DISTINCT_CHARACTERS:
+        return True
+    # A string is a repetition of a shorter one exactly when it occurs inside itself doubled,
+    # away from the two ends.
+    return (secret + secret).find(secret, 1) < len(secret)
+
+
+def argon2_meets_owasp(memory_kib: int, time_cost: int) -> bool:
+    return any(
+        memory_kib >= memory and time_cost >= iterations
+        for memory, iterations in OWASP_ARGON2ID_CONFIGURATIONS
+    )
 
 
 def _email_problems(settings: Settings) -> list[str]:
@@ -474,19 +576,6 @@ def read_master_credentials(arn: str, fetch: SecretFetcher) -> tuple[str, str]:
     """The RDS-managed master secret is JSON with ``username`` and ``password``."""
     document = json.loads(fetch(arn))
     return document["username"], document["password"]
-
-
-def _site(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    labels = host.split(".")
-    # Registrable domain approximation: the last two labels (last one for single-label hosts
-    # such as localhost). IP addresses are their own site.
-    if host.replace(".", "").isdigit() or len(labels) <= 2:
-        site = host
-    else:
-        site = ".".join(labels[-2:])
-    return parts.scheme, site
 
 
 def _parse_bool(name: str, raw: str, problems: list[str]) -> bool:

@@ -57,6 +57,8 @@ def api_environment(
         "API_URL": cfg.api_url,
         "REFRESH_COOKIE_SAMESITE": cfg.refresh_cookie_samesite,
         "TRUSTED_PROXY_HOPS": str(trusted_proxy_hops),
+        "RATE_LIMITER_FAIL_CLOSED": str(cfg.rate_limiter_fail_closed).lower(),
+        "EMAIL_VERIFICATION_ENABLED": str(cfg.email_verification_enabled).lower(),
         **mail.environment(cfg),
         **mail.password_policy_environment(cfg),
         "STORAGE_BACKEND": "s3",

@@ -129,3 +129,47 @@ def test_sigterm_lets_the_in_flight_request_finish(db_env):
         hanging.close()
         if server.process.poll() is None:
             server.process.kill()
+
+
+def test_production_problems_stop_the_master_in_one_message_as_the_api(tmp_path):
+    """gunicorn's config validates as the API: every problem (the API's own requirements among
+    them) in one message, before any worker boots."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {
+        "PATH": os.environ["PATH"],
+        "APP_ENV": "production",
+        "DB_HOST": "db.internal",
+        "DB_SSLROOTCERT": str(ca),
+        "JWT_SECRET": "s" * 40,
+        "LOG_LEVEL": "DEBUG",
+        "RATE_LIMIT_SCALE": "5",
+        "STORAGE_BACKEND": "s3",
+        "SCANNER": "guardduty",
+        "UPLOADS_BUCKET": "uploads",
+        "EMAIL_PROVIDER": "ses",
+        "FROM_EMAIL": "noreply@example.com",
+        "AWS_REGION": "eu-west-1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_conf.py", "app.main:app"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert output.count("Invalid configuration:") == 1
+    for expected in (
+        "DB_APP_USER is required",
+        "FRONTEND_URL is required",
+        "API_URL is required",
+        "TRUSTED_PROXY_HOPS is required in production",
+        "JWT_SECRET is low in variety",
+        "LOG_LEVEL=DEBUG is refused",
+        "RATE_LIMIT_SCALE=5 loosens every rate limit",
+    ):
+        assert expected in output
+    assert "Booting worker" not in output and "Traceback" not in output

@@ -330,3 +330,25 @@ def test_alarms_cover_queues_5xx_latency_and_rds(dev, ecs):
             "observability-rds-free-storage",
             "observability-rds-connections",
         } <= names, s.stack
+
+
+def _express_environment(express) -> dict[str, str]:
+    container = express["primaryContainer"]
+    return {item["name"]: item["value"] for item in container["environments"]}
+
+
+def test_each_api_states_its_proxy_hops_limiter_mode_and_email_verification(
+    apprunner, prod, express
+):
+    prod_env = prod.one("aws:apprunner/service:Service")["props"]["sourceConfiguration"][
+        "imageRepository"
+    ]["imageConfiguration"]["runtimeEnvironmentVariables"]
+    dev_env = apprunner["sourceConfiguration"]["imageRepository"]["imageConfiguration"][
+        "runtimeEnvironmentVariables"
+    ]
+    expected = {"RATE_LIMITER_FAIL_CLOSED": "true", "EMAIL_VERIFICATION_ENABLED": "true"}
+    for env, hops in ((dev_env, "1"), (prod_env, "1"), (_express_environment(express), "2")):
+        assert {key: env[key] for key in expected} == expected
+        # App Runner's front end appends one X-Forwarded-For entry; on ECS with a custom
+        # domain, CloudFront and the load balancer append one each.
+        assert env["TRUSTED_PROXY_HOPS"] == hops

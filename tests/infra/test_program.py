@@ -177,6 +177,45 @@ def test_cookie_samesite_follows_the_sites():
     assert (same.refresh_cookie_samesite, cross.refresh_cookie_samesite) == ("Lax", "None")
 
 
+def test_cookie_samesite_uses_the_public_suffix_list():
+    # Two registrable domains under one public suffix are two sites: the cookie must be None.
+    cross = cfgmod.from_mapping(
+        {
+            **{k: v for k, v in _values().items() if k != "domain"},
+            "frontendUrl": "https://shop-a.co.uk",
+            "apiUrl": "https://api.shop-b.co.uk",
+        },
+        stack="dev",
+        region="eu-west-1",
+    )
+    assert cross.refresh_cookie_samesite == "None"
+
+
+def test_infra_and_the_app_share_one_same_site_decision():
+    from app.core import settings as app_settings
+    from app.core import sites
+
+    assert cfgmod.same_site is sites.same_site is app_settings.same_site
+
+
+@pytest.mark.parametrize("key", ["rateLimiterFailClosed", "emailVerificationEnabled"])
+def test_limiter_mode_and_email_verification_must_be_stated(key):
+    values = _values()
+    values.pop(key)
+    with pytest.raises(cfgmod.ConfigError) as e:
+        cfgmod.from_mapping(values, stack="dev", region="eu-west-1")
+    assert e.value.problems == [
+        f"jobapptracker:{key} is required (true or false): the stack states it explicitly"
+    ]
+
+
+def test_every_shipped_stack_states_limiter_mode_and_email_verification():
+    for stack in STACKS:
+        values = _values(stack)
+        assert isinstance(values["rateLimiterFailClosed"], bool)
+        assert isinstance(values["emailVerificationEnabled"], bool)
+
+
 def _copy_stack(tmp_path: Path, source: str, target: str, extra: str = "") -> Path:
     d = tmp_path / "stacks"
     d.mkdir(exist_ok=True)

@@ -12,7 +12,7 @@ from moto import mock_aws
 from app.core.settings import RDS_CA_BUNDLE, Settings, SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
-GOOD_SECRET = "s" * 40
+GOOD_SECRET = "Zr8kQ2vLx9Tn4Wb7Yc1Hd6Jf3Mg5Ps0Ue-Ai_Eo"
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
@@ -34,6 +34,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "STORAGE_BACKEND": "s3",
         "SCANNER": "guardduty",
         "UPLOADS_BUCKET": "uploads",
+        "TRUSTED_PROXY_HOPS": "1",
     }
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
@@ -112,7 +113,98 @@ def test_production_lists_every_problem_in_one_message(tmp_path):
     assert "DB_HOST is required" in message
     assert "JWT_SECRET must be at least 32 bytes" in message
     assert "FROM_EMAIL is required" in message
-    assert len(caught.value.problems) == 3
+    assert "JWT_SECRET is low in variety" in message
+    assert len(caught.value.problems) == 4
+
+
+# Each unsafe production value, with the words its problem must carry.
+UNSAFE_IN_PRODUCTION = {
+    "JWT_SECRET": ("s" * 40, "JWT_SECRET is low in variety"),
+    "JWT_PREVIOUS_SECRET": ("0123456789abcdef" * 3, "JWT_PREVIOUS_SECRET is low in variety"),
+    "ACCESS_TOKEN_TTL_SECONDS": ("3601", "ACCESS_TOKEN_TTL_SECONDS=3601 is over 3600"),
+    "REFRESH_TOKEN_TTL_DAYS": ("91", "REFRESH_TOKEN_TTL_DAYS=91 is over 90"),
+    "ARGON2_MEMORY_KIB": ("12287", "ARGON2_MEMORY_KIB=12287 with ARGON2_TIME_COST=3 is weaker"),
+    "PASSWORD_MIN_LENGTH": ("11", "PASSWORD_MIN_LENGTH=11 is under 12"),
+    "RATE_LIMIT_SCALE": ("2", "RATE_LIMIT_SCALE=2 loosens every rate limit"),
+    "LOG_LEVEL": ("DEBUG", "LOG_LEVEL=DEBUG is refused"),
+    "DB_STATEMENT_TIMEOUT_MS": ("0", "DB_STATEMENT_TIMEOUT_MS=0 disables"),
+    "MAX_REQUEST_BYTES": (str(10 * 1024 * 1024 + 1), "MAX_REQUEST_BYTES=10485761 is over"),
+    "UPLOAD_MAX_BYTES": (str(1024**3 + 1), "UPLOAD_MAX_BYTES=1073741825 is over"),
+    "RESEND_API_URL": ("http://api.resend.com", "RESEND_API_URL must use https"),
+    "SLACK_WEBHOOK_URL": ("http://hooks.example.com/x", "SLACK_WEBHOOK_URL must use https"),
+    "TRUSTED_PROXY_HOPS": (None, "TRUSTED_PROXY_HOPS is required in production"),
+}
+
+
+def test_production_refuses_every_unsafe_value_in_one_message(tmp_path):
+    overrides = {name: value for name, (value, _) in UNSAFE_IN_PRODUCTION.items()}
+    problems = problems_of(production_env(tmp_path, **overrides))
+    for _, expected in UNSAFE_IN_PRODUCTION.values():
+        assert sum(expected in problem for problem in problems) == 1, expected
+    assert len(problems) == len(UNSAFE_IN_PRODUCTION)
+
+
+@pytest.mark.parametrize("name", sorted(UNSAFE_IN_PRODUCTION))
+def test_each_unsafe_value_alone_is_refused_in_production(tmp_path, name):
+    value, expected = UNSAFE_IN_PRODUCTION[name]
+    problems = problems_of(production_env(tmp_path, **{name: value}))
+    assert len(problems) == 1 and expected in problems[0]
+
+
+@pytest.mark.parametrize("name", sorted(set(UNSAFE_IN_PRODUCTION) - {"JWT_SECRET"}))
+def test_the_same_values_are_accepted_outside_production(name):
+    value, _ = UNSAFE_IN_PRODUCTION[name]
+    Settings.from_env({} if value is None else {name: value})
+
+
+@pytest.mark.parametrize(
+    "memory, iterations", [(47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5), (65536, 3)]
+)
+def test_owasp_argon2id_configurations_are_accepted_in_production(tmp_path, memory, iterations):
+    env = production_env(tmp_path, ARGON2_MEMORY_KIB=str(memory), ARGON2_TIME_COST=str(iterations))
+    assert Settings.from_env(env).argon2_memory_kib == memory
+
+
+@pytest.mark.parametrize("memory, iterations", [(47103, 1), (19455, 2), (9215, 4), (12287, 2)])
+def test_argon2id_below_every_owasp_configuration_is_refused(tmp_path, memory, iterations):
+    env = production_env(tmp_path, ARGON2_MEMORY_KIB=str(memory), ARGON2_TIME_COST=str(iterations))
+    assert any("weaker than every OWASP argon2id" in p for p in problems_of(env))
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "abcdefghijklmnopqrst" * 2,  # 20 distinct characters, repeated
+        "ab" * 20,
+        "aAbBcCdDeEfFgG" + "x" * 30,  # 15 distinct characters, one short of the floor
+    ],
+)
+def test_low_variety_secrets_are_refused_in_production(tmp_path, secret):
+    problems = problems_of(production_env(tmp_path, JWT_SECRET=secret))
+    assert any("JWT_SECRET is low in variety" in p for p in problems)
+
+
+def test_previous_secret_equal_to_the_current_one_is_refused(tmp_path):
+    problems = problems_of(production_env(tmp_path, JWT_PREVIOUS_SECRET=GOOD_SECRET))
+    assert problems == ["JWT_PREVIOUS_SECRET equals JWT_SECRET: a rotation needs a new secret"]
+
+
+def test_trusted_proxy_hops_defaults_to_zero_outside_production():
+    assert Settings.from_env({}).trusted_proxy_hops == 0
+    assert Settings.from_env({"APP_ENV": "test"}).trusted_proxy_hops == 0
+
+
+def test_trusted_proxy_hops_given_explicitly_in_production_is_kept(tmp_path):
+    for hops in ("0", "1", "2"):
+        env = production_env(tmp_path, TRUSTED_PROXY_HOPS=hops)
+        assert Settings.from_env(env).trusted_proxy_hops == int(hops)
+
+
+def test_trusted_proxy_hops_is_the_apis_requirement_only(tmp_path):
+    jobs_env = production_env(
+        tmp_path, TRUSTED_PROXY_HOPS=None, DB_JOBS_USER="jat_jobs", DB_JOBS_PASSWORD="pw"
+    )
+    assert Settings.from_env(jobs_env, component="scan_result").trusted_proxy_hops == 0
 
 
 def test_production_urls_must_be_https(tmp_path):
@@ -196,6 +288,33 @@ def test_samesite_lax_is_accepted_on_one_site():
         {"FRONTEND_URL": "https://app.example.com", "API_URL": "https://api.example.com"}
     )
     assert settings.refresh_cookie_samesite == "Lax"
+
+
+@pytest.mark.parametrize(
+    "frontend, api",
+    [
+        ("https://a.co.uk", "https://b.co.uk"),
+        ("https://alice.github.io", "https://bob.github.io"),
+        ("https://app.example.com", "http://api.example.com"),
+        ("https://10.0.0.1", "https://10.0.0.2"),
+    ],
+)
+def test_public_suffixes_separate_sites(frontend, api):
+    problems = problems_of({"FRONTEND_URL": frontend, "API_URL": api})
+    assert any("REFRESH_COOKIE_SAMESITE=Lax cannot work" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "frontend, api",
+    [
+        ("https://www.shop.co.uk", "https://api.shop.co.uk"),
+        ("http://localhost:5173", "http://localhost:8000"),
+        ("https://app.example.com", "https://example.com"),
+    ],
+)
+def test_one_registrable_domain_is_one_site(frontend, api):
+    settings = Settings.from_env({"FRONTEND_URL": frontend, "API_URL": api})
+    assert settings.cross_site is False
 
 
 def test_samesite_none_is_the_cross_site_fallback():
