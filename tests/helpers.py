@@ -90,7 +90,8 @@ class Browser:
         cookies=True,
         **kwargs,
     ):
-        sent = {"X-Forwarded-For": self.ip, "User-Agent": "pytest-browser"}
+        # TRUSTED_PROXY_HOPS is 0 outside production: the client is the TCP peer.
+        sent = {"User-Agent": "pytest-browser"}
         if origin:
             sent["Origin"] = self.settings.frontend_url if origin is True else origin
         token = bearer if bearer is not None else self.access_token
@@ -99,6 +100,7 @@ class Browser:
         if cookies and self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         sent.update(headers or {})
+        kwargs.setdefault("remote_addr", self.ip)
         result = self.client.simulate_request(method, path, json=json, headers=sent, **kwargs)
         self._store_cookies(result)
         return result

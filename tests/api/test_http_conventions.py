@@ -190,6 +190,7 @@ def test_hsts_in_production_only(db_env, tmp_path):
             "STORAGE_BACKEND": "s3",
             "SCANNER": "guardduty",
             "UPLOADS_BUCKET": "b",
+            "TRUSTED_PROXY_HOPS": "0",
         }
     )
     result = client_for(settings).simulate_get("/health")
