@@ -9,10 +9,11 @@ from app.core.settings import Settings
 from app.routes.common import client_ip
 from app.services.auth import AuthService, ClientInfo, Unauthorized
 
-# Paths that stay open whatever the account's state, so no combination of states can lock a
-# user out of fixing it.
-_OPEN_PREFIX = "/v1/auth/"
-_OPEN_EXACT = {("GET", "/v1/users/me")}
+# The resource attribute naming the methods that stay open whatever the account's state, so no
+# combination of states can lock a user out of fixing it. The decision rests on the resource the
+# router matched, never on the raw path: the router ignores repeated slashes that a string
+# prefix would not (``//v1/applications`` reaches the same resource as ``/v1/applications``).
+STATE_EXEMPT_ATTRIBUTE = "account_state_exempt"
 
 
 class ClientInfoMiddleware:
@@ -26,8 +27,9 @@ class ClientInfoMiddleware:
 
 
 class AuthenticationMiddleware:
-    """Resources that set ``auth_required = True`` get ``req.context.current``; every /v1
-    resource outside /v1/auth/* (and GET /v1/users/me) is also gated on the account's state."""
+    """Resources that set ``auth_required = True`` get ``req.context.current`` and are gated on
+    the account's state, except for the methods the resource lists in
+    ``account_state_exempt``."""
 
     def __init__(self, auth: AuthService, settings: Settings):
         self.auth = auth
@@ -44,9 +46,7 @@ class AuthenticationMiddleware:
             raise Unauthorized("INVALID_TOKEN", "Use an Authorization: Bearer token.")
         current = self.auth.authenticate(token.strip() or None)
         req.context.current = current
-        if not req.path.startswith("/v1/") or req.path.startswith(_OPEN_PREFIX):
-            return
-        if (req.method, req.path) in _OPEN_EXACT:
+        if req.method in getattr(resource, STATE_EXEMPT_ATTRIBUTE, frozenset()):
             return
         if self.auth.must_change_password(current.user):
             raise AppError(

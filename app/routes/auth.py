@@ -30,6 +30,9 @@ COOKIE_PATH = "/v1/auth"
 CSRF_HEADER = "X-CSRF-Token"
 BEARER = {"bearerAuth": []}
 TAGS = ["auth"]
+# Read by the authentication middleware: the session endpoints stay open whatever the account's
+# state (a forced password change, an unverified email), so no state can lock its user out.
+EVERY_METHOD = frozenset(falcon.COMBINED_METHODS)
 
 
 class AuthResources:
@@ -138,6 +141,7 @@ class CsrfResource(AuthResources):
 
 class LogoutAllResource(AuthResources):
     auth_required = True
+    account_state_exempt = EVERY_METHOD
 
     @api_spec.validate(resp=responses(204, None, 401), tags=TAGS, security=BEARER)
     def on_post(self, req, resp):
@@ -149,6 +153,7 @@ class LogoutAllResource(AuthResources):
 
 class SessionsResource(AuthResources):
     auth_required = True
+    account_state_exempt = EVERY_METHOD
 
     @api_spec.validate(resp=responses(200, SessionListResponse, 401), tags=TAGS, security=BEARER)
     def on_get(self, req, resp):
@@ -158,6 +163,7 @@ class SessionsResource(AuthResources):
 
 class SessionResource(AuthResources):
     auth_required = True
+    account_state_exempt = EVERY_METHOD
 
     @api_spec.validate(resp=responses(204, None, 401, 404), tags=TAGS, security=BEARER)
     def on_delete(self, req, resp, session_id: uuid.UUID):
@@ -168,6 +174,7 @@ class SessionResource(AuthResources):
 
 class PasswordResource(AuthResources):
     auth_required = True
+    account_state_exempt = EVERY_METHOD
 
     @api_spec.validate(
         json=ChangePasswordBody,
@@ -193,6 +200,7 @@ class VerifyEmailResource(AuthResources):
 
 class ResendVerificationResource(AuthResources):
     auth_required = True
+    account_state_exempt = EVERY_METHOD
 
     @api_spec.validate(resp=responses(202, MessageResponse, 401, 429), tags=TAGS, security=BEARER)
     def on_post(self, req, resp):

@@ -13,6 +13,7 @@ from app.services.auth import AuthService
 
 class MeResource(AuthResources):
     auth_required = True
+    account_state_exempt = frozenset({"GET"})  # the user must be able to see why they are gated
 
     def __init__(self, auth: AuthService, settings, service: ApplicationService):
         super().__init__(auth, settings)
