@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, Severity
 
+from .migrationcheck import MARKER, check_migrations
+
 
 @dataclass(frozen=True)
 class Guardrail:
@@ -402,5 +404,18 @@ GUARDRAILS = [
         remediation="Pass --platform linux/amd64 to docker buildx build / buildah build in "
         "scripts/build-image.",
         check=check_deploy_platform,
+    ),
+    Guardrail(
+        name="migrations-expand-contract",
+        description="A migration's migrate() only expands the schema: no dropped or renamed table "
+        "or column, no NOT NULL column without a default, unless the module is marked "
+        f"{MARKER} = True.",
+        control="JAT-REPO-8",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        remediation="Expand in this release (add nullable or defaulted columns, copy data); drop "
+        f"or rename in a later migration marked {MARKER} = True, following the two-release "
+        "procedure in docs/runbooks.md.",
+        check=check_migrations,
     ),
 ]
