@@ -205,9 +205,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_force_password_change(args: argparse.Namespace) -> int:
     from app.core.database import init_database
+    from app.core.sealing import PayloadSealer
     from app.core.security import PasswordHashing
-    from app.integrations.email import ConsoleSender
     from app.services.auth import AuthService
+    from app.services.outbox import OutboxWriter
     from app.services.rate_limit import RateLimiter
 
     def run(settings: Settings) -> int:
@@ -216,7 +217,7 @@ def cmd_force_password_change(args: argparse.Namespace) -> int:
             settings,
             hashing=PasswordHashing(settings),
             limiter=RateLimiter(database, system_clock, scale=1, fail_closed=False),
-            email=ConsoleSender(production=False),
+            outbox=OutboxWriter(PayloadSealer(settings), system_clock),
             clock=system_clock,
         )
         with database.connection_context():

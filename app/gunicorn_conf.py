@@ -37,3 +37,10 @@ control_socket_disable = True
 forwarded_allow_ips = "127.0.0.1"  # client IPs are derived by the app from trusted hops
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def worker_exit(server, worker):
+    """Let the worker's outbox drainer finish the email in hand; queued rows stay queued."""
+    import app.main
+
+    app.main.stop_background()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -19,6 +20,7 @@ from app.core.clock import Clock, system_clock
 from app.core.database import init_database, make_database
 from app.core.errors import register_error_handlers
 from app.core.logging import configure_logging
+from app.core.sealing import PayloadSealer
 from app.core.security import PasswordHashing
 from app.core.settings import Settings
 from app.integrations.email import EmailSender, build_email_sender
@@ -34,6 +36,7 @@ from app.services.applications import ApplicationService
 from app.services.attachments import AttachmentService
 from app.services.auth import AuthService
 from app.services.local_scanning import LocalScanRunner
+from app.services.outbox import OutboxDrainer, OutboxWriter
 from app.services.rate_limit import RateLimiter
 
 EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Location"]
@@ -63,7 +66,20 @@ def build_storage(settings: Settings):
     )
 
 
-def create_app(
+@dataclass(frozen=True)
+class Assembly:
+    """The WSGI app and the background work that runs beside it in each worker."""
+
+    app: falcon.App
+    outbox_drainer: OutboxDrainer
+
+
+def create_app(settings: Settings, **collaborators) -> falcon.App:
+    """The WSGI app alone (no background thread): tests and tooling."""
+    return assemble(settings, **collaborators).app
+
+
+def assemble(
     settings: Settings,
     *,
     clock: Clock = system_clock,
@@ -71,13 +87,24 @@ def create_app(
     hashing: PasswordHashing | None = None,
     storage: ObjectStorage | None = None,
     notifier=None,
-) -> falcon.App:
+) -> Assembly:
     """Wire everything in one visible place. Collaborators can be passed in by tests."""
     configure_logging(settings.log_level)
     init_database(settings.database_url, settings)
     # The limiter commits through its own pool, apart from the request's transaction.
     limiter_db = make_database(
         settings.database_url, settings, application_name="jobapptracker-limiter"
+    )
+    sealer = PayloadSealer(settings)
+    # One connection of its own: the drainer never takes a request thread's connection.
+    outbox_drainer = OutboxDrainer(
+        settings,
+        make_database(
+            settings.database_url, settings, application_name="jobapptracker-outbox", pool_size=1
+        ),
+        email_sender or build_email_sender(settings),
+        sealer,
+        clock,
     )
     auth = AuthService(
         settings,
@@ -88,7 +115,7 @@ def create_app(
             scale=settings.rate_limit_scale,
             fail_closed=settings.rate_limiter_fail_closed,
         ),
-        email=email_sender or build_email_sender(settings),
+        outbox=OutboxWriter(sealer, clock),
         clock=clock,
     )
 
@@ -135,12 +162,26 @@ def create_app(
     application_routes.add_routes(app, applications)
     attachment_routes.add_routes(app, attachments, settings, clock)
     openapi.add_routes(app)
-    return app
+    return Assembly(app=app, outbox_drainer=outbox_drainer)
+
+
+_running: Assembly | None = None
 
 
 def _wsgi_app():
-    """Built lazily so importing this module (tests, tooling) needs no configuration."""
-    return create_app(Settings.from_env(component="api"))
+    """Built lazily so importing this module (tests, tooling) needs no configuration. gunicorn
+    loads it in each worker after the fork (no preload), so each worker starts its own drainer
+    thread; gunicorn_conf.worker_exit stops it when the worker leaves."""
+    global _running
+    _running = assemble(Settings.from_env(component="api"))
+    _running.outbox_drainer.start()
+    return _running.app
+
+
+def stop_background(timeout: float = 10.0) -> None:
+    """Stop this worker's background threads (called by gunicorn as the worker exits)."""
+    if _running is not None:
+        _running.outbox_drainer.stop(timeout)
 
 
 def __getattr__(name: str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,8 @@ import falcon.testing
 from app.core.security import PasswordHashing
 from app.core.settings import Settings
 from app.integrations.email import EmailMessage
-from app.main import create_app
+from app.main import assemble
+from app.models import OutboxEmail
 
 STRONG_PASSWORD = "correct-horse-battery-staple-42"
 _addresses = itertools.count(1)
@@ -32,16 +34,30 @@ class FakeClock:
 
 
 class Outbox:
-    """An EmailSender that keeps what it was given (provider adapters have their own tests)."""
+    """A provider stub (an EmailSender) that keeps what it was given and which thread called
+    it (provider adapters have their own tests). With a drainer attached, reading ``messages``
+    first delivers what the app queued, as the drainer thread would within a second."""
 
     def __init__(self):
-        self.messages: list[EmailMessage] = []
+        self.sent: list[EmailMessage] = []
+        self.threads: list[str] = []
         self.fail_with: Exception | None = None
+        self.drainer = None
 
     def send(self, message: EmailMessage) -> None:
+        self.threads.append(threading.current_thread().name)
         if self.fail_with is not None:
             raise self.fail_with
-        self.messages.append(message)
+        self.sent.append(message)
+
+    def deliver(self) -> None:
+        while self.drainer is not None and self.drainer.drain_once():
+            pass
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        self.deliver()
+        return self.sent
 
     def token_for(self, to: str) -> str:
         for message in reversed(self.messages):
@@ -134,8 +150,21 @@ class Browser:
         return result
 
 
+def forget_queued_emails() -> None:
+    """Tests share one database: emails an earlier test queued and never delivered must not
+    reach this test's provider stub."""
+    OutboxEmail.delete().where(
+        OutboxEmail.sent_at.is_null(), OutboxEmail.failed_at.is_null()
+    ).execute()
+
+
 def build(settings: Settings, *, clock=None, outbox=None):
     outbox = outbox or Outbox()
     clock = clock or FakeClock()
-    app = create_app(settings, clock=clock, email_sender=outbox, hashing=PasswordHashing(settings))
-    return app, clock, outbox
+    assembly = assemble(
+        settings, clock=clock, email_sender=outbox, hashing=PasswordHashing(settings)
+    )
+    outbox.drainer = assembly.outbox_drainer
+    with assembly.outbox_drainer.database.connection_context():
+        forget_queued_emails()
+    return assembly.app, clock, outbox

@@ -190,6 +190,10 @@ class Settings:
     rate_limiter_fail_closed: bool = False
     slack_lambda_function: str | None = None
     slack_webhook_url: str | None = field(default=None, repr=False)
+    outbox_poll_seconds: int = 1
+    outbox_max_attempts: int = 8
+    outbox_retry_base_seconds: int = 5
+    outbox_lease_seconds: int = 60
 
     # Live view of the environment for request-time values; not part of equality or repr.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -371,6 +375,10 @@ class Settings:
                 or reader.text("SLACK_LAMBDA_FUNCTION_NAME")
             ),
             slack_webhook_url=secrets.get("SLACK_WEBHOOK_URL"),
+            outbox_poll_seconds=reader.integer("OUTBOX_POLL_SECONDS", 1, minimum=1),
+            outbox_max_attempts=reader.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1),
+            outbox_retry_base_seconds=reader.integer("OUTBOX_RETRY_BASE_SECONDS", 5, minimum=1),
+            outbox_lease_seconds=reader.integer("OUTBOX_LEASE_SECONDS", 60, minimum=15),
             environ=env,
         )
         reader.boolean("EMAIL_VERIFICATION_ENABLED", False)  # validate now, read per request

@@ -3,6 +3,7 @@
 from app.models.accounts import EmailToken, RateLimitCounter, RefreshToken, SecurityEvent, User
 from app.models.applications import STATUSES, Application, ApplicationEvent
 from app.models.attachments import ATTACHMENT_STATUSES, Attachment
+from app.models.outbox import OutboxEmail
 
 __all__ = [
     "ATTACHMENT_STATUSES",
@@ -11,6 +12,7 @@ __all__ = [
     "Application",
     "ApplicationEvent",
     "EmailToken",
+    "OutboxEmail",
     "RateLimitCounter",
     "RefreshToken",
     "SecurityEvent",

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import peewee
-import structlog
 
 from app.core.clock import Clock
 from app.core.database import PreparedSelect, db
@@ -25,14 +24,11 @@ from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.security import AccessTokens, CsrfTokens, PasswordHashing, new_opaque_token
 from app.core.security import token_digest as digest
 from app.core.settings import Settings
-from app.integrations.email import EmailDeliveryError, EmailSender
-from app.integrations.email import templates as email_templates
 from app.models import EmailToken, RefreshToken, SecurityEvent, User
 from app.services import rate_limit
+from app.services.outbox import OutboxWriter
 from app.services.passwords import check_password
 from app.services.rate_limit import RateLimiter
-
-log = structlog.get_logger("app.auth")
 
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 PASSWORD_RESET_TTL = timedelta(hours=1)
@@ -107,7 +103,7 @@ class AuthService:
         *,
         hashing: PasswordHashing,
         limiter: RateLimiter,
-        email: EmailSender,
+        outbox: OutboxWriter,
         clock: Clock,
     ):
         self.settings = settings
@@ -115,7 +111,7 @@ class AuthService:
         self.tokens = AccessTokens(settings, clock)
         self.csrf = CsrfTokens(settings)
         self.limiter = limiter
-        self.email = email
+        self.outbox = outbox
         self.clock = clock
 
     # ----- state --------------------------------------------------------------------------
@@ -171,12 +167,12 @@ class AuthService:
                     updated_at=now,
                 )
                 self._event("register", user, client)
+                if self.settings.email_verification_enabled():
+                    self._queue_token_email(user.email, "verify_email", VERIFY_EMAIL_TTL)
         except peewee.IntegrityError as exc:  # lost a race with the same email
             raise AppError(
                 409, "EMAIL_TAKEN", "An account with this email already exists."
             ) from exc
-        if self.settings.email_verification_enabled():
-            self._send_verification(user)
         return user
 
     def login(self, email: str, password: str, client: ClientInfo) -> SessionGrant:
@@ -432,18 +428,17 @@ class AuthService:
 
     def request_password_reset(self, email: str, client: ClientInfo) -> None:
         """Always succeeds from the caller's point of view: nothing reveals whether the
-        account exists."""
+        account exists. Known and unknown addresses run the same statements: the per-account
+        limit, and in one transaction a token insert that matches zero or one active account
+        and an outbox row; the drainer later sends only if the token row exists."""
         self.limiter.hit(rate_limit.RESET_PER_IP, client.ip or "unknown")
         email = normalise_email(email)
-        user = User.get_or_none(User.email == email)
-        if user is None or not user.is_active:
-            return
         try:
             self.limiter.hit(rate_limit.RESET_PER_ACCOUNT, account_subject(email))
         except rate_limit.RateLimited:
             return  # quietly: a 429 here would confirm the account exists
-        token = self._new_email_token(user, "password_reset", PASSWORD_RESET_TTL)
-        self._send(email_templates.password_reset_email(user.email, token, self.settings))
+        with db.atomic():
+            self._queue_token_email(email, "password_reset", PASSWORD_RESET_TTL)
 
     def confirm_password_reset(self, token: str, new_password: str, client) -> None:
         row = self._consume_email_token(token, "password_reset", peek=True)
@@ -478,17 +473,32 @@ class AuthService:
 
     # ----- email verification -------------------------------------------------------------
 
-    def _new_email_token(self, user: User, purpose: str, ttl: timedelta) -> str:
+    def _queue_token_email(self, email: str, purpose: str, ttl: timedelta) -> None:
+        """A new email token for the active account with this address, if there is one, and
+        the email carrying it in the outbox; call inside a transaction."""
         token = new_opaque_token()
+        token_id = uuid.uuid4()
         now = self.clock()
-        EmailToken.create(
-            user=user,
-            purpose=purpose,
-            token_hash=digest(token),
-            created_at=now,
-            expires_at=now + ttl,
-        )
-        return token
+        account = User.select(
+            peewee.Value(token_id),
+            User.id,
+            peewee.Value(purpose),
+            peewee.Value(digest(token)),
+            peewee.Value(now),
+            peewee.Value(now + ttl),
+        ).where(User.email == email, User.is_active)
+        EmailToken.insert_from(
+            account,
+            [
+                EmailToken.id,
+                EmailToken.user,
+                EmailToken.purpose,
+                EmailToken.token_hash,
+                EmailToken.created_at,
+                EmailToken.expires_at,
+            ],
+        ).execute()
+        self.outbox.enqueue_token_email(purpose, token_id, token)
 
     def _consume_email_token(self, token: str, purpose: str, *, peek: bool = False) -> EmailToken:
         now = self.clock()
@@ -503,20 +513,6 @@ class AuthService:
         if not peek:
             EmailToken.update(used_at=now).where(EmailToken.id == row.id).execute()
         return row
-
-    def _send_verification(self, user: User) -> None:
-        token = self._new_email_token(user, "verify_email", VERIFY_EMAIL_TTL)
-        self._send(email_templates.verification_email(user.email, token, self.settings))
-
-    def _send(self, message) -> None:
-        """A provider failure never loses the account or the token: it is logged (with the
-        request id, bound to the log context) and the user can ask again."""
-        try:
-            self.email.send(message)
-        except EmailDeliveryError as exc:
-            log.error(
-                "email_delivery_failed", provider=self.settings.email_provider, error=str(exc)
-            )
 
     def verify_email(self, token: str, client: ClientInfo) -> User:
         with db.atomic():
@@ -536,7 +532,8 @@ class AuthService:
         if user.email_verified_at is not None:
             return
         self.limiter.hit(rate_limit.RESEND_PER_USER, str(user.id))
-        self._send_verification(user)
+        with db.atomic():
+            self._queue_token_email(user.email, "verify_email", VERIFY_EMAIL_TTL)
 
     # ----- security events ----------------------------------------------------------------
 

@@ -109,22 +109,21 @@ def test_invalid_email_and_unknown_fields_are_422(env):
     assert extra.json["error"]["details"][0]["field"] == "admin"
 
 
-def test_email_failure_still_creates_the_account_and_is_logged(env, capsys):
+def test_email_failure_still_creates_the_account_and_the_email_is_retried(env, capsys):
     env.settings.environ["EMAIL_VERIFICATION_ENABLED"] = "true"
     env.outbox.fail_with = EmailDeliveryError("resend", "HTTP 503")
     email = unique_email()
-    result = env.browser().request(
-        "POST",
-        "/v1/auth/register",
-        json={"email": email, "password": STRONG_PASSWORD},
-        headers={"X-Request-ID": "mail-fail-0001"},
-    )
+    result = env.browser().register(email)
     assert result.status_code == 201
     assert User.get(User.email == email)
+    assert env.outbox.messages == []
     logged = [
         line for line in capsys.readouterr().out.splitlines() if "email_delivery_failed" in line
     ]
-    assert logged and "mail-fail-0001" in logged[0]
+    assert logged and "HTTP 503" in logged[0]
+    env.outbox.fail_with = None
+    env.clock.advance(seconds=env.settings.outbox_retry_base_seconds)
+    assert [m.to for m in env.outbox.messages] == [email]
 
 
 # ----- login -------------------------------------------------------------------------------
@@ -524,15 +523,21 @@ def db_for_limiter(env):
 
 @pytest.mark.parametrize("fail_closed,expected", [(True, 503), (False, 401)])
 def test_limiter_store_failure_follows_the_configured_policy(settings, fail_closed, expected):
+    from app.core.sealing import PayloadSealer
     from app.core.security import PasswordHashing
     from app.services import auth as auth_module
+    from app.services.outbox import OutboxWriter
     from app.services.rate_limit import RateLimiter
-    from tests.helpers import FakeClock, Outbox
+    from tests.helpers import FakeClock
 
     config = fast_settings(settings, rate_limiter_fail_closed=fail_closed)
     dead = RateLimiter(db_for_limiter_url(config), FakeClock(), scale=1, fail_closed=fail_closed)
     service = auth_module.AuthService(
-        config, hashing=PasswordHashing(config), limiter=dead, email=Outbox(), clock=FakeClock()
+        config,
+        hashing=PasswordHashing(config),
+        limiter=dead,
+        outbox=OutboxWriter(PayloadSealer(config), FakeClock()),
+        clock=FakeClock(),
     )
     client = auth_module.ClientInfo(ip="203.0.113.9", user_agent="t")
     with pytest.raises(Exception) as caught:

@@ -173,3 +173,95 @@ def test_production_problems_stop_the_master_in_one_message_as_the_api(tmp_path)
     ):
         assert expected in output
     assert "Booting worker" not in output and "Traceback" not in output
+
+
+class ResendStandIn:
+    """Resend's POST /emails on a local port: records each recipient, answers 200."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                received.extend(body["to"])
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "12")
+                self.end_headers()
+                self.wfile.write(b'{"id": "e1"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, address: str, seconds: float = 20) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if address in self.received:
+                return True
+            time.sleep(0.1)
+        return False
+
+
+def _reset(server: Gunicorn, email: str) -> int:
+    status, _, _ = server.request(
+        "POST",
+        "/v1/auth/password-reset",
+        body=json.dumps({"email": email}),
+        headers={"Content-Type": "application/json"},
+    )
+    return status
+
+
+def test_each_worker_drains_the_outbox_and_a_restarted_worker_does_too(db_env):
+    import psutil
+    import psycopg2
+
+    from app.core.settings import Settings
+    from tests.helpers import unique_email
+
+    provider = ResendStandIn()
+    server = Gunicorn(
+        {
+            **db_env,
+            "EMAIL_PROVIDER": "resend",
+            "FROM_EMAIL": "noreply@example.com",
+            "RESEND_API_KEY": "re_test_not_a_real_key",
+            "RESEND_API_URL": provider.url,
+        }
+    )
+    try:
+        first, second = unique_email(), unique_email()
+        with psycopg2.connect(Settings.from_env(db_env).database_url) as connection:
+            for email in (first, second):
+                connection.cursor().execute(
+                    "INSERT INTO users (id, email, password_hash, password_changed_at, "
+                    "force_password_change, is_active, created_at, updated_at) "
+                    "VALUES (gen_random_uuid(), %s, 'x', now(), false, true, now(), now())",
+                    (email,),
+                )
+        connection.close()
+        assert _reset(server, first) == 202
+        assert provider.wait_for(first), "the worker's drainer did not send the email"
+
+        (worker,) = psutil.Process(server.process.pid).children()
+        worker.kill()  # the master forks a new worker, which starts its own drainer
+        worker.wait(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            children = psutil.Process(server.process.pid).children()
+            if children and children[0].pid != worker.pid:
+                break
+            time.sleep(0.1)
+        while time.monotonic() < deadline and _reset(server, second) != 202:
+            time.sleep(0.2)
+        assert provider.wait_for(second), "the restarted worker did not send the email"
+    finally:
+        server.stop()
+        provider.server.shutdown()

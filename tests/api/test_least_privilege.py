@@ -230,3 +230,27 @@ def test_a_failing_migration_leaves_nothing_half_applied(cluster, tmp_path):
         assert cursor.fetchone() == (None,)
         cursor.execute("SELECT name FROM migratehistory ORDER BY id")
         assert [row[0] for row in cursor.fetchall()] == REAL_NAMES
+
+
+def test_only_the_app_role_reaches_the_email_outbox(migrated):
+    """Queued emails carry sealed reset and verification links: the jobs role gets nothing."""
+    with migrated.connect("jobs") as connection:
+        for statement in (
+            "SELECT id FROM email_outbox",
+            "INSERT INTO email_outbox (id, created_at, available_at, attempts) "
+            "VALUES (gen_random_uuid(), now(), now(), 0)",
+            "UPDATE email_outbox SET attempts = 0",
+            "DELETE FROM email_outbox",
+        ):
+            assert fails_with_permission_denied(connection, statement), statement
+    with migrated.connect("app") as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO email_outbox (id, payload, created_at, available_at, attempts) "
+            "VALUES (gen_random_uuid(), 'x', now(), now(), 0) RETURNING id"
+        )
+        row_id = cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE email_outbox SET sent_at = now(), payload = NULL WHERE id = %s", (row_id,)
+        )
+        cursor.execute("DELETE FROM email_outbox WHERE id = %s", (row_id,))
+        assert cursor.rowcount == 1

@@ -1,0 +1,299 @@
+"""The email outbox: requests enqueue account emails, a drainer thread in each API worker sends
+them, off the request path.
+
+Request side (``OutboxWriter``): one INSERT in the request's own transaction, so the email
+exists exactly when the request's other writes do. The payload names the email token row the
+link belongs to and carries the token itself, sealed (app/core/sealing.py).
+
+Drainer side (``OutboxDrainer``): a daemon thread per worker, on a one-connection pool of its
+own (a request thread never waits for it). Each round claims due rows with
+``FOR UPDATE SKIP LOCKED`` and leases them (``locked_until``): drainers of other workers skip
+what is claimed, and rows claimed by a worker that died are claimed again once the lease runs
+out, so a restart loses nothing (delivery is at least once). The attempt is counted when the
+row is claimed, so even a message that kills its worker stops after ``OUTBOX_MAX_ATTEMPTS``.
+
+A row is sent only if its email token is still live when the drainer gets to it; otherwise
+(an address with no account, a link already used or replaced) the delivery is a no-op. That is
+what lets a password reset run the same statements for known and unknown addresses. A failed
+delivery is retried with exponential backoff; after the last attempt the row is given up and a
+``email_delivery_failed`` security event is recorded. Sent or given-up rows lose their payload
+at once and are deleted after ``DONE_RETENTION`` by the drainer's housekeeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import peewee
+import structlog
+from psycopg2.extras import Json
+
+from app.core.clock import Clock
+from app.core.sealing import PayloadSealer, SealError
+from app.core.settings import Settings
+from app.integrations.email import EmailDeliveryError, EmailSender
+from app.integrations.email import templates as email_templates
+from app.models import OutboxEmail
+
+log = structlog.get_logger("app.outbox")
+
+BATCH_SIZE = 10
+DONE_RETENTION = timedelta(days=1)
+HOUSEKEEPING_EVERY_SECONDS = 60.0
+BACKOFF_CAP = timedelta(minutes=30)
+
+TEMPLATES = {
+    "verify_email": email_templates.verification_email,
+    "password_reset": email_templates.password_reset_email,
+}
+
+_CLAIM = """
+UPDATE email_outbox SET locked_until = %(lease_until)s, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM email_outbox
+    WHERE sent_at IS NULL AND failed_at IS NULL AND available_at <= %(now)s
+      AND (locked_until IS NULL OR locked_until <= %(now)s)
+    ORDER BY available_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, payload, attempts
+"""
+
+# The link's token row, still usable, and its account, still active.
+_RECIPIENT = """
+SELECT u.id, u.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.id = %(token_id)s AND t.purpose = %(purpose)s AND t.used_at IS NULL
+  AND t.expires_at > %(now)s AND u.is_active
+"""
+
+_SENT = """
+UPDATE email_outbox SET sent_at = %(now)s, payload = NULL, locked_until = NULL, last_error = NULL
+WHERE id = %(id)s
+"""
+
+_RETRY = """
+UPDATE email_outbox SET available_at = %(next_at)s, locked_until = NULL, last_error = %(error)s
+WHERE id = %(id)s
+"""
+
+_GIVE_UP = """
+UPDATE email_outbox SET failed_at = %(now)s, payload = NULL, locked_until = NULL,
+    last_error = %(error)s
+WHERE id = %(id)s
+"""
+
+_SECURITY_EVENT = """
+INSERT INTO security_events (id, user_id, event_type, created_at, details)
+SELECT %(event_id)s::uuid, (SELECT id FROM users WHERE id = %(user_id)s::uuid),
+    'email_delivery_failed', %(now)s, %(details)s::jsonb
+"""
+
+_PURGE = """
+DELETE FROM email_outbox WHERE sent_at <= %(before)s OR failed_at <= %(before)s
+"""
+
+
+class OutboxWriter:
+    """The request side: queue an email in the caller's transaction."""
+
+    def __init__(self, sealer: PayloadSealer, clock: Clock):
+        self.sealer = sealer
+        self.clock = clock
+
+    def enqueue_token_email(self, purpose: str, token_id: uuid.UUID, token: str) -> uuid.UUID:
+        """Queue the email carrying ``token`` (row ``token_id`` of email_tokens). The row may
+        not exist (an unknown address): the statement is the same, and the drainer then sends
+        nothing."""
+        if purpose not in TEMPLATES:
+            raise ValueError(f"no email template for {purpose!r}")
+        row_id = uuid.uuid4()
+        document = {"template": purpose, "token_id": str(token_id), "token": token}
+        now = self.clock()
+        OutboxEmail.insert(
+            id=row_id,
+            payload=self.sealer.seal(document, row_id.bytes),
+            created_at=now,
+            available_at=now,
+            attempts=0,
+        ).execute()
+        return row_id
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    payload: bytes | None
+    attempts: int
+
+
+class OutboxDrainer:
+    """The sending side; ``drain_once`` is one round, ``start`` runs rounds in a thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: peewee.Database,
+        sender: EmailSender,
+        sealer: PayloadSealer,
+        clock: Clock,
+    ):
+        self.settings = settings
+        self.database = database
+        self.sender = sender
+        self.sealer = sealer
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_housekeeping = 0.0
+
+    # ----- the thread -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="email-outbox-drainer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the delivery in hand and stop; rows not reached stay queued."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            handled = 0
+            try:
+                handled = self.drain_once()
+                if time.monotonic() >= self._next_housekeeping:
+                    self.housekeeping()
+                    self._next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_SECONDS
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any one failure
+                log.error("outbox_round_failed", error=type(exc).__name__)
+                self._discard_connection()
+            if handled < BATCH_SIZE:
+                self._stop.wait(self.settings.outbox_poll_seconds)
+
+    def _discard_connection(self) -> None:
+        try:
+            self.database.close()
+        except Exception:  # noqa: BLE001, S110 - the connection is gone either way
+            pass
+
+    # ----- one round ------------------------------------------------------------------------
+
+    def drain_once(self) -> int:
+        """Claim due rows and deliver each. Returns how many rows were handled."""
+        claimed = self._claim()
+        for row in claimed:
+            if self._stop.is_set() and self._thread is threading.current_thread():
+                break  # stopping: the rest stay leased and are claimed again after the lease
+            self._deliver(row)
+        return len(claimed)
+
+    def _claim(self) -> list[Claimed]:
+        now = self.clock()
+        with self.database.connection_context(), self.database.atomic():
+            cursor = self.database.execute_sql(
+                _CLAIM,
+                {
+                    "now": now,
+                    "lease_until": now + timedelta(seconds=self.settings.outbox_lease_seconds),
+                    "batch": BATCH_SIZE,
+                },
+            )
+            rows = cursor.fetchall()
+        return [Claimed(uuid.UUID(str(row[0])), row[1], row[2]) for row in rows]
+
+    def _execute(self, sql: str, params: dict) -> list[tuple]:
+        with self.database.connection_context(), self.database.atomic():
+            cursor = self.database.execute_sql(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def _deliver(self, row: Claimed) -> None:
+        try:
+            document = self.sealer.open(row.payload or b"", row.id.bytes)
+        except SealError:
+            self._give_up(row, None, "the payload does not open")
+            return
+        purpose = document.get("template")
+        found = self._execute(
+            _RECIPIENT,
+            {"token_id": document.get("token_id"), "purpose": purpose, "now": self.clock()},
+        )
+        if not found:
+            # No account for the address, or the link was used or replaced since: nothing to send.
+            self._execute(_SENT, {"id": str(row.id), "now": self.clock()})
+            log.info("outbox.skipped", outbox_id=str(row.id))
+            return
+        user_id, address = found[0]
+        message = TEMPLATES[purpose](address, document["token"], self.settings)
+        try:
+            self.sender.send(message)
+        except EmailDeliveryError as exc:  # its text names the provider and a reason, no secrets
+            self._failed(row, user_id, str(exc)[:200])
+            return
+        except Exception as exc:  # noqa: BLE001 - any other failure is retried too, never lost
+            self._failed(row, user_id, type(exc).__name__)
+            return
+        self._execute(_SENT, {"id": str(row.id), "now": self.clock()})
+        log.info("outbox.sent", outbox_id=str(row.id), attempts=row.attempts)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait before attempt ``attempts + 1``: base x 2^(attempts - 1), capped."""
+        delay = timedelta(seconds=self.settings.outbox_retry_base_seconds * 2 ** (attempts - 1))
+        return min(delay, BACKOFF_CAP)
+
+    def _failed(self, row: Claimed, user_id, error: str) -> None:
+        if row.attempts >= self.settings.outbox_max_attempts:
+            self._give_up(row, user_id, error)
+            return
+        next_at = self.clock() + self.backoff(row.attempts)
+        self._execute(_RETRY, {"id": str(row.id), "next_at": next_at, "error": error})
+        log.error(
+            "email_delivery_failed",
+            outbox_id=str(row.id),
+            attempts=row.attempts,
+            retry_at=next_at.isoformat(),
+            provider=self.settings.email_provider,
+            error=error,
+        )
+
+    def _give_up(self, row: Claimed, user_id, error: str) -> None:
+        now = self.clock()
+        with self.database.connection_context(), self.database.atomic():
+            self.database.execute_sql(_GIVE_UP, {"id": str(row.id), "now": now, "error": error})
+            self.database.execute_sql(
+                _SECURITY_EVENT,
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "user_id": None if user_id is None else str(user_id),
+                    "now": now,
+                    "details": Json(
+                        {"outbox_id": str(row.id), "attempts": row.attempts, "error": error}
+                    ),
+                },
+            )
+        log.error(
+            "email_delivery_abandoned",
+            outbox_id=str(row.id),
+            attempts=row.attempts,
+            provider=self.settings.email_provider,
+            error=error,
+        )
+
+    def housekeeping(self) -> int:
+        """Delete rows sent or given up more than ``DONE_RETENTION`` ago."""
+        before: datetime = self.clock() - DONE_RETENTION
+        with self.database.connection_context(), self.database.atomic():
+            return self.database.execute_sql(_PURGE, {"before": before}).rowcount
