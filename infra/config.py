@@ -9,6 +9,7 @@ configurations that no stack file holds.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,6 +30,8 @@ CPU_UNITS = (256, 512, 1024, 2048, 4096)
 MEMORY_MIB = (512, 1024, 2048, 3072, 4096, 6144, 8192, 10240, 12288)
 
 # Secrets that come from outside (set with `pulumi config set --secret`); never committed in clear.
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+$")
+
 EXTERNAL_SECRET_KEYS = ("resendApiKey", "slackWebhookUrl", "gmailAppPassword")
 
 
@@ -136,6 +139,9 @@ class StackConfig:
     # RATE_LIMITER_FAIL_CLOSED and EMAIL_VERIFICATION_ENABLED: every stack states both.
     rate_limiter_fail_closed: bool = True
     email_verification_enabled: bool = True
+    # ARN of the managed policy every role the program creates carries as its permissions
+    # boundary (infra/ci_access creates it; the CI deploy roles may create roles only with it).
+    permissions_boundary_arn: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -441,6 +447,13 @@ def from_mapping(
     if values.get("passwordMaxAgeDays") is not None:
         password_max_age_days = integer(values, "passwordMaxAgeDays", 0, PROJECT, minimum=0)
 
+    boundary = values.get("permissionsBoundaryArn") or None
+    if boundary is not None and not _POLICY_ARN.match(str(boundary)):
+        problems.append(
+            f"{PROJECT}:permissionsBoundaryArn must be an IAM managed policy ARN "
+            f"(arn:aws:iam::<account>:policy/<name>; got {boundary!r})"
+        )
+
     cfg = StackConfig(
         stack=stack,
         region=region,
@@ -464,6 +477,7 @@ def from_mapping(
         password_max_age_days=password_max_age_days,
         rate_limiter_fail_closed=explicit["rateLimiterFailClosed"],
         email_verification_enabled=explicit["emailVerificationEnabled"],
+        permissions_boundary_arn=str(boundary) if boundary else None,
     )
     if network.egress == "endpoints" and not problems:
         gaps = endpoint_gaps(cfg)
@@ -494,7 +508,7 @@ def required_secret_keys(cfg: StackConfig) -> list[str]:
 KEYS = (
     "environment owner compute frontendUrl domain apiUrl email network service database alarms "
     "waf registry uploads maintenanceSchedule logRetentionDays passwordMaxAgeDays imageTag "
-    "rateLimiterFailClosed emailVerificationEnabled"
+    "rateLimiterFailClosed emailVerificationEnabled permissionsBoundaryArn"
 ).split()
 
 

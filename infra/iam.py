@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pulumi
+
 VERSION = "2012-10-17"
 
 
@@ -41,6 +43,20 @@ def assume_role(service: str, *, source_account: str | None = None) -> str:
     if source_account:
         st["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
     return json.dumps({"Version": VERSION, "Statement": [st]})
+
+
+def boundary_transformation(boundary_arn: str):
+    """A stack transformation giving every role created after it this permissions boundary (the
+    same SDK-side mechanism as ``tags.register``, so the mocks see it too)."""
+
+    def add_boundary(args: pulumi.ResourceTransformationArgs):
+        if args.type_ != "aws:iam/role:Role":
+            return None
+        props = dict(args.props)
+        props["permissions_boundary"] = boundary_arn
+        return pulumi.ResourceTransformationResult(props, args.opts)
+
+    return add_boundary
 
 
 # AWS managed policies attached by ARN (documented by AWS for these exact purposes).

@@ -4,6 +4,9 @@ Renders the real program under Pulumi mocks with the stack's configuration and a
 tag (no cloud, no CLI), prints one line per resource -- ``<type token> <logical name>`` and its key
 properties -- or ``[{type, name, props}]`` with ``--format json``, and writes the picture of the
 components and their dependencies to ``docs/architecture-<stack>.svg``.
+
+``--stack ci-access/<stack>`` renders a stack of the CI access project (``infra/ci_access``:
+OIDC provider, CI roles, permissions boundary) the same way, without a picture.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from pathlib import Path
 from . import picture
 from .config import ConfigError
 from .offline import ROOT, capture_stack, list_stacks
+
+CI_ACCESS = "ci-access/"
+
+
+def _ci_access_stacks() -> list[str]:
+    from .ci_access.offline import list_stacks as ci_stacks
+
+    return [CI_ACCESS + s for s in ci_stacks()]
 
 # Props worth a glance per type; everything is in --format json.
 KEY_PROPS = {
@@ -91,7 +102,8 @@ def render_text(resources: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__)
-    parser.add_argument("--stack", default="dev", help=f"one of {', '.join(list_stacks())}")
+    every_stack = [*list_stacks(), *_ci_access_stacks()]
+    parser.add_argument("--stack", default="dev", help=f"one of {', '.join(every_stack)}")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
         "--no-image",
@@ -105,14 +117,22 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write architecture-<stack>.svg (default docs/)",
     )
     args = parser.parse_args(argv)
-    if args.stack not in list_stacks():
-        print(
-            f"plan: no stack {args.stack!r} in infra/stacks ({', '.join(list_stacks())})",
-            file=sys.stderr,
-        )
+    if args.stack not in every_stack:
+        print(f"plan: no stack {args.stack!r} ({', '.join(every_stack)})", file=sys.stderr)
         return 2
+    ci_access = args.stack.startswith(CI_ACCESS)
     try:
-        resources = capture_stack(args.stack, with_image=not args.no_image)
+        if ci_access:
+            from .ci_access import config as ci_config
+            from .ci_access.offline import capture_stack as ci_capture
+
+            try:
+                resources = ci_capture(args.stack[len(CI_ACCESS) :])
+            except ci_config.ConfigError as e:
+                print(f"plan: {e}", file=sys.stderr)
+                return 2
+        else:
+            resources = capture_stack(args.stack, with_image=not args.no_image)
     except ConfigError as e:
         print(f"plan: {e}", file=sys.stderr)
         return 2
@@ -135,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             + (" (image-less phase)" if args.no_image else ""),
             file=sys.stderr,
         )
-    if not args.no_image:
+    if not args.no_image and not ci_access:
         path = picture.write(resources, args.stack, args.picture_dir)
         print(f"picture: {path}", file=sys.stderr)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from . import tags
+from . import iam, tags
 from .components.database import Database
 from .components.jobs import Jobs
 from .components.network import Network
@@ -27,6 +27,10 @@ from .config import StackConfig
 def build(cfg: StackConfig) -> dict[str, object]:
     """Create every resource of the stack; returns the stack outputs (also exported)."""
     tags.register(cfg.tags)
+    if cfg.permissions_boundary_arn:
+        pulumi.runtime.register_stack_transformation(
+            iam.boundary_transformation(cfg.permissions_boundary_arn)
+        )
     account = aws.get_caller_identity().account_id
 
     network = Network("network", cfg)

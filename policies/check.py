@@ -3,7 +3,8 @@
 Without ``--resources`` it renders every stack in ``infra/stacks`` under mocks
 (``infra.offline.capture_stack``) twice -- fully deployed with the placeholder image tag, and the
 image-less first phase -- evaluates the pack's rules over each capture with that stack's policy
-config, then applies the repository guardrails and the API-shape check. With ``--resources FILE``
+config, does the same for every stack of the CI access project (``infra/ci_access``, prod config),
+then applies the repository guardrails and the API-shape check. With ``--resources FILE``
 it evaluates a resource list from anywhere (schema in docs/policies.md) and nothing else.
 
 Exit status: 0 when no mandatory rule is violated, 1 when one is, 2 on a usage or input error.
@@ -91,6 +92,25 @@ def run_stacks(stacks: list[str] | None, config_path: Path | None) -> list[Run]:
             )
             _phase_sanity(run, entries, with_image)
             runs.append(run)
+    if stacks is None:
+        runs += run_ci_access(config_path)
+    return runs
+
+
+def run_ci_access(config_path: Path | None) -> list[Run]:
+    """The CI access project (infra/ci_access), every stack, under the strict (prod) config: it
+    holds the roles that can deploy prod."""
+    try:
+        from infra.ci_access import offline as ci_offline
+    except ImportError as e:
+        raise UsageError(f"infra.ci_access.offline is not available ({e})") from e
+    config = _config("prod", config_path)
+    runs = []
+    for stack in ci_offline.list_stacks():
+        entries = normalise(ci_offline.capture_stack(stack), stack=stack)
+        outcome = evaluate(entries, config)
+        label = f"ci-access stack {stack}, environment prod"
+        runs.append(Run(label, f"ci-access/{stack}", "full", "prod", outcome))
     return runs
 
 

@@ -1,7 +1,8 @@
-"""IAM: no wildcard grants, no static credentials."""
+"""IAM: no wildcard grants, no static credentials, OIDC trust pinned to one subject."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 from pulumi_policy import EnforcementLevel, Severity
@@ -66,6 +67,66 @@ def check_static_credentials(type_: str, props: Mapping, config: Mapping) -> Ite
     )
 
 
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# Operators that pin a claim: the key must be present and match. ...IfExists variants are true
+# when the key is absent and negated operators match nearly everything, so neither pins.
+PINNING_OPERATORS = ("stringequals", "stringlike")
+# A GitHub subject names one repository literally: repo:<owner>/<name>:<context>.
+_GITHUB_SUBJECT = re.compile(r"^repo:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:")
+
+
+def _provider_host(federated: str) -> str:
+    return federated.split(":oidc-provider/", 1)[1] if ":oidc-provider/" in federated else federated
+
+
+def _pinned_subjects(conditions: Mapping[str, Mapping[str, list[str]]], host: str) -> list[str]:
+    """Values of ``<host>:sub`` under a pinning operator (empty when none)."""
+    values: list[str] = []
+    for op, block in conditions.items():
+        qualified = op.lower().startswith(("foranyvalue:", "forallvalues:"))
+        base = op.split(":", 1)[1] if qualified else op
+        if base.lower() not in PINNING_OPERATORS:
+            continue
+        for key, vals in block.items():
+            if key.lower() == f"{host}:sub".lower():
+                values += vals
+    return values
+
+
+def _subject_problem(host: str, subject: str) -> str | None:
+    if host == GITHUB_OIDC_HOST:
+        if not _GITHUB_SUBJECT.match(subject):
+            return (
+                f"subject {subject!r} does not name one repository (a wildcard over "
+                "repositories or organisations lets any of their workflows assume the role); "
+                "use repo:<owner>/<name>:environment:<env> or :pull_request"
+            )
+        return None
+    if subject.strip("*?") == "":
+        return f"subject {subject!r} matches every identity of {host}"
+    return None
+
+
+def check_oidc_trust(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
+    doc = load_json_document(peek(props, "assumeRolePolicy"), ["assumeRolePolicy"])
+    for st in statements(doc):
+        if not st.allows() or not st.covers_action("sts:AssumeRoleWithWebIdentity"):
+            continue
+        for federated in st.principals.get("Federated", []):
+            host = _provider_host(federated)
+            subjects = _pinned_subjects(st.conditions, host)
+            if not subjects:
+                yield (
+                    f"trust in {host} has no StringEquals/StringLike condition on {host}:sub: "
+                    "every workflow or identity of the provider can assume the role"
+                )
+                continue
+            for subject in subjects:
+                problem = _subject_problem(host, subject)
+                if problem:
+                    yield f"trust in {host}: {problem}"
+
+
 RULES = [
     Rule(
         name="iam-no-wildcard-grants",
@@ -90,5 +151,19 @@ RULES = [
         unknown="not applicable: the rule fires on the resource type alone",
         check=check_static_credentials,
         types=STATIC_CREDENTIAL_TYPES,
+    ),
+    Rule(
+        name="iam-oidc-trust-pinned-subject",
+        description="A role trusting an OIDC provider (sts:AssumeRoleWithWebIdentity) pins the "
+        "token's sub claim with StringEquals/StringLike, and for GitHub names one repository "
+        "literally (no wildcard over repositories or organisations).",
+        control="JAT-IAM-2 (GitHub OIDC: sub pinned to one repository)",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        remediation="Add Condition StringEquals {<provider>:sub: "
+        "repo:<owner>/<name>:environment:<env>} (and <provider>:aud: sts.amazonaws.com).",
+        unknown=DEFER + " (an unknown trust policy, e.g. one waiting for the provider's ARN)",
+        check=check_oidc_trust,
+        types=(ROLE,),
     ),
 ]
