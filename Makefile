@@ -46,6 +46,9 @@ deploy: $(VENV)/.synced ## Real deployment of STACK (needs the Pulumi CLI and AW
 image: ## Build the container image (docker buildx, else buildah)
 	@scripts/build-image
 
-lint: $(VENV)/.synced ## ruff check and format check
+lint: $(VENV)/.synced ## ruff, and the workflows: actionlint, zizmor, every action pinned to a SHA
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
+	@$(RUN) actionlint
+	@$(RUN) zizmor --offline --quiet .github/workflows
+	@$(RUN) python scripts/ci/check_pinned_actions.py

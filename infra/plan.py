@@ -28,6 +28,7 @@ def _ci_access_stacks() -> list[str]:
 
     return [CI_ACCESS + s for s in ci_stacks()]
 
+
 # Props worth a glance per type; everything is in --format json.
 KEY_PROPS = {
     "aws:ec2/vpc:Vpc": ["cidrBlock"],

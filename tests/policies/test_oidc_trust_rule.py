@@ -104,9 +104,7 @@ GOOD = [
         id="exact-pull-request-subject",
     ),
     pytest.param(
-        trust(
-            {"StringEquals": {**AUD, f"{HOST}:sub": "repo:example-org/app:environment:prod"}}
-        ),
+        trust({"StringEquals": {**AUD, f"{HOST}:sub": "repo:example-org/app:environment:prod"}}),
         id="exact-environment-subject",
     ),
     pytest.param(
