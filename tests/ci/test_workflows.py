@@ -82,7 +82,8 @@ def test_deploy_runs_in_the_stacks_environment_one_at_a_time_per_stack():
 def test_audit_runs_weekly_and_on_pull_requests_but_not_in_ci_run():
     wf = _load("audit.yml")
     assert wf["on"]["schedule"] and "pull_request" in wf["on"]
-    assert "audit" not in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    ci_run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip-audit" not in ci_run and "audit_dependencies" not in ci_run
 
 
 def test_ci_run_and_the_ci_workflow_call_the_same_steps():
