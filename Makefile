@@ -34,7 +34,7 @@ dev: $(VENV)/.synced ## Local PostgreSQL + migrations + API on http://127.0.0.1:
 test: $(VENV)/.synced ## The whole suite, real PostgreSQL included
 	@$(RUN) pytest $(PYTEST_ARGS)
 
-plan: $(VENV)/.synced ## Render the Pulumi program offline for STACK (mocks, no cloud)
+plan: $(VENV)/.synced ## Render STACK offline (mocks, no cloud); STACK=ci-access/shared: CI roles
 	@$(RUN) python -m infra.plan --stack $(STACK) $(PLAN_ARGS)
 
 policy: $(VENV)/.synced ## Policy pack + repository guardrails over every stack, offline

@@ -79,6 +79,8 @@ KEY_PROPS = {
     ],
     "aws:cloudwatch/metricAlarm:MetricAlarm": ["metricName", "threshold"],
     "aws:wafv2/webAcl:WebAcl": ["scope"],
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": ["url", "clientIdLists"],
+    "aws:iam/role:Role": ["name", "permissionsBoundary"],
 }
 
 
