@@ -45,15 +45,23 @@ def assume_role(service: str, *, source_account: str | None = None) -> str:
     return json.dumps({"Version": VERSION, "Statement": [st]})
 
 
+# The IAM path of every role the program creates when it runs under a permissions boundary: the CI
+# deploy roles may manage and pass only roles under it (infra/ci_access), never the account's other
+# roles.
+PROGRAM_ROLE_PATH = "/jobapptracker/"
+
+
 def boundary_transformation(boundary_arn: str):
-    """A stack transformation giving every role created after it this permissions boundary (the
-    same SDK-side mechanism as ``tags.register``, so the mocks see it too)."""
+    """A stack transformation giving every role created after it this permissions boundary and the
+    program's role path (the same SDK-side mechanism as ``tags.register``, so the mocks see it
+    too)."""
 
     def add_boundary(args: pulumi.ResourceTransformationArgs):
         if args.type_ != "aws:iam/role:Role":
             return None
         props = dict(args.props)
         props["permissions_boundary"] = boundary_arn
+        props["path"] = PROGRAM_ROLE_PATH
         return pulumi.ResourceTransformationResult(props, args.opts)
 
     return add_boundary

@@ -157,7 +157,7 @@ class _Mocks:
             return bucket, s
         if typ == "aws:iam/role:Role":
             s.setdefault("name", physical)
-            s["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{s['name']}"
+            s["arn"] = f"arn:aws:iam::{ACCOUNT}:role{s.get('path') or '/'}{s['name']}"
             s["uniqueId"] = f"AROA{sx.upper()}"
             return s["name"], s
         if typ == "aws:iam/rolePolicy:RolePolicy":

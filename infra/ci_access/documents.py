@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..iam import VERSION, statement
+from ..iam import PROGRAM_ROLE_PATH, VERSION, statement
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
@@ -67,8 +67,10 @@ ACCOUNT_LEVEL_ACTIONS = (
     "sts:GetCallerIdentity",
     "wafv2:ListWebACLs",
 )
-# Role management the deploy needs; each one that can give a role permissions is allowed only
-# when the role carries the boundary (iam:PermissionsBoundary).
+# Role management the deploy needs, only on roles under the program's path (so never on the
+# account's other roles, which it could otherwise re-trust or pass to a function); each action
+# that can give a role permissions is allowed only when the role carries the boundary
+# (iam:PermissionsBoundary).
 ROLE_GRANTING_ACTIONS = (
     "iam:AttachRolePolicy",
     "iam:CreateRole",
@@ -195,8 +197,13 @@ def _account_resources(account: str) -> list[str]:
     return [f"arn:aws:*:*:{account}:*", "arn:aws:s3:::*", "arn:aws:route53:::*"]
 
 
+def program_roles(account: str) -> str:
+    """Every role the program creates (under a boundary, they all live under its path)."""
+    return f"arn:aws:iam::{account}:role{PROGRAM_ROLE_PATH}*"
+
+
 def deploy_policy(account: str, bucket: str, key_arn: str, boundary: str) -> str:
-    roles = f"arn:aws:iam::{account}:role/*"
+    roles = program_roles(account)
     sts = [
         *_state_statements(bucket, key_arn, write=True),
         statement(
@@ -223,7 +230,7 @@ def deploy_policy(account: str, bucket: str, key_arn: str, boundary: str) -> str
 
 def boundary_policy(account: str, boundary: str, protected_roles: list[str]) -> str:
     """The most any deploy role or any role the program creates can ever do."""
-    roles = f"arn:aws:iam::{account}:role/*"
+    roles = program_roles(account)
     sts = [
         statement(
             "ProgramServices",

@@ -15,6 +15,7 @@ from infra.ci_access import documents
 from infra.ci_access.offline import capture_stack, read_stack_config
 from infra.config import ConfigError
 from infra.config import from_mapping as main_from_mapping
+from infra.iam import PROGRAM_ROLE_PATH
 from infra.offline import ACCOUNT, STACKS_DIR
 from infra.offline import capture_stack as capture_main
 
@@ -198,7 +199,8 @@ def deploy_dev(ci):
     return role["arn"], [_inline(ci, "deploy-dev")], boundary
 
 
-NEW_ROLE = f"arn:aws:iam::{ACCOUNT}:role/api-instance-role-1a2b3c4"
+NEW_ROLE = f"arn:aws:iam::{ACCOUNT}:role{PROGRAM_ROLE_PATH}api-instance-role-1a2b3c4"
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole"
 GRANTING = [
     "iam:CreateRole",
     "iam:PutRolePolicy",
@@ -217,6 +219,26 @@ def test_deploy_may_grant_a_role_only_with_the_same_boundary(deploy_dev, action)
     other = f"arn:aws:iam::{ACCOUNT}:policy/AdministratorBoundary"
     elsewhere = Request(arn, action, NEW_ROLE, {"iam:PermissionsBoundary": other})
     assert evaluate_bounded(elsewhere, identity, boundary) == "Deny"
+
+
+@pytest.mark.parametrize(
+    "action", [*GRANTING, "iam:UpdateAssumeRolePolicy", "iam:PassRole", "iam:DeleteRole"]
+)
+def test_deploy_cannot_manage_or_pass_the_accounts_other_roles(deploy_dev, action):
+    arn, identity, boundary = deploy_dev
+    ctx = {"iam:PermissionsBoundary": BOUNDARY}
+    assert evaluate_bounded(Request(arn, action, ADMIN_ROLE, ctx), identity, boundary) != "Allow"
+
+
+def test_deploy_passes_and_maintains_the_programs_roles(deploy_dev, tmp_path):
+    arn, identity, boundary = deploy_dev
+    resources = capture_main("dev", stacks_dir=_dev_with(tmp_path, BOUNDARY))
+    roles = [r["props"] for r in resources if r["type"] == "aws:iam/role:Role"]
+    assert roles and all(r["path"] == PROGRAM_ROLE_PATH for r in roles)
+    for role in roles:
+        for action in ("iam:PassRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"):
+            req = Request(arn, action, role["arn"])
+            assert evaluate_bounded(req, identity, boundary) == "Allow", (action, role["arn"])
 
 
 def test_deploy_cannot_remove_or_rewrite_the_boundary(deploy_dev):
