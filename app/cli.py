@@ -25,6 +25,7 @@ from app.core.roles import RoleSpec, bootstrap_roles
 from app.core.settings import (
     Settings,
     SettingsError,
+    command_environment,
     database_variables_present,
     development_environment,
 )
@@ -71,10 +72,9 @@ def _settings_for_database(component: str = "cli") -> tuple[Settings, LocalPostg
     """Settings pointing at the configured PostgreSQL, or at the local one (started and
     bootstrapped) when no DB_* variable is set in development."""
     if database_variables_present():
-        return Settings.from_env(component=component), None
+        return Settings.from_env(command_environment(_dev_defaults()), component=component), None
     local = _local_database()
-    environment = development_environment(local.environment())
-    settings = Settings.from_env(environment, component=component)
+    settings = Settings.from_env(command_environment(_dev_defaults(local)), component=component)
     if settings.is_production:
         raise SettingsError(["DB_HOST is required in production"])
     bootstrap(settings, local.admin_url)
@@ -94,8 +94,9 @@ def _dev_secrets() -> dict[str, str]:
     return values
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
-    local = None if database_variables_present() else _local_database()
+def _dev_defaults(local: LocalPostgres | None = None) -> dict[str, str]:
+    """What `make dev` runs with where a variable is not set; the operator commands use the
+    same in development."""
     defaults = {
         **_dev_secrets(),
         "LOCAL_STORAGE_DIR": str(REPO_ROOT / "var" / "uploads"),
@@ -103,7 +104,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     }
     if local is not None:
         defaults.update(local.environment())
-    environment = development_environment(defaults)
+    return defaults
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    local = None if database_variables_present() else _local_database()
+    environment = development_environment(_dev_defaults(local))
     settings = Settings.from_env(environment, component="api")
     try:
         if local is not None:
@@ -204,24 +210,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_force_password_change(args: argparse.Namespace) -> int:
+    """Revoking sessions needs the database only: no signing key, no email provider."""
     from app.core.database import init_database
-    from app.core.sealing import PayloadSealer
-    from app.core.security import PasswordHashing
-    from app.services.auth import AuthService
-    from app.services.outbox import OutboxWriter
-    from app.services.rate_limit import RateLimiter
+    from app.services.auth import force_password_change
 
     def run(settings: Settings) -> int:
         database = init_database(settings.database_url, settings, pool_size=1)
-        service = AuthService(
-            settings,
-            hashing=PasswordHashing(settings),
-            limiter=RateLimiter(database, system_clock, scale=1, fail_closed=False),
-            outbox=OutboxWriter(PayloadSealer(settings), system_clock),
-            clock=system_clock,
-        )
         with database.connection_context():
-            user = service.force_password_change(args.email)
+            user = force_password_change(args.email, system_clock)
         print(f"{user.email}: password change required; every session revoked")
         return 0
 

@@ -4,6 +4,7 @@ request) and the /docs page, whose assets the API serves itself: no CDN."""
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def build_document(app: falcon.App) -> dict:
                 responses.setdefault(status, _error_response(document, status))
             for status in _ERROR_STATUSES:
                 if status in responses:
-                    responses[status]["content"]["application/json"]["example"] = _example(status)
+                    code = _documented_code(responses[status].get("description", ""))
+                    example = _example(status, code)
+                    responses[status]["content"]["application/json"]["example"] = example
     return document
 
 
@@ -84,8 +87,14 @@ def _error_response(document: dict, status: str) -> dict:
     }
 
 
-def _example(status: str) -> dict:
-    code = {
+def _documented_code(description: str) -> str | None:
+    """The error code a route documented for a status (``"CODE: when"``), if any."""
+    code, separator, _ = description.partition(":")
+    return code if separator and re.fullmatch(r"[A-Z][A-Z0-9_]+", code) else None
+
+
+def _example(status: str, code: str | None = None) -> dict:
+    code = code or {
         "400": "TOKEN_INVALID", "401": "INVALID_TOKEN", "403": "FORBIDDEN", "404": "NOT_FOUND",
         "405": "METHOD_NOT_ALLOWED", "409": "VERSION_CONFLICT", "413": "PAYLOAD_TOO_LARGE",
         "415": "UNSUPPORTED_MEDIA_TYPE", "422": "VALIDATION_ERROR", "429": "RATE_LIMITED",

@@ -54,6 +54,7 @@ MAX_PRODUCTION_REFRESH_TOKEN_TTL_DAYS = 90
 MIN_PRODUCTION_PASSWORD_LENGTH = 12
 MAX_PRODUCTION_REQUEST_BYTES = 10 * 1024 * 1024
 MAX_PRODUCTION_UPLOAD_BYTES = 1024 * 1024 * 1024
+MAX_REFRESH_GRACE_SECONDS = 60
 DB_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_APP_USER", "DB_APP_PASSWORD")
 
 # The RDS CA bundle shipped in the image; verify-full uses it by default in production.
@@ -154,6 +155,7 @@ class Settings:
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_days: int = 30
     refresh_cookie_samesite: str = "Lax"
+    refresh_grace_seconds: int = 10
     password_min_length: int = 14
     password_max_age_days: int = 90
     argon2_time_cost: int = 3
@@ -336,6 +338,7 @@ class Settings:
             access_token_ttl_seconds=reader.integer("ACCESS_TOKEN_TTL_SECONDS", 900, minimum=60),
             refresh_token_ttl_days=reader.integer("REFRESH_TOKEN_TTL_DAYS", 30, minimum=1),
             refresh_cookie_samesite=reader.samesite("REFRESH_COOKIE_SAMESITE", "Lax"),
+            refresh_grace_seconds=reader.integer("REFRESH_GRACE_SECONDS", 10, minimum=0),
             password_min_length=reader.integer("PASSWORD_MIN_LENGTH", 14, minimum=8),
             password_max_age_days=reader.integer("PASSWORD_MAX_AGE_DAYS", 90, minimum=0),
             argon2_time_cost=reader.integer("ARGON2_TIME_COST", 3, minimum=1),
@@ -423,6 +426,11 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
         value = secrets.get(name)
         if value and len(value.encode()) < MIN_JWT_SECRET_BYTES:
             problems.append(f"{name} must be at least {MIN_JWT_SECRET_BYTES} bytes")
+    if settings.refresh_grace_seconds > MAX_REFRESH_GRACE_SECONDS:
+        problems.append(
+            f"REFRESH_GRACE_SECONDS={settings.refresh_grace_seconds} must be at most "
+            f"{MAX_REFRESH_GRACE_SECONDS}: a replay inside the grace is not treated as reuse"
+        )
     if settings.upload_pending_ttl_seconds <= settings.upload_url_ttl_seconds:
         problems.append(
             "UPLOAD_PENDING_TTL_SECONDS must be longer than UPLOAD_URL_TTL_SECONDS, or an upload "
@@ -671,6 +679,15 @@ def development_environment(extra_defaults: Mapping[str, str]) -> dict[str, str]
     merged = {**extra_defaults, **DEVELOPMENT_DEFAULTS}
     merged.update(os.environ)
     return merged
+
+
+def command_environment(development_defaults: Mapping[str, str]) -> dict[str, str]:
+    """The environment of an operator command (``python -m app.cli``): in development (APP_ENV
+    unset or ``development``) the same as ``make dev``'s, so a command finds what the local
+    server uses; otherwise the process environment alone."""
+    if os.environ.get("APP_ENV", "development").strip() in ("", "development"):
+        return development_environment(development_defaults)
+    return dict(os.environ)
 
 
 def database_variables_present(environ: Mapping[str, str] | None = None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import falcon
 
@@ -28,6 +29,10 @@ from app.services.auth import AuthService, SessionGrant
 REFRESH_COOKIE = "jat_refresh"
 COOKIE_PATH = "/v1/auth"
 CSRF_HEADER = "X-CSRF-Token"
+_EXPIRED = datetime(1970, 1, 1, tzinfo=UTC)
+DUPLICATED_COOKIE = (
+    "REFRESH_COOKIE_DUPLICATED: the request carries the refresh cookie more than once"
+)
 BEARER = {"bearerAuth": []}
 TAGS = ["auth"]
 # Read by the authentication middleware: the session endpoints stay open whatever the account's
@@ -45,24 +50,42 @@ class AuthResources:
         self.settings = settings
         self.frontend_origin = settings.frontend_url
 
+    def _cookie_attributes(self) -> dict:
+        """One place for the refresh cookie's attributes, so the cookie that clears it carries
+        the same Secure, HttpOnly, Path and SameSite as the cookie it clears."""
+        return {
+            "path": COOKIE_PATH,
+            "secure": True,
+            "http_only": True,
+            "same_site": self.settings.refresh_cookie_samesite,
+        }
+
     def set_refresh_cookie(self, resp: falcon.Response, grant: SessionGrant) -> None:
         resp.set_cookie(
             REFRESH_COOKIE,
             grant.refresh_token,
             expires=grant.refresh_expires_at.replace(tzinfo=None),
             max_age=int((grant.refresh_expires_at - self.auth.clock()).total_seconds()),
-            path=COOKIE_PATH,
-            secure=True,
-            http_only=True,
-            same_site=self.settings.refresh_cookie_samesite,
+            **self._cookie_attributes(),
         )
 
     def clear_refresh_cookie(self, resp: falcon.Response) -> None:
-        resp.unset_cookie(
-            REFRESH_COOKIE,
-            path=COOKIE_PATH,
-            same_site=self.settings.refresh_cookie_samesite,
-        )
+        resp.set_cookie(REFRESH_COOKIE, "", expires=_EXPIRED, **self._cookie_attributes())
+
+    def refresh_cookie(self, req: falcon.Request) -> str | None:
+        """The refresh cookie, refused when the request carries it more than once. A sibling
+        subdomain can plant a second ``jat_refresh`` (cookie tossing, with a longer Path or a
+        parent Domain) that the browser sends beside ours; picking either one could sign the
+        user into the planter's session, so neither is used."""
+        values = req.get_cookie_values(REFRESH_COOKIE) or []
+        if len(values) > 1:
+            raise AppError(
+                400,
+                "REFRESH_COOKIE_DUPLICATED",
+                "The request carries the refresh cookie more than once, so it cannot tell "
+                "which session is yours. Clear this site's cookies and sign in again.",
+            )
+        return values[0] if values else None
 
     def require_origin(self, req: falcon.Request) -> None:
         """Cookie-authenticated endpoints answer only the frontend's origin."""
@@ -102,14 +125,34 @@ class LoginResource(AuthResources):
 
 
 class RefreshResource(AuthResources):
-    @api_spec.validate(resp=responses(200, SessionResponse, 401, 403, 429), tags=TAGS)
+    @api_spec.validate(
+        resp=responses(
+            200,
+            SessionResponse,
+            (400, DUPLICATED_COOKIE),
+            401,
+            403,
+            (
+                409,
+                "REFRESH_RACE: another request rotated this refresh token less than "
+                "REFRESH_GRACE_SECONDS ago and its successor is unused; nothing was minted or "
+                "revoked; retry with the current refresh cookie",
+            ),
+            429,
+        ),
+        tags=TAGS,
+    )
     def on_post(self, req, resp):
         """Rotate the refresh cookie. Needs the frontend's Origin and X-CSRF-Token. A token
-        that was already used revokes its whole family: 401 REFRESH_TOKEN_REUSED."""
+        that was already used revokes its whole family: 401 REFRESH_TOKEN_REUSED; except when
+        another request (a second tab) rotated it less than REFRESH_GRACE_SECONDS ago and its
+        successor is still unused: 409 REFRESH_RACE, nothing minted or revoked, and the client
+        retries with the cookie it now holds. More than one refresh cookie: 400
+        REFRESH_COOKIE_DUPLICATED."""
         self.require_origin(req)
         try:
             grant = self.auth.refresh(
-                req.cookies.get(REFRESH_COOKIE), req.get_header(CSRF_HEADER), req.context.client
+                self.refresh_cookie(req), req.get_header(CSRF_HEADER), req.context.client
             )
         except AppError as error:
             if error.status == 401:
@@ -120,23 +163,23 @@ class RefreshResource(AuthResources):
 
 
 class LogoutResource(AuthResources):
-    @api_spec.validate(resp=responses(204, None, 403), tags=TAGS)
+    @api_spec.validate(resp=responses(204, None, (400, DUPLICATED_COOKIE), 403), tags=TAGS)
     def on_post(self, req, resp):
         """End this session (its whole refresh family) and clear the cookie."""
         self.require_origin(req)
-        self.auth.logout(
-            req.cookies.get(REFRESH_COOKIE), req.get_header(CSRF_HEADER), req.context.client
-        )
+        self.auth.logout(self.refresh_cookie(req), req.get_header(CSRF_HEADER), req.context.client)
         self.clear_refresh_cookie(resp)
         resp.status = 204
 
 
 class CsrfResource(AuthResources):
-    @api_spec.validate(resp=responses(200, CsrfResponse, 401, 403), tags=TAGS)
+    @api_spec.validate(
+        resp=responses(200, CsrfResponse, (400, DUPLICATED_COOKIE), 401, 403), tags=TAGS
+    )
     def on_get(self, req, resp):
         """The CSRF token of the current session again, for a reloaded page."""
         self.require_origin(req)
-        ok(req, resp, {"csrf_token": self.auth.csrf_for(req.cookies.get(REFRESH_COOKIE))})
+        ok(req, resp, {"csrf_token": self.auth.csrf_for(self.refresh_cookie(req))})
 
 
 class LogoutAllResource(AuthResources):
@@ -145,7 +188,7 @@ class LogoutAllResource(AuthResources):
 
     @api_spec.validate(resp=responses(204, None, 401), tags=TAGS, security=BEARER)
     def on_post(self, req, resp):
-        """Revoke every session of this account."""
+        """Revoke every session of this account, and every open password-reset link."""
         self.auth.logout_all(req.context.current, req.context.client)
         self.clear_refresh_cookie(resp)
         resp.status = 204
@@ -183,7 +226,7 @@ class PasswordResource(AuthResources):
         security=BEARER,
     )
     def on_post(self, req, resp, json: ChangePasswordBody):
-        """Change the password; every other session is revoked."""
+        """Change the password; every other session and every open reset link is revoked."""
         self.auth.change_password(
             req.context.current, json.current_password, json.new_password, req.context.client
         )

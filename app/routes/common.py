@@ -14,11 +14,17 @@ def ok(req: falcon.Request, resp: falcon.Response, data, *, status: int = 200, *
     resp.media = {"success": True, "data": data, "meta": meta(req, **extra)}
 
 
-def responses(status: int, model, *errors: int) -> Response:
-    """spectree responses: the success model plus the error envelope for each error status."""
+def responses(status: int, model, *errors: int | tuple[int, str]) -> Response:
+    """spectree responses: the success model plus the error envelope for each error status. An
+    error given as ``(status, "CODE: when it happens")`` is documented with that description,
+    and the document's example for it carries that code."""
     codes = {f"HTTP_{status}": model}
-    for code in errors:
-        codes[f"HTTP_{code}"] = ErrorEnvelope
+    for error in errors:
+        if isinstance(error, tuple):
+            code, description = error
+            codes[f"HTTP_{code}"] = (ErrorEnvelope, description)
+        else:
+            codes[f"HTTP_{error}"] = ErrorEnvelope
     return Response(**codes)
 
 

@@ -2,9 +2,12 @@
 
 Refresh tokens form families: login starts one; each refresh marks the presented token used and
 issues its child. Presenting a used token again means it was stolen or replayed, so the whole
-family is revoked. Access tokens name their family (``sid``), and every authenticated request
-re-reads the user and the family in one query, so revocation, deactivation and forced password
-changes take effect at once.
+family is revoked, except for a second tab that sent the same token within a short grace (see
+``refresh``). Rotation and every revocation take the account's session lock first
+(``auth_sessions``), so a revocation never misses a token a concurrent rotation minted.
+Access tokens name their family (``sid``), and every authenticated request re-reads the user and
+the family in one query, so revocation, deactivation and forced password changes take effect at
+once.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from app.core.security import AccessTokens, CsrfTokens, PasswordHashing, new_opa
 from app.core.security import token_digest as digest
 from app.core.settings import Settings
 from app.models import EmailToken, RefreshToken, SecurityEvent, User
-from app.services import rate_limit
+from app.services import auth_sessions, rate_limit
 from app.services.outbox import OutboxWriter
 from app.services.passwords import check_password
 from app.services.rate_limit import RateLimiter
@@ -56,6 +59,18 @@ class Unauthorized(AppError):
 class Forbidden(AppError):
     def __init__(self, code: str, message: str):
         super().__init__(403, code, message)
+
+
+class RefreshRace(AppError):
+    """Another request (a second tab sharing the cookie jar) rotated this token a moment ago."""
+
+    def __init__(self):
+        super().__init__(
+            409,
+            "REFRESH_RACE",
+            "This session was refreshed by another request a moment ago. Retry with the "
+            "current refresh cookie.",
+        )
 
 
 @dataclass(frozen=True)
@@ -240,11 +255,10 @@ class AuthService:
 
     # ----- refresh, CSRF and logout -------------------------------------------------------
 
-    def _token_row(self, refresh_token: str | None, *, lock: bool = False) -> RefreshToken:
+    def _token_row(self, refresh_token: str | None) -> RefreshToken:
         if not refresh_token:
             raise Unauthorized("REFRESH_TOKEN_MISSING", "No refresh token was presented.")
-        query = RefreshToken.select().where(RefreshToken.token_hash == digest(refresh_token))
-        row = (query.for_update() if lock else query).first()
+        row = RefreshToken.select().where(RefreshToken.token_hash == digest(refresh_token)).first()
         if row is None:
             raise Unauthorized("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
         return row
@@ -258,27 +272,49 @@ class AuthService:
         now = self.clock()
         reused = False
         with db.atomic():
-            row = self._token_row(refresh_token, lock=True)
+            # The account's session lock comes first, and the token is read after it: a
+            # rotation runs wholly before or wholly after any revocation of the account, and
+            # two refreshes of one token run one after the other.
+            user = auth_sessions.lock_account_of_token(digest(refresh_token or ""))
+            row = self._token_row(refresh_token)
             self._check_csrf(row, csrf_token)
             if row.revoked_at is not None:
                 raise Unauthorized("SESSION_REVOKED", "This session has been signed out.")
             if row.used_at is not None:
+                if self._sibling_just_rotated(row, now):
+                    raise RefreshRace()
                 reused = True
-                self._revoke_family(row.family_id, now)
-                self._event("refresh_token_reused", row.user, client, family_id=str(row.family_id))
+                auth_sessions.revoke_family(row.family_id, now)
+                self._event("refresh_token_reused", user, client, family_id=str(row.family_id))
             elif row.expires_at <= now:
                 raise Unauthorized("SESSION_EXPIRED", "This session has expired. Sign in again.")
-            elif not row.user.is_active:
-                self._revoke_family(row.family_id, now)
+            elif not user.is_active:
+                auth_sessions.revoke_family(row.family_id, now)
             else:
                 RefreshToken.update(used_at=now).where(RefreshToken.id == row.id).execute()
-                return self._issue(row.user, row.family_id, row, row.expires_at, client, now)
+                return self._issue(user, row.family_id, row, row.expires_at, client, now)
         if reused:
             raise Unauthorized(
                 "REFRESH_TOKEN_REUSED",
                 "This refresh token was already used. Every session of this sign-in was ended.",
             )
         raise Unauthorized("ACCOUNT_DISABLED", "This account is disabled.")
+
+    def _sibling_just_rotated(self, row: RefreshToken, now: datetime) -> bool:
+        """Two tabs share one cookie jar, so both may send the same token at once. The one that
+        waited behind the other's rotation is not a thief when the token was rotated less than
+        ``REFRESH_GRACE_SECONDS`` ago and its child has not been used yet (once the child is
+        used, the legitimate client has moved on and a replay is reuse). The family is live
+        here: a revoked token was refused before this is asked."""
+        grace = timedelta(seconds=self.settings.refresh_grace_seconds)
+        if not grace or now - row.used_at > grace:
+            return False
+        child = (
+            RefreshToken.select(RefreshToken.used_at, RefreshToken.revoked_at)
+            .where(RefreshToken.parent == row.id)
+            .first()
+        )
+        return child is not None and child.used_at is None and child.revoked_at is None
 
     def csrf_for(self, refresh_token: str | None) -> str:
         row = self._token_row(refresh_token)
@@ -295,27 +331,14 @@ class AuthService:
             return
         self._check_csrf(row, csrf_token)
         with db.atomic():
-            if self._revoke_family(row.family_id, self.clock()):
-                self._event("session_revoked", row.user, client, family_id=str(row.family_id))
-
-    def _revoke_family(self, family_id: uuid.UUID, now: datetime) -> int:
-        return (
-            RefreshToken.update(revoked_at=now)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_null())
-            .execute()
-        )
-
-    def _revoke_all(self, user: User, now: datetime, keep: uuid.UUID | None = None) -> int:
-        query = RefreshToken.update(revoked_at=now).where(
-            RefreshToken.user == user, RefreshToken.revoked_at.is_null()
-        )
-        if keep is not None:
-            query = query.where(RefreshToken.family_id != keep)
-        return query.execute()
+            user = auth_sessions.lock_account(row.user_id)
+            if auth_sessions.revoke_family(row.family_id, self.clock()):
+                self._event("session_revoked", user, client, family_id=str(row.family_id))
 
     def logout_all(self, current: CurrentUser, client: ClientInfo) -> int:
+        """Every session and every open password-reset link of the account ends."""
         with db.atomic():
-            count = self._revoke_all(current.user, self.clock())
+            count = auth_sessions.revoke_everything(current.user, self.clock())
             self._event("sessions_revoked_all", current.user, client, tokens=count)
         return count
 
@@ -371,12 +394,13 @@ class AuthService:
 
     def revoke_session(self, current: CurrentUser, family_id: uuid.UUID, client) -> None:
         with db.atomic():
+            auth_sessions.lock_account(current.user.id)
             owned = (
                 RefreshToken.select()
                 .where(RefreshToken.family_id == family_id, RefreshToken.user == current.user)
                 .exists()
             )
-            if not owned or not self._revoke_family(family_id, self.clock()):
+            if not owned or not auth_sessions.revoke_family(family_id, self.clock()):
                 raise NotFound("No active session with this id.")
             self._event("session_revoked", current.user, client, family_id=str(family_id))
 
@@ -411,19 +435,22 @@ class AuthService:
             raise ValidationFailed(
                 [{"field": "new_password", "message": "must differ from the current password"}]
             )
-        self._set_password(user, new_password, client, "password_changed", keep=current.family_id)
+        password_hash = self.hashing.hash(new_password)
+        self._set_password(user, password_hash, client, "password_changed", keep=current.family_id)
 
-    def _set_password(self, user, password, client, event, keep=None) -> None:
-        password_hash = self.hashing.hash(password)
+    def _set_password(self, user, password_hash, client, event, keep=None) -> None:
+        """Store the new hash and end every other session and every open reset link, under the
+        account's session lock (the hash is computed before, so the lock is held briefly)."""
         now = self.clock()
         with db.atomic():
+            auth_sessions.lock_account(user.id)
             User.update(
                 password_hash=password_hash,
                 password_changed_at=now,
                 force_password_change=False,
                 updated_at=now,
             ).where(User.id == user.id).execute()
-            revoked = self._revoke_all(user, now, keep=keep)
+            revoked = auth_sessions.revoke_everything(user, now, keep=keep)
             self._event(event, user, client, sessions_revoked=revoked)
 
     def request_password_reset(self, email: str, client: ClientInfo) -> None:
@@ -449,27 +476,13 @@ class AuthService:
             min_length=self.settings.password_min_length,
             field="new_password",
         )
+        password_hash = self.hashing.hash(new_password)
         with db.atomic():
+            # The account's lock before the token's row: the order every path takes, so two
+            # confirmations (or a confirmation and a change) never wait on each other in a cycle.
+            auth_sessions.lock_account(user.id)
             self._consume_email_token(token, "password_reset")
-            EmailToken.update(used_at=self.clock()).where(
-                EmailToken.user == user,
-                EmailToken.purpose == "password_reset",
-                EmailToken.used_at.is_null(),
-            ).execute()
-            self._set_password(user, new_password, client, "password_reset")
-
-    def force_password_change(self, email: str) -> User:
-        user = User.get_or_none(User.email == normalise_email(email))
-        if user is None:
-            raise NotFound("No account with this email.")
-        now = self.clock()
-        with db.atomic():
-            User.update(force_password_change=True, updated_at=now).where(
-                User.id == user.id
-            ).execute()
-            revoked = self._revoke_all(user, now)
-            self._event("password_change_forced", user, None, sessions_revoked=revoked)
-        return user
+            self._set_password(user, password_hash, client, "password_reset")
 
     # ----- email verification -------------------------------------------------------------
 
@@ -555,3 +568,23 @@ class AuthService:
             }
             for row in rows
         ]
+
+
+def force_password_change(email: str, clock: Clock) -> User:
+    """Require a new password at the next use and end every session and reset link (the
+    operator command). Needs the database only: no signing key, no email provider."""
+    user = User.get_or_none(User.email == normalise_email(email))
+    if user is None:
+        raise NotFound("No account with this email.")
+    now = clock()
+    with db.atomic():
+        auth_sessions.lock_account(user.id)
+        User.update(force_password_change=True, updated_at=now).where(User.id == user.id).execute()
+        revoked = auth_sessions.revoke_everything(user, now)
+        SecurityEvent.create(
+            user=user,
+            event_type="password_change_forced",
+            created_at=now,
+            details={"sessions_revoked": revoked},
+        )
+    return user

@@ -39,6 +39,13 @@ def signed_in(env, email=None):
     return browser, email
 
 
+def family_of(refresh_cookie: str):
+    from app.core.security import token_digest
+    from app.models import RefreshToken
+
+    return RefreshToken.get(RefreshToken.token_hash == token_digest(refresh_cookie)).family_id
+
+
 def age_password(email: str, *, days: int) -> None:
     User.update(password_changed_at=User.password_changed_at - timedelta(days=days)).where(
         User.email == email
@@ -208,13 +215,14 @@ def test_rehash_on_login_when_parameters_change(env, settings):
 
 
 def test_refresh_rotates_and_reuse_revokes_the_whole_family(env):
-    browser, _ = signed_in(env)
+    browser, email = signed_in(env)
     first_cookie = browser.cookies["jat_refresh"]
     assert browser.refresh().status_code == 200
     newest_cookie = browser.cookies["jat_refresh"]
     assert newest_cookie != first_cookie
 
-    browser.cookies["jat_refresh"] = first_cookie  # replay the rotated token
+    env.clock.advance(seconds=env.settings.refresh_grace_seconds + 1)
+    browser.cookies["jat_refresh"] = first_cookie  # replay the rotated token, after the grace
     reused = browser.refresh()
     assert reused.status_code == 401
     assert error_code(reused) == "REFRESH_TOKEN_REUSED"
@@ -222,7 +230,27 @@ def test_refresh_rotates_and_reuse_revokes_the_whole_family(env):
     browser.cookies["jat_refresh"] = newest_cookie  # the newest one died with its family
     assert error_code(browser.refresh()) == "SESSION_REVOKED"
     assert error_code(browser.request("GET", "/v1/users/me")) == "INVALID_TOKEN"
-    assert SecurityEvent.select().where(SecurityEvent.event_type == "refresh_token_reused").exists()
+    owner = User.get(User.email == email)
+    event = SecurityEvent.get(
+        SecurityEvent.user == owner, SecurityEvent.event_type == "refresh_token_reused"
+    )
+    assert event.details == {"family_id": str(family_of(first_cookie))}
+
+
+def test_an_expired_access_token_is_refused_over_http(env):
+    browser, _ = signed_in(env)
+    assert browser.request("GET", "/v1/users/me").status_code == 200
+    env.clock.advance(seconds=env.settings.access_token_ttl_seconds - 1)
+    assert browser.request("GET", "/v1/users/me").status_code == 200
+    # Past the lifetime and the 5-second leeway for clock skew between instances.
+    env.clock.advance(seconds=7)
+    expired = browser.request("GET", "/v1/users/me")
+    assert expired.status_code == 401
+    assert error_code(expired) == "INVALID_TOKEN"
+    assert expired.headers["www-authenticate"] == 'Bearer realm="api"'
+    # The session itself is still alive: a refresh gives a working access token.
+    assert browser.refresh().status_code == 200
+    assert browser.request("GET", "/v1/users/me").status_code == 200
 
 
 def test_refresh_returns_must_change_password(env):

@@ -85,3 +85,54 @@ def test_force_password_change_flags_the_user_and_revokes_sessions(db_env, setti
     missing = cli(db_env, "users", "force-password-change", "nobody@example.com")
     assert missing.returncode == 1
     assert "No account" in missing.stderr
+
+
+def test_force_password_change_needs_no_signing_key(db_env, settings):
+    from app.models import RefreshToken, User
+    from tests.helpers import Browser, build, fast_settings, unique_email
+
+    config = fast_settings(settings)
+    app, _, _ = build(config)
+    browser = Browser(app, config)
+    email = unique_email("keyless")
+    browser.register(email)
+    browser.login(email)
+
+    without_key = {name: value for name, value in db_env.items() if name != "JWT_SECRET"}
+    result = cli(without_key, "users", "force-password-change", email)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    user = User.get(User.email == email)
+    assert user.force_password_change is True
+    assert (
+        not RefreshToken.select()
+        .where(RefreshToken.user == user, RefreshToken.revoked_at.is_null())
+        .exists()
+    )
+
+
+def test_commands_use_the_dev_servers_defaults_in_development(db_env, tmp_path, monkeypatch):
+    """In development a command sees what `make dev` gives the local server (its JWT key, the
+    console email provider, the local uploads folder); elsewhere only the environment."""
+    import json
+
+    from app import cli as commands
+
+    monkeypatch.setattr(commands, "DEV_SECRETS_FILE", tmp_path / "dev-secrets.json")
+    for name, value in db_env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("APP_ENV", "JWT_SECRET", "EMAIL_PROVIDER", "LOCAL_STORAGE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings, local = commands._settings_for_database()
+    assert local is None  # DB_* given: that server, not the embedded one
+    dev_key = json.loads((tmp_path / "dev-secrets.json").read_text())["JWT_SECRET"]
+    assert settings.app_env == "development"
+    assert settings.jwt_secret == dev_key
+    assert settings.email_provider == "console"
+    assert settings.local_storage_dir == str(commands.REPO_ROOT / "var" / "uploads")
+
+    monkeypatch.setenv("APP_ENV", "test")
+    settings, _ = commands._settings_for_database()
+    assert settings.jwt_secret is None
+    assert settings.email_provider == "resend"

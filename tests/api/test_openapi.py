@@ -82,6 +82,22 @@ def test_errors_use_the_envelope_with_examples(document):
     assert document["components"]["schemas"]["ErrorEnvelope"]["required"] == ["error", "meta"]
 
 
+def test_refresh_documents_the_race_and_the_duplicated_cookie(document):
+    responses = document["paths"]["/v1/auth/refresh"]["post"]["responses"]
+    race = responses["409"]
+    assert race["description"].startswith("REFRESH_RACE: ")
+    assert "REFRESH_GRACE_SECONDS" in race["description"]
+    assert race["content"]["application/json"]["example"]["error"]["code"] == "REFRESH_RACE"
+    for path, method in (
+        ("/v1/auth/refresh", "post"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/csrf", "get"),
+    ):
+        duplicated = document["paths"][path][method]["responses"]["400"]
+        example = duplicated["content"]["application/json"]["example"]
+        assert example["error"]["code"] == "REFRESH_COOKIE_DUPLICATED", path
+
+
 def test_request_schemas_carry_examples(document):
     create = document["components"]["schemas"]["ApplicationCreate"]["properties"]
     assert create["company"]["examples"] == ["Acme Corp"]

@@ -384,3 +384,16 @@ def test_nothing_outside_settings_reads_the_environment():
         if re.search(r"os\.environ|os\.getenv|getenv\(", text):
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+def test_refresh_grace_is_bounded_and_can_be_turned_off():
+    assert Settings.from_env({}).refresh_grace_seconds == 10
+    assert Settings.from_env({"REFRESH_GRACE_SECONDS": "0"}).refresh_grace_seconds == 0
+    assert Settings.from_env({"REFRESH_GRACE_SECONDS": "60"}).refresh_grace_seconds == 60
+    assert any(
+        "REFRESH_GRACE_SECONDS=61 must be at most 60" in p
+        for p in problems_of({"REFRESH_GRACE_SECONDS": "61"})
+    )
+    assert any(
+        "REFRESH_GRACE_SECONDS=-1" in p for p in problems_of({"REFRESH_GRACE_SECONDS": "-1"})
+    )
