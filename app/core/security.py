@@ -212,3 +212,49 @@ class CsrfTokens:
 
 def expires_in(now: datetime, days: int) -> datetime:
     return now + timedelta(days=days)
+
+
+DEVICE_COOKIE_TTL = timedelta(days=90)
+
+
+class DeviceCookies:
+    """OWASP's device cookie against brute force: ``<device id>.<issued>.<mac>``, where the MAC
+    (HMAC-SHA256 under a key derived from the JWT secret) covers the account it was issued for,
+    the device id and the issue time. A cookie is valid only for that account and only for
+    ``DEVICE_COOKIE_TTL``; a cookie planted from another account, edited or expired is ignored,
+    and the client counts as unknown."""
+
+    def __init__(self, settings: Settings):
+        secrets_in_use = [settings.jwt_secret, settings.jwt_previous_secret]
+        self._keys = [self._derive(secret) for secret in secrets_in_use if secret]
+
+    @staticmethod
+    def _derive(secret: str) -> bytes:
+        return hmac.new(secret.encode(), b"jat-device-key", hashlib.sha256).digest()
+
+    @staticmethod
+    def _mac(key: bytes, account: str, device_id: str, issued: int) -> str:
+        message = f"device:{account}:{device_id}:{issued}".encode()
+        digest = hmac.new(key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def issue(self, account: str, device_id: str | None, now: datetime) -> str:
+        """A cookie for ``account``; the device keeps its id across sign-ins."""
+        device_id = device_id or secrets.token_urlsafe(16)
+        issued = int(now.timestamp())
+        return f"{device_id}.{issued}.{self._mac(self._keys[0], account, device_id, issued)}"
+
+    def device(self, account: str, cookie: str | None, now: datetime) -> str | None:
+        """The device id when ``cookie`` is a valid device cookie for ``account``, else None."""
+        parts = (cookie or "").split(".")
+        if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+            return None
+        device_id, issued_text, presented = parts
+        issued = int(issued_text)
+        if not 0 <= now.timestamp() - issued <= DEVICE_COOKIE_TTL.total_seconds():
+            return None
+        valid = any(
+            hmac.compare_digest(self._mac(key, account, device_id, issued), presented)
+            for key in self._keys
+        )
+        return device_id if valid else None

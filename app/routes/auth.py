@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import falcon
 
 from app.core.errors import AppError
+from app.core.security import DEVICE_COOKIE_TTL
 from app.core.settings import Settings
 from app.core.spec import api_spec
 from app.routes.common import ok, responses
@@ -27,6 +28,8 @@ from app.schemas.auth import (
 from app.services.auth import AuthService, SessionGrant
 
 REFRESH_COOKIE = "jat_refresh"
+# __Host-: Secure, Path=/ and no Domain, so no sibling subdomain can plant it.
+DEVICE_COOKIE = "__Host-jat_device"
 COOKIE_PATH = "/v1/auth"
 CSRF_HEADER = "X-CSRF-Token"
 _EXPIRED = datetime(1970, 1, 1, tzinfo=UTC)
@@ -67,6 +70,17 @@ class AuthResources:
             expires=grant.refresh_expires_at.replace(tzinfo=None),
             max_age=int((grant.refresh_expires_at - self.auth.clock()).total_seconds()),
             **self._cookie_attributes(),
+        )
+
+    def set_device_cookie(self, resp: falcon.Response, value: str) -> None:
+        resp.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=int(DEVICE_COOKIE_TTL.total_seconds()),
+            path="/",
+            secure=True,
+            http_only=True,
+            same_site=self.settings.refresh_cookie_samesite,
         )
 
     def clear_refresh_cookie(self, resp: falcon.Response) -> None:
@@ -118,9 +132,15 @@ class LoginResource(AuthResources):
         json=LoginBody, resp=responses(200, SessionResponse, 401, 422, 429, 503), tags=TAGS
     )
     def on_post(self, req, resp, json: LoginBody):
-        """Sign in: an access token in the body, the refresh token in an HttpOnly cookie."""
-        grant = self.auth.login(json.email, json.password, req.context.client)
+        """Sign in: an access token in the body, the refresh token in an HttpOnly cookie, and
+        a device cookie that keeps this browser signing in while unknown clients are throttled
+        for the account."""
+        grant = self.auth.login(
+            json.email, json.password, req.context.client, req.cookies.get(DEVICE_COOKIE)
+        )
         self.set_refresh_cookie(resp, grant)
+        if grant.device_cookie:
+            self.set_device_cookie(resp, grant.device_cookie)
         ok(req, resp, self.grant_body(grant))
 
 

@@ -16,7 +16,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import peewee
@@ -24,7 +24,13 @@ import peewee
 from app.core.clock import Clock
 from app.core.database import PreparedSelect, db
 from app.core.errors import AppError, NotFound, ValidationFailed
-from app.core.security import AccessTokens, CsrfTokens, PasswordHashing, new_opaque_token
+from app.core.security import (
+    AccessTokens,
+    CsrfTokens,
+    DeviceCookies,
+    PasswordHashing,
+    new_opaque_token,
+)
 from app.core.security import token_digest as digest
 from app.core.settings import Settings
 from app.models import EmailToken, RefreshToken, SecurityEvent, User
@@ -90,6 +96,8 @@ class SessionGrant:
     refresh_expires_at: datetime
     family_id: uuid.UUID
     user: User
+    # Login only: the device cookie to set (docs/security.md, "Throttling model").
+    device_cookie: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ class AuthService:
         self.hashing = hashing
         self.tokens = AccessTokens(settings, clock)
         self.csrf = CsrfTokens(settings)
+        self.devices = DeviceCookies(settings)
         self.limiter = limiter
         self.outbox = outbox
         self.clock = clock
@@ -190,29 +199,42 @@ class AuthService:
             ) from exc
         return user
 
-    def login(self, email: str, password: str, client: ClientInfo) -> SessionGrant:
+    def login(
+        self, email: str, password: str, client: ClientInfo, device_cookie: str | None = None
+    ) -> SessionGrant:
+        """Failures are charged to the device's own budget when the client presents a valid
+        device cookie for this account, else to the budget every unknown client shares."""
         email = normalise_email(email)
         subject = account_subject(email)
-        failures = self.limiter.hit_then_check_backoff(
-            rate_limit.LOGIN_PER_IP, client.ip or "unknown", subject
+        device = self.devices.device(subject, device_cookie, self.clock())
+        if device is None:
+            budget, budget_subject = rate_limit.LOGIN_FAILURES_PER_ACCOUNT, subject
+        else:
+            budget, budget_subject = rate_limit.LOGIN_FAILURES_PER_DEVICE, f"{subject}:{device}"
+        failures = self.limiter.hit_then_check(
+            rate_limit.LOGIN_PER_IP, client.ip or "unknown", budget, budget_subject
         )
         user = User.get_or_none(User.email == email)
         # Unknown accounts still cost one full verify, so timing does not reveal them.
         matched = self.hashing.verify(user.password_hash if user else None, password)
         if not matched or not user.is_active:
-            self.limiter.record_failure(subject)
+            self.limiter.record_failure(budget, budget_subject)
             self._event("login_failed", user, client, reason="credentials")
             raise Unauthorized("INVALID_CREDENTIALS", "The email or password is incorrect.")
-        if failures:
-            self.limiter.reset(subject)
+        if failures and device is not None:
+            # A known device's success restores its own budget; the shared budget only decays
+            # (or is cleared by a completed reset), so the owner signing in never gives an
+            # attacker fresh guesses.
+            self.limiter.clear(budget, budget_subject)
         if self.hashing.needs_rehash(user.password_hash):
             user.password_hash = self.hashing.hash(password)
             User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
         now = self.clock()
         expires_at = now + timedelta(days=self.settings.refresh_token_ttl_days)
-        return self._issue(
+        grant = self._issue(
             user, uuid.uuid4(), None, expires_at, client, now, event="login_succeeded"
         )
+        return replace(grant, device_cookie=self.devices.issue(subject, device, now))
 
     def _issue(self, user, family_id, parent, expires_at, client, now, event=None):
         """Store the new refresh token (and, on login, its security event, in the same
@@ -406,25 +428,26 @@ class AuthService:
 
     # ----- passwords ----------------------------------------------------------------------
 
-    def confirm_password(self, current: CurrentUser, password: str) -> None:
-        """Re-authentication for destructive actions, under the same backoff as login."""
-        subject = account_subject(current.user.email)
-        self.limiter.check_backoff(subject)
+    def _reauthenticate(self, current: CurrentUser, password: str, field: str, message: str):
+        """The current password again, for destructive actions. Wrong answers are limited per
+        signed-in session, apart from the login budgets, so failed logins by others never
+        block the owner's own session."""
+        session = str(current.family_id or current.user.id)
+        self.limiter.check(rate_limit.REAUTH_FAILURES_PER_SESSION, session)
         if not self.hashing.verify(current.user.password_hash, password):
-            self.limiter.record_failure(subject)
-            raise ValidationFailed([{"field": "password", "message": "is not your password"}])
+            self.limiter.record_failure(rate_limit.REAUTH_FAILURES_PER_SESSION, session)
+            raise ValidationFailed([{"field": field, "message": message}])
+
+    def confirm_password(self, current: CurrentUser, password: str) -> None:
+        self._reauthenticate(current, password, "password", "is not your password")
 
     def change_password(
         self, current: CurrentUser, current_password: str, new_password: str, client
     ) -> None:
         user = current.user
-        subject = account_subject(user.email)
-        self.limiter.check_backoff(subject)
-        if not self.hashing.verify(user.password_hash, current_password):
-            self.limiter.record_failure(subject)
-            raise ValidationFailed(
-                [{"field": "current_password", "message": "is not your current password"}]
-            )
+        self._reauthenticate(
+            current, current_password, "current_password", "is not your current password"
+        )
         new_password = check_password(
             new_password,
             email=user.email,
@@ -483,6 +506,10 @@ class AuthService:
             auth_sessions.lock_account(user.id)
             self._consume_email_token(token, "password_reset")
             self._set_password(user, password_hash, client, "password_reset")
+        # The owner proved control of the mailbox: the account's login budgets start afresh.
+        subject = account_subject(user.email)
+        self.limiter.clear(rate_limit.LOGIN_FAILURES_PER_ACCOUNT, subject)
+        self.limiter.clear(rate_limit.LOGIN_FAILURES_PER_DEVICE, subject, with_children=True)
 
     # ----- email verification -------------------------------------------------------------
 

@@ -1,8 +1,14 @@
 """Rate limits whose counters live in PostgreSQL, so they hold across every instance.
 
-The limiter writes through its own connection pool in autocommit mode: an increment is committed
-the moment it happens, apart from the request's transaction, so a failed login that rolls back
-still counts.
+Every counter is a fixed window that decays: once ``window_seconds`` have passed since a window
+opened, the next hit starts a new one at 1. The limiter writes through its own connection pool in
+autocommit mode: an increment is committed the moment it happens, apart from the request's
+transaction, so a failed login that rolls back still counts.
+
+Login follows OWASP's device-cookie scheme (docs/security.md, "Throttling model"): a client that
+presents a valid device cookie for the account spends only its own failure budget; every other
+client shares the account's budget, so guessing stays bounded while the owner's known devices
+keep signing in.
 """
 
 from __future__ import annotations
@@ -27,17 +33,20 @@ class Limit:
     window_seconds: int
 
 
-# Per-window limits. RATE_LIMIT_SCALE multiplies the counts (benchmarks only).
+# Per-window limits. RATE_LIMIT_SCALE multiplies the counts (benchmarks only; refused in
+# production).
 LOGIN_PER_IP = Limit("login:ip", 30, 300)
+# Failed logins for one account from clients without a device cookie for it: one shared budget.
+LOGIN_FAILURES_PER_ACCOUNT = Limit("login:account", 10, 900)
+# Failed logins from one known device (a valid device cookie for the account): its own budget.
+LOGIN_FAILURES_PER_DEVICE = Limit("login:device", 10, 900)
+# Wrong current passwords within one signed-in session (change password, delete account).
+REAUTH_FAILURES_PER_SESSION = Limit("reauth:session", 5, 900)
 REGISTER_PER_IP = Limit("register:ip", 10, 3600)
 RESET_PER_IP = Limit("reset:ip", 10, 900)
 RESET_PER_ACCOUNT = Limit("reset:account", 3, 3600)
 RESEND_PER_USER = Limit("resend:user", 3, 900)
 REFRESH_PER_IP = Limit("refresh:ip", 120, 60)
-# Per-account login backoff: after FREE failures in a row, each further attempt must wait
-# 2^(n - FREE) seconds, capped. The owner is slowed down with the attacker, never locked out.
-BACKOFF_FREE_FAILURES = 5
-BACKOFF_CAP_SECONDS = 900
 
 
 class RateLimited(AppError):
@@ -70,19 +79,16 @@ ON CONFLICT (key) DO UPDATE SET
     last_hit_at = EXCLUDED.last_hit_at
 RETURNING count, window_start"""
 
-# Both built from constants only; every value is a bound parameter.
-_HIT_THEN_BACKOFF = (
+# Built from constants only; every value is a bound parameter.
+_HIT_THEN_READ = (
     "WITH hit AS (" + _UPSERT + ") "  # noqa: S608
-    "SELECT hit.count, hit.window_start, failures.count, failures.last_hit_at "
-    "FROM hit LEFT JOIN rate_limits failures ON failures.key = %(account)s"
+    "SELECT hit.count, hit.window_start, budget.count, budget.window_start "
+    "FROM hit LEFT JOIN rate_limits budget ON budget.key = %(budget)s"
 )
 
-_FAILURE = """
-INSERT INTO rate_limits (key, window_start, count, last_hit_at)
-VALUES (%(key)s, %(now)s, 1, %(now)s)
-ON CONFLICT (key) DO UPDATE SET count = rate_limits.count + 1, last_hit_at = EXCLUDED.last_hit_at
-RETURNING count
-"""
+
+def _key(limit: Limit, subject: str) -> str:
+    return f"{limit.name}:{subject}"
 
 
 class RateLimiter:
@@ -103,80 +109,73 @@ class RateLimiter:
             log.warning("rate_limiter_unavailable_allowing", error=type(exc).__name__)
             return None
 
+    def _allowed(self, limit: Limit) -> int:
+        return math.ceil(limit.limit * self._scale)
+
+    def _refuse(self, limit: Limit, window_start: datetime, now: datetime) -> None:
+        reset_at = window_start + timedelta(seconds=limit.window_seconds)
+        raise RateLimited(math.ceil((reset_at - now).total_seconds()))
+
+    def _params(self, limit: Limit, subject: str, now: datetime) -> dict:
+        return {
+            "key": _key(limit, subject),
+            "now": now,
+            "expired_before": now - timedelta(seconds=limit.window_seconds),
+        }
+
     def hit(self, limit: Limit, subject: str) -> None:
         """Count one request against ``limit`` for ``subject``; 429 once it is exceeded."""
         now = self._clock()
-        row = self._execute(
-            _UPSERT,
-            {
-                "key": f"{limit.name}:{subject}",
-                "now": now,
-                "expired_before": now - timedelta(seconds=limit.window_seconds),
-            },
-        )
+        row = self._execute(_UPSERT, self._params(limit, subject, now))
         if row is None:
             return
         count, window_start = row
-        if count > math.ceil(limit.limit * self._scale):
-            reset_at = window_start + timedelta(seconds=limit.window_seconds)
-            raise RateLimited(math.ceil((reset_at - now).total_seconds()))
+        if count > self._allowed(limit):
+            self._refuse(limit, window_start, now)
 
-    def hit_then_check_backoff(self, limit: Limit, subject: str, account: str) -> int:
-        """``hit(limit, subject)`` and ``check_backoff(account)`` in one round trip (the login
-        path). Returns the account's failures so far, so a success only clears them if any."""
+    def hit_then_check(self, limit: Limit, subject: str, budget: Limit, budget_subject: str) -> int:
+        """``hit(limit, subject)`` and ``check(budget, budget_subject)`` in one round trip (the
+        login path). Returns the failures already spent in the budget's current window."""
+        now = self._clock()
+        params = self._params(limit, subject, now)
+        params["budget"] = _key(budget, budget_subject)
+        row = self._execute(_HIT_THEN_READ, params)
+        if row is None:
+            return 0
+        count, window_start, spent, budget_start = row
+        if count > self._allowed(limit):
+            self._refuse(limit, window_start, now)
+        return self._spent_or_refuse(budget, spent, budget_start, now)
+
+    def check(self, budget: Limit, subject: str) -> int:
+        """429 when ``subject`` has spent its whole budget in the current window; otherwise the
+        number already spent."""
         now = self._clock()
         row = self._execute(
-            _HIT_THEN_BACKOFF,
-            {
-                "key": f"{limit.name}:{subject}",
-                "now": now,
-                "expired_before": now - timedelta(seconds=limit.window_seconds),
-                "account": f"login:account:{account}",
-            },
+            "SELECT count, window_start FROM rate_limits WHERE key = %(key)s",
+            {"key": _key(budget, subject)},
         )
         if row is None:
             return 0
-        count, window_start, failures, last_failure = row
-        if count > math.ceil(limit.limit * self._scale):
-            reset_at = window_start + timedelta(seconds=limit.window_seconds)
-            raise RateLimited(math.ceil((reset_at - now).total_seconds()))
-        self._refuse_during_backoff(failures or 0, last_failure, now)
-        return failures or 0
+        return self._spent_or_refuse(budget, row[0], row[1], now)
 
-    def _refuse_during_backoff(self, failures: int, last_failure, now: datetime) -> None:
-        wait = backoff_seconds(failures, self._scale)
-        if wait:
-            remaining = (last_failure + timedelta(seconds=wait) - now).total_seconds()
-            if remaining > 0:
-                raise RateLimited(math.ceil(remaining))
+    def _spent_or_refuse(self, budget: Limit, spent, window_start, now: datetime) -> int:
+        if spent is None or window_start + timedelta(seconds=budget.window_seconds) <= now:
+            return 0  # no counter, or its window has passed: the budget is whole again
+        if spent >= self._allowed(budget):
+            self._refuse(budget, window_start, now)
+        return spent
 
-    def check_backoff(self, subject: str) -> None:
-        """Refuse a login attempt for an account still inside its backoff delay."""
-        row = self._execute(
-            "SELECT count, last_hit_at FROM rate_limits WHERE key = %(key)s",
-            {"key": f"login:account:{subject}"},
-        )
-        if row is None:
-            return
-        failures, last_failure = row
-        self._refuse_during_backoff(failures, last_failure, self._clock())
+    def record_failure(self, budget: Limit, subject: str) -> None:
+        """Spend one unit of ``budget`` for ``subject`` (a window that has passed restarts)."""
+        self._execute(_UPSERT, self._params(budget, subject, self._clock()))
 
-    def record_failure(self, subject: str) -> None:
-        self._execute(_FAILURE, {"key": f"login:account:{subject}", "now": self._clock()})
-
-    def reset(self, subject: str) -> None:
+    def clear(self, budget: Limit, subject: str, *, with_children: bool = False) -> None:
+        """Forget ``subject``'s counter; ``with_children`` also forgets every ``subject:...``
+        under it (the devices of an account)."""
+        key = _key(budget, subject)
         self._execute(
-            "DELETE FROM rate_limits WHERE key = %(key)s RETURNING key",
-            {"key": f"login:account:{subject}"},
+            "WITH gone AS (DELETE FROM rate_limits WHERE key = %(key)s "
+            "OR (%(children)s AND key LIKE %(prefix)s) RETURNING 1) SELECT count(*) FROM gone",
+            {"key": key, "children": with_children, "prefix": key + ":%"},
         )
-
-
-def backoff_seconds(failures: int, scale: float = 1.0) -> int:
-    free = math.ceil(BACKOFF_FREE_FAILURES * scale)
-    if failures < free:
-        return 0
-    return min(2 ** (failures - free), BACKOFF_CAP_SECONDS)
-
-
-def window_start(now: datetime, seconds: int) -> datetime:
-    return now - timedelta(seconds=seconds)
