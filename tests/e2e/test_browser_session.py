@@ -19,6 +19,7 @@ pytestmark = pytest.mark.postgres
 
 PASSWORD = "correct-horse-battery-staple-42"
 COOKIE = "jat_refresh"
+DEVICE_COOKIE = "__Host-jat_device"
 
 
 def refresh_cookie(context, api_origin: str) -> dict | None:
@@ -77,8 +78,14 @@ def test_login_reload_csrf_refresh_me_logout_in_chromium(
     assert cookie["secure"] is True
     assert cookie["sameSite"] == "Lax"
     assert cookie["expires"] > 0  # persistent: it survives a browser restart, not only a reload
-    # The only cookie in the browser belongs to the API host; the app host has none.
-    assert [(c["name"], c["domain"]) for c in browser_context.cookies()] == [(COOKIE, e2e.API_HOST)]
+    # The browser's cookies belong to the API host; the app host has none. Besides the refresh
+    # cookie, the login set the device cookie: host-only, Path=/, HttpOnly, Secure.
+    assert sorted((c["name"], c["domain"]) for c in browser_context.cookies()) == [
+        (DEVICE_COOKIE, e2e.API_HOST),
+        (COOKIE, e2e.API_HOST),
+    ]
+    device = next(c for c in browser_context.cookies() if c["name"] == DEVICE_COOKIE)
+    assert (device["path"], device["httpOnly"], device["secure"]) == ("/", True, True)
     login_cookie = cookie["value"]
 
     # 2. Reload: everything in memory is gone, and nothing the page can read holds a token.
@@ -121,17 +128,18 @@ def test_login_reload_csrf_refresh_me_logout_in_chromium(
     api_page.evaluate("() => { document.cookie = 'probe=1; Path=/v1/auth; Secure'; }")
     visible = api_page.evaluate("document.cookie")
     assert "probe=1" in visible  # document.cookie does work on this document
-    assert COOKIE not in visible
+    assert COOKIE not in visible and DEVICE_COOKIE not in visible
     api_page.evaluate("() => { document.cookie = 'probe=; Path=/v1/auth; Secure; Max-Age=0'; }")
     api_page.close()
-    assert [c["name"] for c in browser_context.cookies()] == [COOKIE]
+    assert sorted(c["name"] for c in browser_context.cookies()) == [DEVICE_COOKIE, COOKIE]
 
     # 6. Logout: 204, the family is revoked and the browser drops the cookie.
     logout = run(page, "() => session.logout()")
     assert logout["status"] == 204, logout
     assert logout["body"] is None
     assert refresh_cookie(browser_context, api_server.origin) is None
-    assert browser_context.cookies() == []
+    # The device stays known after logout: only the refresh cookie is gone.
+    assert [c["name"] for c in browser_context.cookies()] == [DEVICE_COOKIE]
 
     # 7. A refresh after logout fails: the browser has no cookie left to send...
     after = run(page, "() => session.refresh('refresh-after-logout')")
