@@ -13,6 +13,7 @@ once.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 import uuid
@@ -42,6 +43,24 @@ from app.services.rate_limit import RateLimiter
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 PASSWORD_RESET_TTL = timedelta(hours=1)
 _EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+# A sign-in's session and security event, stored only while the account still has the hash
+# that was verified, under the account's session lock (app/services/auth_sessions.py).
+_SIGNED_IN_SESSION = """
+WITH account AS (
+    SELECT id FROM users WHERE id = %s AND password_hash = %s AND is_active
+    FOR NO KEY UPDATE
+), new_session AS (
+    INSERT INTO sessions
+        (id, user_id, family_id, parent_id, token_hash, created_at, expires_at, user_agent, ip)
+    SELECT %s, account.id, %s, NULL, %s, %s, %s, %s, %s FROM account
+    RETURNING user_id
+)
+INSERT INTO security_events (id, user_id, event_type, created_at, ip, user_agent, details)
+SELECT %s, new_session.user_id, %s, %s, %s, %s, %s FROM new_session
+RETURNING id
+"""
 
 
 def _current_user_query(family_id, user_id):
@@ -237,33 +256,27 @@ class AuthService:
         return replace(grant, device_cookie=self.devices.issue(subject, device, now))
 
     def _issue(self, user, family_id, parent, expires_at, client, now, event=None):
-        """Store the new refresh token (and, on login, its security event, in the same
-        statement: one round trip, atomic on its own) and mint the access token."""
+        """Store the new refresh token and mint the access token. A rotation (``parent``)
+        runs under the account's session lock already. A sign-in stores its session and its
+        security event in one statement that takes the same lock and inserts only while the
+        password hash is still the one just verified: a password change or reset that
+        committed after the check wins, and the sign-in is refused."""
         token = new_opaque_token()
-        session = RefreshToken.insert(
-            id=uuid.uuid4(),
-            user=user.id,
-            family_id=family_id,
-            parent=parent.id if parent else None,
-            token_hash=digest(token),
-            created_at=now,
-            expires_at=expires_at,
-            user_agent=(client.user_agent or "")[:512] or None,
-            ip=client.ip,
-        )
+        values = {
+            RefreshToken.id: uuid.uuid4(),
+            RefreshToken.user: user.id,
+            RefreshToken.family_id: family_id,
+            RefreshToken.parent: parent.id if parent else None,
+            RefreshToken.token_hash: digest(token),
+            RefreshToken.created_at: now,
+            RefreshToken.expires_at: expires_at,
+            RefreshToken.user_agent: (client.user_agent or "")[:512] or None,
+            RefreshToken.ip: client.ip,
+        }
         if event is None:
-            session.execute()
-        else:
-            inserted = session.returning(RefreshToken.id).cte("new_session")
-            SecurityEvent.insert(
-                id=uuid.uuid4(),
-                user=user.id,
-                event_type=event,
-                created_at=now,
-                ip=client.ip,
-                user_agent=(client.user_agent or "")[:512] or None,
-                details={"family_id": str(family_id)},
-            ).with_cte(inserted).execute()
+            RefreshToken.insert(values).execute()
+        elif not self._insert_signed_in_session(user, values, event, now):
+            raise Unauthorized("INVALID_CREDENTIALS", "The email or password is incorrect.")
         access_token, expires_in = self.tokens.issue(user.id, family_id, now)
         return SessionGrant(
             access_token=access_token,
@@ -274,6 +287,34 @@ class AuthService:
             family_id=family_id,
             user=user,
         )
+
+    @staticmethod
+    def _insert_signed_in_session(user, values, event, now) -> bool:
+        """The account's row, locked FOR NO KEY UPDATE and matched on the verified hash
+        (READ COMMITTED re-checks the match on the newest version once a concurrent change
+        commits); the session inserted from it; the event inserted from the session: both or
+        neither, in one round trip. False when the account no longer matches."""
+        cursor = db.execute_sql(
+            _SIGNED_IN_SESSION,
+            (
+                str(user.id),
+                user.password_hash,
+                str(values[RefreshToken.id]),
+                str(values[RefreshToken.family_id]),
+                values[RefreshToken.token_hash],
+                now,
+                values[RefreshToken.expires_at],
+                values[RefreshToken.user_agent],
+                values[RefreshToken.ip],
+                str(uuid.uuid4()),
+                event,
+                now,
+                values[RefreshToken.ip],
+                values[RefreshToken.user_agent],
+                json.dumps({"family_id": str(values[RefreshToken.family_id])}),
+            ),
+        )
+        return cursor.fetchone() is not None
 
     # ----- refresh, CSRF and logout -------------------------------------------------------
 

@@ -144,3 +144,43 @@ def test_no_token_of_a_revoked_family_survives_a_concurrent_refresh(race_env, ki
     rng = random.Random(f"revocation-{kind}")
     survivors = sum(run_trial(race_env, kind, rng) for _ in range(TRIALS))
     assert survivors == 0, f"{kind}: {survivors} of {TRIALS} trials left a live token"
+
+
+def test_a_sign_in_racing_a_password_change_leaves_no_session_of_the_old_password(race_env):
+    """A sign-in checks the old password, then a password change commits, then the sign-in
+    stores its session: that session must not survive the change. Sign-ins with the old
+    password loop in one thread while the owner changes the password in another."""
+    config, app, _, _ = race_env
+    rng = random.Random("sign-in-race")
+    survivors = 0
+    for _ in range(TRIALS):
+        trial = start_trial(race_env, "sign_in")
+        trial.kept_family = family_of(trial.owner)
+        signed_in = threading.Event()
+        stop = threading.Event()
+
+        def sign_in_loop(trial=trial, signed_in=signed_in, stop=stop):
+            while not stop.is_set():
+                status = Browser(app, config).login(trial.email).status_code
+                trial.statuses.append(status)
+                if status != 200:
+                    return
+                signed_in.set()
+
+        thief = threading.Thread(target=sign_in_loop)
+        thief.start()
+        try:
+            assert signed_in.wait(30), f"the sign-in loop never signed in: {trial.statuses}"
+            threading.Event().wait(rng.random() * 0.004)
+            changed = trial.owner.request(
+                "POST",
+                "/v1/auth/password",
+                json={"current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD},
+            )
+            assert changed.status_code == 204, changed.text
+            at_answer = live_tokens(trial)
+        finally:
+            stop.set()
+            thief.join(30)
+        survivors += bool(at_answer or live_tokens(trial))
+    assert survivors == 0, f"{survivors} of {TRIALS} trials kept a session of the old password"
