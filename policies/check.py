@@ -13,6 +13,7 @@ Exit status: 0 when no mandatory rule is violated, 1 when one is, 2 on a usage o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -154,7 +155,9 @@ def _config(environment: str, path: Path | None) -> dict[str, Any]:
     return packconfig.for_environment(config, ALL_RULES, environment)
 
 
-def run_resources(path: Path, environment: str, config_path: Path | None) -> Run:
+def run_resources(
+    path: Path, environment: str, config_path: Path | None, *, chosen: bool = True
+) -> Run:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -166,7 +169,10 @@ def run_resources(path: Path, environment: str, config_path: Path | None) -> Run
     except ResourceFileError as e:
         raise UsageError(f"{path}: {e}") from e
     outcome = evaluate(entries, _config(environment, config_path))
-    return Run(f"resources {path}, environment {environment}", None, None, environment, outcome)
+    how = "" if chosen else " (the default; --environment dev for a dev plan)"
+    return Run(
+        f"resources {path}, environment {environment}{how}", None, None, environment, outcome
+    )
 
 
 # ----- guardrails ----------------------------------------------------------------------------
@@ -256,8 +262,18 @@ def render_json(runs: list[Run], rules_meta: list[dict]) -> str:
                 )
     evaluated = set().union(*(r.outcome.evaluated for r in runs)) if runs else set()
     rules = [{**m, "evaluated": m["name"] in evaluated} for m in rules_meta]
+    checked = [
+        {"label": r.label, "stack": r.stack, "phase": r.phase, "environment": r.environment}
+        for r in runs
+    ]
     return json.dumps(
-        {"rules": rules, "violations": violations, "notApplicable": not_applicable}, indent=2
+        {
+            "runs": checked,
+            "rules": rules,
+            "violations": violations,
+            "notApplicable": not_applicable,
+        },
+        indent=2,
     )
 
 
@@ -279,7 +295,6 @@ def main(
     parser.add_argument(
         "--environment",
         choices=("dev", "prod"),
-        default="prod",
         help="policy environment for --resources (default: prod, the strict reading)",
     )
     parser.add_argument("--stack", action="append", help="only this stack (repeatable)")
@@ -299,7 +314,19 @@ def main(
         help="with --update-openapi-snapshot: accept breaking changes (retiring an API version)",
     )
     args = parser.parse_args(argv)
+    # stdout carries the result alone (JSON must parse); anything logged while rendering the
+    # stacks or generating the OpenAPI document goes to stderr.
+    result = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        return _run(args, root, openapi_generator, result)
 
+
+def _run(
+    args: argparse.Namespace,
+    root: Path,
+    openapi_generator: Callable[[], dict[str, Any]],
+    result: Any,
+) -> int:
     if args.update_openapi_snapshot:
         try:
             broken = apishape.update_snapshot(
@@ -314,14 +341,21 @@ def main(
                 file=sys.stderr,
             )
             return 1
-        print(f"wrote {root / apishape.SNAPSHOT}")
+        print(f"wrote {root / apishape.SNAPSHOT}", file=result)
         return 0
 
     guardrails = [*GUARDRAILS, apishape.guardrail(openapi_generator)]
     rules_meta = [r.metadata() for r in ALL_RULES] + [g.metadata() for g in guardrails]
     try:
         if args.resources:
-            runs = [run_resources(args.resources, args.environment, args.config)]
+            runs = [
+                run_resources(
+                    args.resources,
+                    args.environment or "prod",
+                    args.config,
+                    chosen=args.environment is not None,
+                )
+            ]
         else:
             runs = run_stacks(args.stack, args.config)
             if not args.skip_guardrails:
@@ -331,7 +365,8 @@ def main(
         return 2
 
     print(
-        render_json(runs, rules_meta) if args.format == "json" else render_table(runs, rules_meta)
+        render_json(runs, rules_meta) if args.format == "json" else render_table(runs, rules_meta),
+        file=result,
     )
     failed = any(f.level == "mandatory" for run in runs for f in run.outcome.findings)
     return 1 if failed else 0

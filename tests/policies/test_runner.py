@@ -426,3 +426,48 @@ def test_verdicts_match_the_analyzer(case):
     }
     assert ours == theirs
     assert ours or case == "good"
+
+
+def test_json_output_is_the_whole_of_stdout_and_logs_go_to_stderr(fake_infra, capsys):
+    """The OpenAPI step builds the app and requests /openapi.json through it, which logs a
+    request line; that line must not precede the JSON."""
+    from policies.apishape import generate_document
+
+    subprocess.run(["git", "init", "-q", str(fake_infra.root)], check=True)  # the file guardrails
+    code = check.main(
+        ["--format", "json", "--stack", "dev"],
+        root=fake_infra.root,
+        openapi_generator=generate_document,
+    )
+    out = capsys.readouterr()
+    assert code == 1  # the stand-in root has no docs/openapi.json snapshot
+    doc = json.loads(out.out)
+    assert {"runs", "rules", "violations", "notApplicable"} <= set(doc)
+    assert '"route": "/openapi.json"' in out.err
+
+
+def test_snapshot_update_prints_only_its_result(tmp_path, capsys):
+    from policies.apishape import generate_document
+
+    code = check.main(
+        ["--update-openapi-snapshot"], root=tmp_path, openapi_generator=generate_document
+    )
+    out = capsys.readouterr()
+    assert code == 0 and out.out.strip() == f"wrote {tmp_path / 'docs' / 'openapi.json'}"
+    assert "/openapi.json" in out.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "label"),
+    [
+        ([], "prod", "environment prod (the default; --environment dev for a dev plan)"),
+        (["--environment", "dev"], "dev", "environment dev"),
+        (["--environment", "prod"], "prod", "environment prod"),
+    ],
+)
+def test_resources_run_names_the_environment_it_used(argv, environment, label, capsys):
+    code, out, _ = run(["--resources", str(BAD), *argv], capsys)
+    first = out.splitlines()[0]
+    assert first == f"== resources {BAD}, {label}"
+    code, out, _ = run(["--resources", str(BAD), "--format", "json", *argv], capsys)
+    assert [r["environment"] for r in json.loads(out)["runs"]] == [environment]
