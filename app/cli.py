@@ -1,6 +1,6 @@
 """Operator commands: ``python -m app.cli --help``.
 
-dev                              local PostgreSQL + migrations + API on 127.0.0.1:8000
+dev [--port N]                   local PostgreSQL + migrations + API on http://localhost:8000
 db bootstrap-roles [--admin-url] create or update the migrator, app and jobs roles
 db migrate | status              apply or list migrations (as the migrator)
 db generate NAME                 write a migration from model changes, for review
@@ -10,11 +10,20 @@ users force-password-change EMAIL  require a new password; revoke every session
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg2
 
 from app.core import migrations
 from app.core.clock import system_clock
@@ -28,11 +37,14 @@ from app.core.settings import (
     command_environment,
     database_variables_present,
     development_environment,
+    development_port,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_DB_DIR = REPO_ROOT / "var" / "postgres"
 DEV_SECRETS_FILE = REPO_ROOT / "var" / "dev-secrets.json"
+DOTENV_FILE = REPO_ROOT / ".env"
+READY_WAIT_SECONDS = 180
 
 
 def role_names(settings: Settings) -> migrations.RoleNames:
@@ -74,10 +86,15 @@ def _settings_for_database(component: str = "cli") -> tuple[Settings, LocalPostg
     if database_variables_present():
         return Settings.from_env(command_environment(_dev_defaults()), component=component), None
     local = _local_database()
-    settings = Settings.from_env(command_environment(_dev_defaults(local)), component=component)
-    if settings.is_production:
-        raise SettingsError(["DB_HOST is required in production"])
-    bootstrap(settings, local.admin_url)
+    try:
+        environment = command_environment(_dev_defaults(), database=local.environment())
+        settings = Settings.from_env(environment, component=component)
+        if settings.is_production:
+            raise SettingsError(["DB_HOST is required in production"])
+        bootstrap(settings, local.admin_url)
+    except BaseException:
+        local.release()
+        raise
     return settings, local
 
 
@@ -94,7 +111,7 @@ def _dev_secrets() -> dict[str, str]:
     return values
 
 
-def _dev_defaults(local: LocalPostgres | None = None) -> dict[str, str]:
+def _dev_defaults() -> dict[str, str]:
     """What `make dev` runs with where a variable is not set; the operator commands use the
     same in development."""
     defaults = {
@@ -102,16 +119,87 @@ def _dev_defaults(local: LocalPostgres | None = None) -> dict[str, str]:
         "LOCAL_STORAGE_DIR": str(REPO_ROOT / "var" / "uploads"),
         "GLIBC_TUNABLES": GLIBC_TUNABLES,
     }
-    if local is not None:
-        defaults.update(local.environment())
     return defaults
 
 
+def dev_environment(local: LocalPostgres | None, port: int) -> dict[str, str]:
+    """What ``make dev`` runs the API with: the process environment (``.env`` included) over
+    the development defaults, the local database's DB_* over both when it is used."""
+    environment = development_environment(
+        _dev_defaults(), database=local.environment() if local else None, port=port
+    )
+    environment["PORT"] = str(port)
+    return environment
+
+
+def port_in_use(port: int) -> bool:
+    """Whether 127.0.0.1:port is taken (bound as gunicorn binds it, with SO_REUSEADDR)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+
+
+def ready_banner(settings: Settings, port: int, local: LocalPostgres | None) -> str:
+    base = f"http://localhost:{port}"
+    if local is not None:
+        database = (
+            f"local PostgreSQL on 127.0.0.1:{settings.db_port}; credentials in "
+            f"{_shown(local.credentials_file)}"
+        )
+    else:
+        database = f"{settings.db_host}:{settings.db_port} (your DB_* variables)"
+    return "\n".join(
+        [
+            f"ready: the API answers on {base}",
+            f"  API docs   {base}/docs",
+            f"  OpenAPI    {base}/openapi.json",
+            f"  database   {database}",
+            "  Ctrl-C stops the API" + (" and the local PostgreSQL" if local else ""),
+        ]
+    )
+
+
+def _announce_when_ready(server: subprocess.Popen, port: int, banner: str) -> None:
+    """Print the banner once /health/ready answers 200, i.e. a worker serves requests."""
+    url = f"http://127.0.0.1:{port}/health/ready"
+    deadline = time.monotonic() + READY_WAIT_SECONDS
+    while server.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback http
+                if resp.status == 200:
+                    print(banner, flush=True)
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            print(f"the API has not answered {url} after {READY_WAIT_SECONDS} s", flush=True)
+            return
+        time.sleep(0.3)
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    port = args.port or development_port()
+    if port_in_use(port):
+        print(
+            f"port {port} is in use on 127.0.0.1; choose another with `make dev PORT=<port>` "
+            "(or PORT=<port> in .env)",
+            file=sys.stderr,
+        )
+        return 1
     local = None if database_variables_present() else _local_database()
-    environment = development_environment(_dev_defaults(local))
-    settings = Settings.from_env(environment, component="api")
     try:
+        environment = dev_environment(local, port)
+        settings = Settings.from_env(environment, component="api")
         if local is not None:
             for action in bootstrap(settings, local.admin_url):
                 print(f"roles: {action}")
@@ -119,10 +207,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(
             f"migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else "")
         )
-        where = f"local PostgreSQL in {LOCAL_DB_DIR}" if local else f"{settings.db_host}"
-        print(f"database: {where} (port {settings.db_port})")
-        print(f"serving http://127.0.0.1:{args.port} as role {settings.db_app_user}; Ctrl-C stops")
-        sys.stdout.flush()
+        print(f"starting the API on 127.0.0.1:{port} as role {settings.db_app_user}", flush=True)
         command = [
             sys.executable,
             "-m",
@@ -130,10 +215,19 @@ def cmd_dev(args: argparse.Namespace) -> int:
             "-c",
             str(REPO_ROOT / "app" / "gunicorn_conf.py"),
             "--bind",
-            f"127.0.0.1:{args.port}",
+            f"127.0.0.1:{port}",
+            # gunicorn's own start-up lines ("Listening at ...") would come before any worker
+            # answers; the ready banner replaces them. Warnings and errors still show.
+            "--log-level",
+            "warning",
             "app.main:app",
         ]
         server = subprocess.Popen(command, env=environment, cwd=REPO_ROOT)  # noqa: S603
+        threading.Thread(
+            target=_announce_when_ready,
+            args=(server, port, ready_banner(settings, port, local)),
+            daemon=True,
+        ).start()
 
         def stop(signum, frame):
             raise KeyboardInterrupt
@@ -148,24 +242,42 @@ def cmd_dev(args: argparse.Namespace) -> int:
             server.wait()
             return 0
     finally:
-        if local is not None:
-            local.stop()
+        if local is not None and local.release():
             print("local PostgreSQL stopped")
 
 
 def cmd_bootstrap_roles(args: argparse.Namespace) -> int:
     if args.admin_url:
         settings = Settings.from_env(component="cli")
-        actions = bootstrap(settings, args.admin_url)
+        try:
+            actions = bootstrap(settings, args.admin_url)
+        except psycopg2.OperationalError as exc:
+            raise CommandError(unreachable(args.admin_url, exc)) from exc
     else:
         if database_variables_present():
-            raise SettingsError(["--admin-url is required when DB_* point at a server"])
+            raise SettingsError(["--admin-url is required when DB_HOST points at a server"])
         settings, local = _settings_for_database()
         actions = ["local database bootstrapped"]
-        local.stop()
+        local.release()
     for action in actions:
         print(action)
     return 0
+
+
+class CommandError(Exception):
+    """A failure the command explains in one line."""
+
+
+def unreachable(url: str, exc: Exception) -> str:
+    """One line naming the server (never the password) and the driver's first line."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    user = f" as {parts.username}" if parts.username else ""
+    return (
+        f"cannot connect to PostgreSQL at {where}{user}: {reason} "
+        "(check the URL's host, port and credentials, and that the server is running)"
+    )
 
 
 def _with_database(run) -> int:
@@ -174,7 +286,7 @@ def _with_database(run) -> int:
         return run(settings)
     finally:
         if local is not None:
-            local.stop()
+            local.release()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -233,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     dev = commands.add_parser("dev", help="local PostgreSQL + migrations + API")
-    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--port", type=int, help="default: PORT, else 8000")
     dev.set_defaults(func=cmd_dev)
 
     db = commands.add_parser("db", help="database roles and migrations")
@@ -264,15 +376,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_dotenv_file(path: Path | None = None) -> None:
+    """A ``.env`` beside the code fills in variables the environment does not already set."""
+    path = path or DOTENV_FILE
+    if path.is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    load_dotenv_file()
     try:
         return args.func(args)
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except AppError as exc:
-        print(exc.message, file=sys.stderr)
+    except (AppError, CommandError) as exc:
+        print(getattr(exc, "message", None) or str(exc), file=sys.stderr)
         return 1
 
 

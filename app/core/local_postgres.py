@@ -69,7 +69,9 @@ class LocalCredentials:
 
 
 class LocalPostgres:
-    """One data directory, one server. ``start`` is idempotent and survives restarts."""
+    """One data directory, one server. ``start`` is idempotent and survives restarts: it uses a
+    server already running on the directory (``make dev``'s, while a CLI command runs), and
+    ``release`` stops the server only if this object started it."""
 
     def __init__(self, root: Path, *, port: int | None = None, database: str = "jobapptracker"):
         self.root = root.resolve()
@@ -79,6 +81,7 @@ class LocalPostgres:
         self.database = database
         self._requested_port = port
         self.credentials: LocalCredentials | None = None
+        self.started_here = False
 
     # ----- lifecycle ----------------------------------------------------------------------
 
@@ -90,8 +93,18 @@ class LocalPostgres:
             self._initdb()
         if not self.is_running():
             self._pg_ctl("start", "-w", "-t", "30", "-l", str(self.log_file))
+            self.started_here = True
         self._ensure_admin_and_database()
         return self
+
+    def release(self) -> bool:
+        """Stop the server if ``start`` started it; leave one that was already running. True
+        when it was stopped."""
+        if not self.started_here:
+            return False
+        self.stop()
+        self.started_here = False
+        return True
 
     def stop(self) -> None:
         if self.is_running():

@@ -55,7 +55,6 @@ MIN_PRODUCTION_PASSWORD_LENGTH = 12
 MAX_PRODUCTION_REQUEST_BYTES = 10 * 1024 * 1024
 MAX_PRODUCTION_UPLOAD_BYTES = 1024 * 1024 * 1024
 MAX_REFRESH_GRACE_SECONDS = 60
-DB_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_APP_USER", "DB_APP_PASSWORD")
 
 # The RDS CA bundle shipped in the image; verify-full uses it by default in production.
 RDS_CA_BUNDLE = Path(__file__).resolve().parents[2] / "certs" / "rds-global-bundle.pem"
@@ -673,23 +672,48 @@ DEVELOPMENT_DEFAULTS = {
 }
 
 
-def development_environment(extra_defaults: Mapping[str, str]) -> dict[str, str]:
+def development_environment(
+    extra_defaults: Mapping[str, str],
+    *,
+    database: Mapping[str, str] | None = None,
+    port: int | None = None,
+) -> dict[str, str]:
     """The environment for local development servers: the process environment over the
-    development defaults over ``extra_defaults`` (e.g. the local database's variables)."""
+    development defaults over ``extra_defaults``. An empty value counts as unset (``NAME=`` in a
+    ``.env`` file). ``database``, the embedded server's DB_* variables, wins over everything: with
+    no DB_HOST, DB_* values such as ``.env.example``'s describe no server in use. ``port`` makes
+    the default API_URL follow the port the API is served on."""
     merged = {**extra_defaults, **DEVELOPMENT_DEFAULTS}
-    merged.update(os.environ)
+    if port is not None:
+        merged["API_URL"] = f"http://localhost:{port}"
+    merged.update({name: value for name, value in os.environ.items() if value})
+    if database:
+        merged.update(database)
     return merged
 
 
-def command_environment(development_defaults: Mapping[str, str]) -> dict[str, str]:
+def command_environment(
+    development_defaults: Mapping[str, str], *, database: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The environment of an operator command (``python -m app.cli``): in development (APP_ENV
     unset or ``development``) the same as ``make dev``'s, so a command finds what the local
-    server uses; otherwise the process environment alone."""
+    server uses; otherwise the process environment alone. ``database``, the embedded server's
+    DB_* variables when it is used, wins in both."""
     if os.environ.get("APP_ENV", "development").strip() in ("", "development"):
-        return development_environment(development_defaults)
-    return dict(os.environ)
+        return development_environment(development_defaults, database=database)
+    return {**os.environ, **(database or {})}
+
+
+def development_port(default: int = 8000) -> int:
+    """The port ``make dev`` serves on: PORT from the environment, else ``default``."""
+    value = os.environ.get("PORT") or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError([f"PORT must be a TCP port number (got {value!r})"])
+    return int(value)
 
 
 def database_variables_present(environ: Mapping[str, str] | None = None) -> bool:
+    """An existing PostgreSQL is configured (DB_HOST is set); otherwise development and the CLI
+    use the embedded local server, whatever other DB_* values say."""
     env = os.environ if environ is None else environ
-    return any(env.get(name) for name in DB_VARIABLES)
+    return bool(env.get("DB_HOST"))

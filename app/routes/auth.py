@@ -103,8 +103,13 @@ class AuthResources:
 
     def require_origin(self, req: falcon.Request) -> None:
         """Cookie-authenticated endpoints answer only the frontend's origin."""
-        if req.get_header("Origin") != self.frontend_origin:
-            raise AppError(403, "ORIGIN_NOT_ALLOWED", "This origin may not use the session.")
+        origin = req.get_header("Origin")
+        if origin != self.frontend_origin:
+            raise AppError(
+                403,
+                "ORIGIN_NOT_ALLOWED",
+                origin_refusal(origin, self.frontend_origin, self.settings.is_production),
+            )
 
     def grant_body(self, grant: SessionGrant) -> dict:
         return {
@@ -114,6 +119,19 @@ class AuthResources:
             "csrf_token": grant.csrf_token,
             "user": self.auth.describe(grant.user),
         }
+
+
+def origin_refusal(origin: str | None, expected: str, production: bool) -> str:
+    """What to fix: a missing Origin, or (outside production, where FRONTEND_URL is no secret
+    worth keeping) the origin that was expected."""
+    if not origin:
+        said = "The request has no Origin header; the session cookie is accepted only from the "
+        said += "frontend's origin, which browsers send on this request"
+    else:
+        said = "This origin may not use the session"
+    if production:
+        return said + "."
+    return f"{said} (expected Origin: {expected}, the FRONTEND_URL setting)."
 
 
 class RegisterResource(AuthResources):

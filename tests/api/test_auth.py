@@ -261,8 +261,27 @@ def test_refresh_returns_must_change_password(env):
 
 def test_refresh_needs_the_frontend_origin(env):
     browser, _ = signed_in(env)
-    assert error_code(browser.refresh(origin=False)) == "ORIGIN_NOT_ALLOWED"
-    assert error_code(browser.refresh(origin="https://evil.example")) == "ORIGIN_NOT_ALLOWED"
+    missing = browser.refresh(origin=False)
+    assert error_code(missing) == "ORIGIN_NOT_ALLOWED"
+    message = missing.json["error"]["message"]
+    assert "no Origin header" in message
+    assert f"expected Origin: {env.settings.frontend_url}" in message  # named outside production
+    wrong = browser.refresh(origin="https://evil.example")
+    assert error_code(wrong) == "ORIGIN_NOT_ALLOWED"
+    message = wrong.json["error"]["message"]
+    assert "no Origin" not in message
+    assert f"expected Origin: {env.settings.frontend_url}" in message
+
+
+def test_production_refusal_does_not_name_the_expected_origin():
+    from app.routes.auth import origin_refusal
+
+    expected = "https://app.example.com"
+    for origin in (None, "https://evil.example"):
+        message = origin_refusal(origin, expected, production=True)
+        assert expected not in message and "FRONTEND_URL" not in message
+    assert "no Origin header" in origin_refusal(None, expected, production=True)
+    assert "no Origin header" not in origin_refusal("https://evil.example", expected, True)
 
 
 @pytest.mark.parametrize("csrf", ["", "forged-token-value"])
