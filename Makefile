@@ -1,5 +1,6 @@
 # Public commands. The only prerequisite is python3 on PATH: uv and the virtualenv are
-# bootstrapped on first use into .tools/ and .venv/.
+# bootstrapped on first use into .tools/ and .venv/. The virtualenv uses an installed Python 3.11,
+# 3.12 or 3.13 when there is one, and otherwise lets uv fetch one, as uv does by default.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -11,7 +12,7 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 STACK ?= dev
 
-export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE ?= system
 
 .PHONY: help dev test plan policy deploy image lint sync
 
@@ -28,7 +29,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 sync: $(VENV)/.synced ## Create or update the virtualenv from uv.lock
 
-dev: $(VENV)/.synced ## Local PostgreSQL + migrations + API on http://127.0.0.1:8000
+dev: $(VENV)/.synced ## Local PostgreSQL + migrations + API on http://localhost:8000 (PORT=8123 for another port)
 	@$(RUN) python -m app.cli dev
 
 test: $(VENV)/.synced ## The whole suite, real PostgreSQL included
@@ -43,8 +44,8 @@ policy: $(VENV)/.synced ## Policy pack + repository guardrails over every stack,
 deploy: $(VENV)/.synced ## Real deployment of STACK (needs the Pulumi CLI and AWS credentials)
 	@scripts/deploy $(STACK)
 
-image: ## Build the container image (docker buildx, else buildah)
-	@scripts/build-image
+image: ## Build the container image (docker buildx, else buildah; BASE_IMAGE to choose the base)
+	@BASE_IMAGE="$$(scripts/base-image)" && export BASE_IMAGE && scripts/build-image
 
 lint: $(VENV)/.synced ## ruff, and the workflows: actionlint, zizmor, every action pinned to a SHA
 	@$(RUN) ruff check .

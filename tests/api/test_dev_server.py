@@ -270,7 +270,8 @@ cli.DEV_SECRETS_FILE = root / "dev-secrets.json"
 cli.DOTENV_FILE = root / ".env"
 cli.load_dotenv_file()
 local = LocalPostgres(root / "postgres")
-local.credentials = LocalCredentials(54321, "su", "admin", {r: r * 8 for r in ("migrator", "app", "jobs")})
+passwords = {role: role * 8 for role in ("migrator", "app", "jobs")}
+local.credentials = LocalCredentials(54321, "superuser", "admin", passwords)
 settings = Settings.from_env(cli.dev_environment(local, cli.development_port()), component="api")
 values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
 values.pop("environ", None)
