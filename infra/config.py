@@ -142,6 +142,10 @@ class StackConfig:
     # ARN of the managed policy every role the program creates carries as its permissions
     # boundary (infra/ci_access creates it; the CI deploy roles may create roles only with it).
     permissions_boundary_arn: str | None = None
+    # Reserved concurrency for db-admin: an explicit opt-in. Unset by default because a new
+    # account's concurrency quota is 10 and Lambda keeps 10 unreserved, so any reservation there
+    # fails; migrations are serialised by the database's advisory lock, not by this.
+    db_admin_reserved_concurrency: int | None = None
 
     @property
     def prefix(self) -> str:
@@ -454,6 +458,12 @@ def from_mapping(
             f"(arn:aws:iam::<account>:policy/<name>; got {boundary!r})"
         )
 
+    db_admin_reserved_concurrency = None
+    if values.get("dbAdminReservedConcurrency") is not None:
+        db_admin_reserved_concurrency = integer(
+            values, "dbAdminReservedConcurrency", 1, PROJECT, minimum=1
+        )
+
     cfg = StackConfig(
         stack=stack,
         region=region,
@@ -478,6 +488,7 @@ def from_mapping(
         rate_limiter_fail_closed=explicit["rateLimiterFailClosed"],
         email_verification_enabled=explicit["emailVerificationEnabled"],
         permissions_boundary_arn=str(boundary) if boundary else None,
+        db_admin_reserved_concurrency=db_admin_reserved_concurrency,
     )
     if network.egress == "endpoints" and not problems:
         gaps = endpoint_gaps(cfg)
@@ -508,7 +519,8 @@ def required_secret_keys(cfg: StackConfig) -> list[str]:
 KEYS = (
     "environment owner compute frontendUrl domain apiUrl email network service database alarms "
     "waf registry uploads maintenanceSchedule logRetentionDays passwordMaxAgeDays imageTag "
-    "rateLimiterFailClosed emailVerificationEnabled permissionsBoundaryArn"
+    "rateLimiterFailClosed emailVerificationEnabled permissionsBoundaryArn "
+    "dbAdminReservedConcurrency"
 ).split()
 
 

@@ -103,6 +103,21 @@ def render_text(resources: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def notes(resources: list[dict]) -> list[str]:
+    """What the plan should say beside its resources: alarm topics nobody is subscribed to."""
+    subscribed = {
+        r["props"].get("topic")
+        for r in resources
+        if r["type"] == "aws:sns/topicSubscription:TopicSubscription"
+    }
+    return [
+        f"note: alarm topic {r['props'].get('name')} ({r['name']}) has no subscriber: its alarms "
+        "notify nobody; set jobapptracker:alarms.email to be told"
+        for r in resources
+        if r["type"] == "aws:sns/topic:Topic" and r["props"].get("arn") not in subscribed
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__)
     every_stack = [*list_stacks(), *_ci_access_stacks()]
@@ -149,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(render_text(resources))
+        for note in notes(resources):
+            print(note, file=sys.stderr)
         counts: dict[str, int] = {}
         for r in resources:
             counts[r["type"]] = counts.get(r["type"], 0) + 1

@@ -32,6 +32,7 @@ def build(cfg: StackConfig) -> dict[str, object]:
             iam.boundary_transformation(cfg.permissions_boundary_arn)
         )
     account = aws.get_caller_identity().account_id
+    partition = aws.get_partition().partition
 
     network = Network("network", cfg)
     registry = Registry("registry", cfg)
@@ -40,7 +41,11 @@ def build(cfg: StackConfig) -> dict[str, object]:
     storage = Storage("uploads", cfg)
     scanning = Scanning("scanning", cfg, storage, account)
     storage.gate_reads(scanning.role)
-    observability = Observability("observability", cfg, database) if cfg.alarms.enabled else None
+    observability = (
+        Observability("observability", cfg, database, account=account, partition=partition)
+        if cfg.alarms.enabled
+        else None
+    )
 
     outputs: dict[str, object] = {
         "environment": cfg.environment,

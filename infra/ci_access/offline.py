@@ -46,7 +46,7 @@ def stack_settings(stack: str, project_dir: Path | None = None):
 class _Mocks(main_offline._Mocks):
     """The main program's mocks, plus the IAM shapes this project creates."""
 
-    def _shape(self, typ: str, name: str, s: dict) -> tuple[str, dict]:
+    def _shape(self, typ: str, name: str, s: dict, r: str) -> tuple[str, dict]:
         account = main_offline.ACCOUNT
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             host = str(s.get("url", "")).removeprefix("https://")
@@ -56,7 +56,7 @@ class _Mocks(main_offline._Mocks):
             s.setdefault("name", f"{name}-{main_offline._suffix(name)}")
             s["arn"] = f"arn:aws:iam::{account}:policy/{s['name']}"
             return s["arn"], s
-        return super()._shape(typ, name, s)
+        return super()._shape(typ, name, s, r)
 
 
 def _capture(stack: str, project_dir: Path | None) -> list[dict]:

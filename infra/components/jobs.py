@@ -130,7 +130,7 @@ class Jobs(pulumi.ComponentResource):
             vpc_group="db-admin",
             timeout=300,
             memory=512,
-            reserved_concurrency=1,
+            reserved_concurrency=cfg.db_admin_reserved_concurrency,
         )
         self.migration = aws.lambda_.Invocation(
             f"{name}-db-admin-migrate",

@@ -146,7 +146,7 @@ class Network(pulumi.ComponentResource):
         self.compute_groups: dict[str, aws.ec2.SecurityGroup] = {}
         service_group = "tasks" if cfg.compute == "ecs" else "connector"
         descriptions = {
-            "connector": "App Runner VPC connector (the API's outbound traffic)",
+            "connector": "App Runner VPC connector: outbound traffic of the API",
             "tasks": "ECS Express tasks: inbound only from the load balancer Express Mode manages",
             "db-admin": "db-admin Lambda (role bootstrap and migrations)",
             "scan-result": "scan-result Lambda",

@@ -1,16 +1,43 @@
 """Observability: CloudWatch alarms to an SNS topic for the dead-letter and on-failure queues, the
-API's 5xx rate and latency, and RDS CPU, free storage and connections."""
+API's 5xx rate and latency, and RDS CPU, free storage and connections.
+
+The topics are encrypted with a customer managed key whose policy lets CloudWatch use it: the AWS
+managed key ``alias/aws/sns`` has a key policy that cannot grant ``cloudwatch.amazonaws.com``, so an
+alarm action on a topic encrypted with it fails
+(https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+"""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
 
-from ..config import StackConfig
+from .. import iam
+from ..config import PROJECT, StackConfig
 from .database import Database
 
 TYPE = "jobapptracker:observability:Observability"
 FIVE_MINUTES = 300
+
+
+def topic_key_policy(account: str, partition: str) -> str:
+    """The alarm topics' key policy: the account administers the key, CloudWatch (alarm actions)
+    may generate data keys and decrypt with it, for this account's alarms only."""
+    return iam.document(
+        iam.statement(
+            "AccountAdministersKey",
+            ["kms:*"],
+            "*",
+            principal={"AWS": f"arn:{partition}:iam::{account}:root"},
+        ),
+        iam.statement(
+            "CloudWatchAlarmsPublish",
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "*",
+            principal={"Service": "cloudwatch.amazonaws.com"},
+            condition={"StringEquals": {"aws:SourceAccount": account}},
+        ),
+    )
 
 
 class Observability(pulumi.ComponentResource):
@@ -19,18 +46,32 @@ class Observability(pulumi.ComponentResource):
         name: str,
         cfg: StackConfig,
         database: Database,
+        *,
+        account: str,
+        partition: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(TYPE, name, None, opts)
         self.cfg = cfg
         self._name = name
+        self._account = account
+        self._partition = partition
         child = pulumi.ResourceOptions(parent=self)
+        self.topic_key = self._topic_key(f"{name}-alarms-key", child)
         self.topic = aws.sns.Topic(
             f"{name}-alarms",
             name=f"{cfg.prefix}-alarms",
-            kms_master_key_id="alias/aws/sns",
+            kms_master_key_id=self.topic_key.arn,
             opts=child,
         )
+        # Without a subscriber the alarms still change state, but nobody is told: say so.
+        self.subscribed = bool(cfg.alarms.email)
+        if not self.subscribed:
+            pulumi.log.warn(
+                f"{cfg.prefix}: the alarm topic has no subscriber (set {PROJECT}:alarms.email "
+                "to be notified); alarms are visible in the CloudWatch console only",
+                resource=self.topic,
+            )
         if cfg.alarms.email:
             aws.sns.TopicSubscription(
                 f"{name}-alarms-email",
@@ -107,6 +148,16 @@ class Observability(pulumi.ComponentResource):
             opts=opts or pulumi.ResourceOptions(parent=self),
         )
 
+    def _topic_key(self, name: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
+        return aws.kms.Key(
+            name,
+            description=f"{self.cfg.prefix}: alarm topic encryption (CloudWatch may use it)",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=topic_key_policy(self._account, self._partition),
+            opts=opts,
+        )
+
     def watch_queues(self, queues: dict[str, aws.sqs.Queue]) -> None:
         for label, queue in queues.items():
             self._alarm(
@@ -150,10 +201,22 @@ class Observability(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         edge = pulumi.ResourceOptions(parent=self, provider=us_east_1)
+        key = self._topic_key(f"{self._name}-alarms-us-east-1-key", edge)
         topic = aws.sns.Topic(
             f"{self._name}-alarms-us-east-1",
             name=f"{self.cfg.prefix}-alarms-edge",
-            kms_master_key_id="alias/aws/sns",
+            kms_master_key_id=key.arn,
+            opts=edge,
+        )
+        # OriginLatency is one of the additional metrics, published only with a subscription.
+        aws.cloudfront.MonitoringSubscription(
+            f"{self._name}-cdn-metrics",
+            distribution_id=distribution.id,
+            monitoring_subscription={
+                "realtime_metrics_subscription_config": {
+                    "realtime_metrics_subscription_status": "Enabled"
+                }
+            },
             opts=edge,
         )
         if self.cfg.alarms.email:

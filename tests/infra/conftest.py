@@ -80,3 +80,21 @@ def all_stacks() -> list[Stack]:
 
 def doc(value) -> dict:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def variant(tmp_path_factory, name: str, base: str = "dev", **config) -> Stack:
+    """Stack ``base`` with some of its jobapptracker:* settings replaced (``None`` removes one),
+    captured under mocks as stack ``name``."""
+    import yaml
+
+    from infra.offline import STACKS_DIR
+
+    d = tmp_path_factory.mktemp(name)
+    data = yaml.safe_load((STACKS_DIR / f"Pulumi.{base}.yaml").read_text())
+    for key, value in config.items():
+        if value is None:
+            data["config"].pop(f"jobapptracker:{key}", None)
+        else:
+            data["config"][f"jobapptracker:{key}"] = value
+    (d / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(data))
+    return Stack(name, resources=capture_stack(name, stacks_dir=d))

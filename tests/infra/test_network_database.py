@@ -103,7 +103,7 @@ def test_every_generated_credential_comes_from_pulumi_random(dev):
 
 
 def test_secrets_use_the_customer_key_and_a_recovery_window(dev):
-    key = dev.one("aws:kms/key:Key")["props"]["arn"]
+    key = dev.one("aws:kms/key:Key", "secrets-key")["props"]["arn"]
     for s in dev.of_type("aws:secretsmanager/secret:Secret"):
         assert s["props"]["kmsKeyId"] == key
         assert s["props"]["recoveryWindowInDays"] > 0
