@@ -25,9 +25,27 @@ ENVIRONMENTS = ("dev", "prod")
 EGRESS_MODES = ("nat", "endpoints")
 NAT_LAYOUTS = ("single", "perAz")
 EMAIL_PROVIDERS = ("resend", "ses", "gmail")
-# App Runner and ECS Express accept these CPU units and memory sizes (MiB).
-CPU_UNITS = (256, 512, 1024, 2048, 4096)
-MEMORY_MIB = (512, 1024, 2048, 3072, 4096, 6144, 8192, 10240, 12288)
+# The CPU units and memory sizes (MiB) each compute accepts, per CPU size.
+# App Runner: https://docs.aws.amazon.com/apprunner/latest/api/API_InstanceConfiguration.html
+# Fargate: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+CPU_MEMORY_MIB = {
+    "apprunner": {
+        256: (512, 1024),
+        512: (1024,),
+        1024: (2048, 3072, 4096),
+        2048: (4096, 6144),
+        4096: (8192, 10240, 12288),
+    },
+    "ecs": {
+        256: (512, 1024, 2048),
+        512: tuple(range(1024, 4096 + 1, 1024)),
+        1024: tuple(range(2048, 8192 + 1, 1024)),
+        2048: tuple(range(4096, 16384 + 1, 1024)),
+        4096: tuple(range(8192, 30720 + 1, 1024)),
+    },
+}
+# ACM certificates CloudFront can use live in us-east-1.
+US_EAST_1_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
 
 # Secrets that come from outside (set with `pulumi config set --secret`); never committed in clear.
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+$")
@@ -79,6 +97,8 @@ class DatabaseConfig:
 class DomainConfig:
     name: str
     hosted_zone_id: str | None = None
+    # An issued ACM certificate in us-east-1 for ``name`` (ECS: CloudFront serves the domain).
+    certificate_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,7 @@ class UploadsConfig:
     max_bytes: int = 10 * 1024 * 1024
     noncurrent_version_days: int = 30
     abort_multipart_days: int = 1
+    access_log_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -320,7 +341,9 @@ def from_mapping(
     owner = values.get("owner") or ""
     if not owner:
         problems.append(f"{PROJECT}:owner is required (the owner tag on every resource)")
-    compute = choice(values.get("compute", "apprunner"), COMPUTE_MODES, f"{PROJECT}:compute")
+    # ECS by default: App Runner stopped taking new customers on 2026-04-30, so a stack that does
+    # not name its compute gets the one every account can use.
+    compute = choice(values.get("compute", "ecs"), COMPUTE_MODES, f"{PROJECT}:compute")
     frontend_url = values.get("frontendUrl") or ""
     if not str(frontend_url).startswith("https://"):
         problems.append(f"{PROJECT}:frontendUrl must be an https:// URL (got {frontend_url!r})")
@@ -331,9 +354,15 @@ def from_mapping(
         if not d.get("name"):
             problems.append(f"{PROJECT}:domain.name is required when domain is set")
         else:
-            domain = DomainConfig(name=str(d["name"]), hosted_zone_id=d.get("hostedZoneId"))
+            domain = DomainConfig(
+                name=str(d["name"]),
+                hosted_zone_id=d.get("hostedZoneId"),
+                certificate_arn=d.get("certificateArn"),
+            )
     api_url = values.get("apiUrl")
-    if domain is None and not api_url:
+    if domain is not None and compute == "ecs":
+        problems.extend(_edge_certificate_problems(domain))
+    if domain is None and not api_url and compute != "ecs":
         problems.append(
             f"set {PROJECT}:domain.name (the API's custom domain, on the frontend's site so the "
             f"refresh cookie stays first-party) or {PROJECT}:apiUrl (the public URL of the API "
@@ -381,11 +410,16 @@ def from_mapping(
         workers=integer(s, "workers", 2, f"{PROJECT}:service", minimum=1),
         threads=integer(s, "threads", 4, f"{PROJECT}:service", minimum=1),
     )
-    if service.cpu not in CPU_UNITS:
-        problems.append(f"{PROJECT}:service.cpu must be one of {CPU_UNITS} (got {service.cpu})")
-    if service.memory not in MEMORY_MIB:
+    sizes = CPU_MEMORY_MIB.get(compute, CPU_MEMORY_MIB["ecs"])
+    if service.cpu not in sizes:
         problems.append(
-            f"{PROJECT}:service.memory must be one of {MEMORY_MIB} (got {service.memory})"
+            f"{PROJECT}:service.cpu must be one of {tuple(sizes)} on {compute} (got {service.cpu})"
+        )
+    elif service.memory not in sizes[service.cpu]:
+        allowed = sizes[service.cpu]
+        problems.append(
+            f"{PROJECT}:service.memory with cpu {service.cpu} on {compute} must be one of "
+            f"{allowed[0]}..{allowed[-1]} MiB {allowed} (got {service.memory})"
         )
     if service.max_instances < service.min_instances:
         problems.append(f"{PROJECT}:service.maxInstances must be >= minInstances")
@@ -418,12 +452,6 @@ def from_mapping(
         enabled=boolean(w, "enabled", False, f"{PROJECT}:waf"),
         rate_limit=integer(w, "rateLimit", 1000, f"{PROJECT}:waf", minimum=10),
     )
-    if waf.enabled and compute == "ecs" and domain is None:
-        problems.append(
-            f"{PROJECT}:waf.enabled on compute ecs needs {PROJECT}:domain: the web ACL sits on the "
-            "CloudFront distribution of the custom domain (Express Mode does not expose its "
-            "load balancer to attach one)"
-        )
 
     r = obj("registry")
     registry = RegistryConfig(
@@ -437,6 +465,7 @@ def from_mapping(
             u, "noncurrentVersionDays", 30, f"{PROJECT}:uploads", minimum=1
         ),
         abort_multipart_days=integer(u, "abortMultipartDays", 1, f"{PROJECT}:uploads", minimum=1),
+        access_log_days=integer(u, "accessLogDays", 90, f"{PROJECT}:uploads", minimum=1),
     )
 
     explicit: dict[str, bool] = {}
@@ -504,6 +533,26 @@ def from_mapping(
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _edge_certificate_problems(domain: DomainConfig) -> list[str]:
+    """CloudFront serves the custom domain on ECS, with an issued certificate from us-east-1."""
+    if domain.certificate_arn:
+        if not US_EAST_1_CERTIFICATE.match(domain.certificate_arn):
+            return [
+                f"{PROJECT}:domain.certificateArn must be an ACM certificate in us-east-1, where "
+                f"CloudFront reads certificates (got {domain.certificate_arn!r})"
+            ]
+        return []
+    if domain.hosted_zone_id:
+        return []
+    return [
+        f"{PROJECT}:domain {domain.name!r} on compute ecs has no certificate CloudFront can use: "
+        f"set {PROJECT}:domain.hostedZoneId (the Route 53 zone of the domain; the certificate is "
+        f"then validated by DNS there), or {PROJECT}:domain.certificateArn (an issued "
+        f"certificate for the domain in us-east-1), or remove {PROJECT}:domain to serve on the "
+        "distribution's own *.cloudfront.net name"
+    ]
 
 
 def required_secret_keys(cfg: StackConfig) -> list[str]:

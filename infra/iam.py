@@ -67,11 +67,14 @@ def boundary_transformation(boundary_arn: str):
     return add_boundary
 
 
-# AWS managed policies attached by ARN (documented by AWS for these exact purposes).
-LAMBDA_BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-LAMBDA_VPC = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-APPRUNNER_ECR = "arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess"
-ECS_TASK_EXECUTION = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-ECS_EXPRESS_INFRASTRUCTURE = (
-    "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRoleforExpressGatewayServices"
-)
+# AWS managed policies attached by ARN (documented by AWS for these exact purposes); the partition
+# comes from aws.get_partition() so the program works outside the aws partition too.
+LAMBDA_BASIC = "service-role/AWSLambdaBasicExecutionRole"
+LAMBDA_VPC = "service-role/AWSLambdaVPCAccessExecutionRole"
+APPRUNNER_ECR = "service-role/AWSAppRunnerServicePolicyForECRAccess"
+ECS_TASK_EXECUTION = "service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+def managed(partition: str, policy: str) -> str:
+    """The ARN of an AWS managed policy in ``partition``."""
+    return f"arn:{partition}:iam::aws:policy/{policy}"

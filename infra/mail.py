@@ -38,16 +38,16 @@ def secret_labels(cfg: StackConfig) -> dict[str, str]:
     return dict([entry]) if entry else {}
 
 
-def ses_identity_arn(cfg: StackConfig, account: str) -> str:
+def ses_identity_arn(cfg: StackConfig, account: str, partition: str) -> str:
     domain = (cfg.email.from_email or "").rsplit("@", 1)[-1]
-    return f"arn:aws:ses:{cfg.region}:{account}:identity/{domain}"
+    return f"arn:{partition}:ses:{cfg.region}:{account}:identity/{domain}"
 
 
-def send_statements(cfg: StackConfig, account: str) -> list[dict]:
+def send_statements(cfg: StackConfig, account: str, partition: str) -> list[dict]:
     """SES sending on the sender's identity when SES is the provider; nothing otherwise."""
     if cfg.email.provider != "ses":
         return []
-    return [iam.statement("SendEmail", SES_ACTIONS, [ses_identity_arn(cfg, account)])]
+    return [iam.statement("SendEmail", SES_ACTIONS, [ses_identity_arn(cfg, account, partition)])]
 
 
 def password_policy_environment(cfg: StackConfig) -> dict[str, str]:

@@ -230,6 +230,8 @@ class _Mocks:
             return rid, s  # providers and components: no cloud state of their own
         if typ.startswith("random:"):
             s["result"] = f"offline-random-{name}"
+            if typ == "random:index/randomId:RandomId":
+                s.update(hex=_hex(name, 2 * int(s.get("byteLength", 4))), b64Url=name)
             return rid, s
         physical = s.get("name") or f"{name}-{_hex(name, 7)}"
         if "name" not in s and _takes_name(typ):
@@ -331,7 +333,7 @@ class _Mocks:
                 resourceId=resource_id,
                 arn=arn("rds", f"db:{ident}"),
                 address=f"{ident}.{_hex(name, 12)}.{r}.rds.amazonaws.com",
-                port=s.get("port", 5432),
+                port=int(s.get("port", 5432)),
                 masterUserSecrets=[
                     {
                         "secretArn": arn(
@@ -371,18 +373,6 @@ class _Mocks:
             cluster = str(s.get("cluster") or "default").rsplit("/", 1)[-1]
             s["arn"] = arn("ecs", f"service/{cluster}/{s['name']}")
             return s["arn"], s
-        if typ == "aws:ecs/expressGatewayService:ExpressGatewayService":
-            cluster = str(s.get("cluster") or "default").rsplit("/", 1)[-1]
-            s.update(
-                serviceArn=arn("ecs", f"service/{cluster}/{s.get('serviceName')}"),
-                ingressPaths=[
-                    {
-                        "accessType": "PUBLIC",
-                        "endpoint": f"https://{s.get('serviceName')}-{sx}.ecs.{r}.on.aws",
-                    }
-                ],
-            )
-            return s["serviceArn"], s
         if typ == "aws:lb/loadBalancer:LoadBalancer":
             lb_name = s["name"]
             s.update(

@@ -20,7 +20,7 @@ SUMMARY = {
     "jobapptracker:scanning:Scanning": "GuardDuty Malware Protection plan + role",
     "jobapptracker:jobs:Jobs": "db-admin (invoked), scan-result, maintenance, slack-notify",
     "jobapptracker:service:AppRunnerService": "App Runner API, VPC connector, autoscaling",
-    "jobapptracker:service:ExpressService": "ECS Express API, CloudFront custom domain",
+    "jobapptracker:service:EcsService": "ECS Fargate API, internal ALB, CloudFront VPC origin",
     "jobapptracker:observability:Observability": "alarms to SNS: queues, 5xx, latency, RDS",
 }
 

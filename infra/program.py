@@ -19,7 +19,7 @@ from .components.observability import Observability
 from .components.registry import Registry
 from .components.scanning import Scanning
 from .components.secrets import Secrets
-from .components.service import AppRunnerService, ExpressService
+from .components.service import AppRunnerService, EcsService
 from .components.storage import Storage
 from .config import StackConfig
 
@@ -35,10 +35,10 @@ def build(cfg: StackConfig) -> dict[str, object]:
     partition = aws.get_partition().partition
 
     network = Network("network", cfg)
-    registry = Registry("registry", cfg)
+    registry = Registry("registry", cfg, account=account, partition=partition)
     secrets = Secrets("secrets", cfg)
     database = Database("database", cfg, network, secrets)
-    storage = Storage("uploads", cfg)
+    storage = Storage("uploads", cfg, account=account)
     scanning = Scanning("scanning", cfg, storage, account)
     storage.gate_reads(scanning.role)
     observability = (
@@ -60,12 +60,23 @@ def build(cfg: StackConfig) -> dict[str, object]:
     }
     if cfg.deployed:
         image_uri = registry.image_uri(cfg.image_tag or "")
-        jobs = Jobs("jobs", cfg, image_uri, network, secrets, database, storage, account=account)
-        service_cls = ExpressService if cfg.compute == "ecs" else AppRunnerService
+        jobs = Jobs(
+            "jobs",
+            cfg,
+            image_uri,
+            network,
+            secrets,
+            database,
+            storage,
+            account=account,
+            partition=partition,
+        )
+        service_cls = EcsService if cfg.compute == "ecs" else AppRunnerService
         service = service_cls(
             "api",
             cfg,
             account=account,
+            partition=partition,
             image_uri=image_uri,
             network=network,
             secrets=secrets,
@@ -81,7 +92,7 @@ def build(cfg: StackConfig) -> dict[str, object]:
                 "migrationResult": pulumi.Output.secret(jobs.migration.result),
             }
         )
-        if service.validation_records is not None:
+        if isinstance(service, AppRunnerService) and service.validation_records is not None:
             outputs["customDomainValidationRecords"] = service.validation_records
         if observability is not None:
             observability.watch_queues(

@@ -25,7 +25,8 @@ IMAGE_BOUND_TYPES = frozenset(
         "aws:lambda/function:Function",
         "aws:lambda/invocation:Invocation",
         "aws:apprunner/service:Service",
-        "aws:ecs/expressGatewayService:ExpressGatewayService",
+        "aws:ecs/service:Service",
+        "aws:ecs/taskDefinition:TaskDefinition",
     }
 )
 

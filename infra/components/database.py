@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from ..config import StackConfig
 from .network import POSTGRES_PORT, Network
@@ -14,6 +15,7 @@ TYPE = "jobapptracker:database:Database"
 MASTER_USERNAME = "jat_admin"
 # The three roles the db-admin Lambda bootstraps (the names .env.example documents).
 DB_USERS = {"app": "jat_app", "migrator": "jat_migrator", "jobs": "jat_jobs"}
+LOG_EXPORTS = ("postgresql", "upgrade")
 
 # Instance memory in GiB, for RDS's default max_connections = LEAST(DBInstanceClassMemory/9531392,
 # 5000). DBInstanceClassMemory is the class memory minus what RDS reserves, so the figures below
@@ -72,6 +74,22 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         self.identifier = f"{cfg.prefix}-db"
+        # RDS creates its log groups without retention; ours exist first, with the stack's.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log}-logs",
+                name=f"/aws/rds/instance/{self.identifier}/{log}",
+                retention_in_days=cfg.log_retention_days,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
+        final_snapshot = None
+        if db.final_snapshot:
+            # A new suffix per stack generation: a snapshot left by an earlier destroy keeps its
+            # name, so a recreated stack's destroy must not reuse it.
+            generation = random.RandomId(f"{name}-generation", byte_length=4, opts=child)
+            final_snapshot = generation.hex.apply(lambda h: f"{self.identifier}-final-{h}")
         self.instance = aws.rds.Instance(
             name,
             identifier=self.identifier,
@@ -98,13 +116,13 @@ class Database(pulumi.ComponentResource):
             maintenance_window="sun:03:30-sun:04:30",
             copy_tags_to_snapshot=True,
             skip_final_snapshot=not db.final_snapshot,
-            final_snapshot_identifier=f"{self.identifier}-final" if db.final_snapshot else None,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            final_snapshot_identifier=final_snapshot,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
             apply_immediately=False,
             ca_cert_identifier="rds-ca-rsa2048-g1",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
         )
         self.address = self.instance.address
         self.port = self.instance.port

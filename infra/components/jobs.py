@@ -72,6 +72,7 @@ class Jobs(pulumi.ComponentResource):
         storage: Storage,
         *,
         account: str,
+        partition: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(TYPE, name, None, opts)
@@ -80,6 +81,7 @@ class Jobs(pulumi.ComponentResource):
         self.image_uri = image_uri
         self.network = network
         self.secrets = secrets
+        self.partition = partition
         child = pulumi.ResourceOptions(parent=self)
 
         self.failures = aws.sqs.Queue(
@@ -136,7 +138,18 @@ class Jobs(pulumi.ComponentResource):
             f"{name}-db-admin-migrate",
             function_name=self.functions["db-admin"].name,
             input=json.dumps({"action": "migrate"}),
-            triggers={"imageTag": cfg.image_tag or ""},
+            # Run again whenever what the bootstrap depends on changes, not only the image: a
+            # replaced database (new resource id and endpoint) has none of the roles yet, and new
+            # role passwords must be set in the database.
+            triggers={
+                "imageTag": cfg.image_tag or "",
+                "databaseResourceId": database.instance.resource_id,
+                "databaseEndpoint": database.instance.endpoint,
+                **{
+                    f"{label}Version": secrets.version_id(label)
+                    for label in ("db-migrator-password", "db-app-password", "db-jobs-password")
+                },
+            },
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[database.instance, *secrets.versions],
@@ -226,7 +239,7 @@ class Jobs(pulumi.ComponentResource):
                     1,
                     iam.statement("ReadEmailCredentials", ["secretsmanager:GetSecretValue"], a[5:]),
                 )
-            return sts + mail.send_statements(cfg, account)
+            return sts + mail.send_statements(cfg, account, partition)
 
         self._function(
             "maintenance",
@@ -337,7 +350,9 @@ class Jobs(pulumi.ComponentResource):
         attachment = aws.iam.RolePolicyAttachment(
             f"{name}-{label}-managed",
             role=role.name,
-            policy_arn=iam.LAMBDA_VPC if vpc_group else iam.LAMBDA_BASIC,
+            policy_arn=iam.managed(
+                self.partition, iam.LAMBDA_VPC if vpc_group else iam.LAMBDA_BASIC
+            ),
             opts=child,
         )
         policy = aws.iam.RolePolicy(

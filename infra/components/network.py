@@ -1,6 +1,6 @@
-"""Network: a VPC with public subnets (NAT, the ECS Express load balancer) and private subnets
-in two or more AZs (the App Runner connector, RDS, the Lambdas), NAT egress by default, an S3
-gateway endpoint, and least-open security groups."""
+"""Network: a VPC with public subnets (the NAT gateways only) and private subnets in two or more
+AZs (the App Runner connector, or the ECS tasks and their internal load balancer; RDS; the Lambdas),
+NAT egress by default, an S3 gateway endpoint, and least-open security groups."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ TYPE = "jobapptracker:network:Network"
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
 SMTPS_PORT = 465
+HTTP_PORT = 80
+API_PORT = 8000
 
 
 class Network(pulumi.ComponentResource):
@@ -147,7 +149,7 @@ class Network(pulumi.ComponentResource):
         service_group = "tasks" if cfg.compute == "ecs" else "connector"
         descriptions = {
             "connector": "App Runner VPC connector: outbound traffic of the API",
-            "tasks": "ECS Express tasks: inbound only from the load balancer Express Mode manages",
+            "tasks": "ECS tasks of the API: inbound only from its load balancer",
             "db-admin": "db-admin Lambda (role bootstrap and migrations)",
             "scan-result": "scan-result Lambda",
             "maintenance": "maintenance Lambda",
@@ -167,6 +169,8 @@ class Network(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.service_sg = self.compute_groups[service_group]
+        if cfg.compute == "ecs":
+            self._load_balancer_groups(name)
 
         self.interface_endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
         if cfg.network.egress == "endpoints":
@@ -206,6 +210,44 @@ class Network(pulumi.ComponentResource):
                 "publicSubnetIds": self.public_subnet_ids,
                 "dbSecurityGroupId": self.db_sg.id,
             }
+        )
+
+    def _load_balancer_groups(self, name: str) -> None:
+        """The internal load balancer admits HTTP from inside the VPC only (CloudFront's VPC origin
+        connects from network interfaces it places in these subnets) and reaches only the tasks;
+        the tasks admit only the load balancer."""
+        opts = pulumi.ResourceOptions(parent=self)
+        alb = self._group(name, "alb", "Internal load balancer of the API: HTTP from the VPC only")
+        self.compute_groups["alb"] = alb
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-http-from-vpc",
+            security_group_id=alb.id,
+            cidr_ipv4=self.cfg.network.cidr,
+            ip_protocol="tcp",
+            from_port=HTTP_PORT,
+            to_port=HTTP_PORT,
+            description="HTTP from CloudFront VPC origin interfaces in the VPC",
+            opts=opts,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-tasks",
+            security_group_id=alb.id,
+            referenced_security_group_id=self.service_sg.id,
+            ip_protocol="tcp",
+            from_port=API_PORT,
+            to_port=API_PORT,
+            description="The API port of the tasks",
+            opts=opts,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-tasks-from-alb",
+            security_group_id=self.service_sg.id,
+            referenced_security_group_id=alb.id,
+            ip_protocol="tcp",
+            from_port=API_PORT,
+            to_port=API_PORT,
+            description="The API port from the load balancer only",
+            opts=opts,
         )
 
     def _group(self, name: str, label: str, description: str) -> aws.ec2.SecurityGroup:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from .. import iam
+from .. import iam, providers
 from ..config import PROJECT, StackConfig
 from .database import Database
 
@@ -195,11 +195,7 @@ class Observability(pulumi.ComponentResource):
     def watch_cloudfront(self, distribution: aws.cloudfront.Distribution) -> None:
         """CloudFront publishes its metrics in us-east-1 only, so these alarms and their topic
         live there."""
-        us_east_1 = aws.Provider(
-            f"{self._name}-us-east-1",
-            region="us-east-1",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        us_east_1 = providers.us_east_1(f"{self._name}-us-east-1", parent=self)
         edge = pulumi.ResourceOptions(parent=self, provider=us_east_1)
         key = self._topic_key(f"{self._name}-alarms-us-east-1-key", edge)
         topic = aws.sns.Topic(

@@ -1,5 +1,9 @@
-"""Registry: ECR with scan on push, immutable tags, KMS encryption and a lifecycle policy that keeps
-the last N tagged images and expires untagged ones."""
+"""Registry: ECR with scan on push, immutable tags, KMS encryption, a lifecycle policy that keeps
+the last N tagged images and expires untagged ones, and the repository policy that lets the Lambda
+service pull this stack's images. Lambda needs that policy to create an image function; when it is
+missing Lambda tries to add it itself, which only works for a deployer allowed
+ecr:SetRepositoryPolicy and leaves a policy outside Pulumi's state:
+https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions"""
 
 from __future__ import annotations
 
@@ -8,9 +12,24 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from .. import iam
 from ..config import StackConfig
 
 TYPE = "jobapptracker:registry:Registry"
+
+
+def lambda_pull_policy(partition: str, region: str, account: str, prefix: str) -> str:
+    """Lambda (the service) may read the images, for this account's functions of this stack."""
+    functions = f"arn:{partition}:lambda:{region}:{account}:function:{prefix}-*"
+    return iam.document(
+        iam.statement(
+            "LambdaECRImageRetrievalPolicy",
+            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "*",
+            principal={"Service": "lambda.amazonaws.com"},
+            condition={"StringLike": {"aws:sourceArn": functions}},
+        )
+    )
 
 
 def lifecycle_document(keep_tagged: int, untagged_days: int) -> str:
@@ -45,7 +64,15 @@ def lifecycle_document(keep_tagged: int, untagged_days: int) -> str:
 
 
 class Registry(pulumi.ComponentResource):
-    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        *,
+        account: str,
+        partition: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.repository = aws.ecr.Repository(
@@ -65,8 +92,15 @@ class Registry(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.pull_policy = aws.ecr.RepositoryPolicy(
+            f"{name}-lambda-pull",
+            repository=self.repository.name,
+            policy=lambda_pull_policy(partition, cfg.region, account, cfg.prefix),
+            opts=child,
+        )
         self.url = self.repository.repository_url
         self.register_outputs({"repositoryUrl": self.url, "repositoryArn": self.repository.arn})
 
     def image_uri(self, tag: str) -> pulumi.Output[str]:
-        return self.url.apply(lambda url: f"{url}:{tag}")
+        """The image's URI; whatever uses it waits for the pull policy Lambda needs."""
+        return pulumi.Output.all(self.url, self.pull_policy.id).apply(lambda a: f"{a[0]}:{tag}")

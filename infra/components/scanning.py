@@ -19,7 +19,8 @@ VALIDATION_OBJECT = "malware-protection-resource-validation-object"
 
 
 def guardduty_role_statements(region: str, account: str, bucket_arn: str) -> list[dict]:
-    rule_arn = f"arn:aws:events:{region}:{account}:rule/{MANAGED_RULE_PREFIX}"
+    partition = bucket_arn.split(":")[1]  # arn:<partition>:s3:::<bucket>
+    rule_arn = f"arn:{partition}:events:{region}:{account}:rule/{MANAGED_RULE_PREFIX}"
     return [
         iam.statement(
             "AllowManagedRuleToSendS3EventsToGuardDuty",

@@ -11,6 +11,7 @@ import pulumi_random as random
 from ..config import StackConfig, external_secret, required_secret_keys
 
 TYPE = "jobapptracker:secrets:Secrets"
+RECOVERY_WINDOW_DAYS = 7
 
 # logical name -> (what it holds, generated length or None for an external value's config key)
 GENERATED = {
@@ -43,8 +44,12 @@ class Secrets(pulumi.ComponentResource):
             target_key_id=self.key.key_id,
             opts=child,
         )
+        # One suffix per stack generation, kept in the state: a stack destroyed and created again
+        # gets new secret names while the old ones wait out their recovery window.
+        self._generation = random.RandomId(f"{name}-generation", byte_length=3, opts=child)
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
         self.versions: list[aws.secretsmanager.SecretVersion] = []
+        self._versions: dict[str, aws.secretsmanager.SecretVersion] = {}
         for label, (description, length) in GENERATED.items():
             value = random.RandomPassword(
                 f"{name}-{label}-value",
@@ -70,21 +75,26 @@ class Secrets(pulumi.ComponentResource):
     def _secret(self, name, cfg, label, description, value) -> None:
         secret = aws.secretsmanager.Secret(
             f"{name}-{label}",
-            name=f"{cfg.prefix}/{label}",
+            name=self._generation.hex.apply(lambda h: f"{cfg.prefix}/{label}-{h}"),
             description=f"{cfg.prefix}: {description}",
             kms_key_id=self.key.arn,
-            recovery_window_in_days=7,
+            # A deleted secret stays restorable, and its name taken, for 7 days; the name's
+            # generation suffix lets a recreated stack start at once (docs/runbooks.md).
+            recovery_window_in_days=RECOVERY_WINDOW_DAYS,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.versions.append(
-            aws.secretsmanager.SecretVersion(
-                f"{name}-{label}-version",
-                secret_id=secret.id,
-                secret_string=pulumi.Output.secret(value),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        version = aws.secretsmanager.SecretVersion(
+            f"{name}-{label}-version",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(value),
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        self.versions.append(version)
+        self._versions[label] = version
         self.secrets[label] = secret
+
+    def version_id(self, label: str) -> pulumi.Output[str]:
+        return self._versions[label].version_id
 
     def arn(self, label: str) -> pulumi.Output[str]:
         return self.secrets[label].arn

@@ -1,4 +1,5 @@
-"""The API service: App Runner (``AppRunnerService``) or ECS Express Mode (``ExpressService``).
+"""The API service: App Runner (``AppRunnerService``) or ECS on Fargate behind an internal load
+balancer and CloudFront (``EcsService``).
 
 Both receive the app role's credentials only (never the migrator's or the jobs role's), as Secrets
 Manager references, and both wait for the db-admin invocation so no new code runs before its schema.
@@ -6,12 +7,13 @@ Manager references, and both wait for the db-admin invocation so no new code run
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+import json
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
-from .. import iam, mail
+from .. import iam, mail, providers
 from ..config import StackConfig
 from .database import DB_USERS, Database
 from .network import Network
@@ -19,9 +21,21 @@ from .secrets import Secrets
 from .storage import Storage
 
 APPRUNNER_TYPE = "jobapptracker:service:AppRunnerService"
-EXPRESS_TYPE = "jobapptracker:service:ExpressService"
+ECS_TYPE = "jobapptracker:service:EcsService"
 PORT = 8000
+ALB_PORT = 80
 HEALTH_PATH = "/health"
+CONTAINER = "api"
+# CloudFront adds this header (a random value) to every request it sends to the load balancer;
+# the listener forwards only requests that carry it.
+ORIGIN_HEADER = "X-Origin-Verify"
+FORBIDDEN_BODY = json.dumps(
+    {"error": {"code": "FORBIDDEN", "message": "Use the API through its public URL."}}
+)
+# The proxies in front of the ECS tasks: CloudFront, then the load balancer. Each appends the
+# address it received the request from to X-Forwarded-For.
+ECS_PROXY_HOPS = 2
+APPRUNNER_PROXY_HOPS = 1
 # CloudFront's managed policies (documented IDs): no caching; forward everything but Host.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
@@ -41,6 +55,7 @@ def api_environment(
     storage: Storage,
     slack_function_name: pulumi.Input[str],
     trusted_proxy_hops: int,
+    api_url: pulumi.Input[str] | None = None,
 ) -> dict[str, pulumi.Input[str]]:
     env: dict[str, pulumi.Input[str]] = {
         "APP_ENV": "production",
@@ -54,7 +69,7 @@ def api_environment(
         "DB_SSLMODE": "verify-full",
         "DB_APP_USER": DB_USERS["app"],
         "FRONTEND_URL": cfg.frontend_url,
-        "API_URL": cfg.api_url,
+        "API_URL": api_url if api_url is not None else cfg.api_url,
         "REFRESH_COOKIE_SAMESITE": cfg.refresh_cookie_samesite,
         "TRUSTED_PROXY_HOPS": str(trusted_proxy_hops),
         "RATE_LIMITER_FAIL_CLOSED": str(cfg.rate_limiter_fail_closed).lower(),
@@ -73,6 +88,7 @@ def api_environment(
 def api_role_statements(
     cfg: StackConfig,
     account: str,
+    partition: str,
     *,
     bucket_arn: str,
     slack_arn: str,
@@ -103,7 +119,7 @@ def api_role_statements(
         sts.append(iam.statement("OwnSecretsOnly", ["secretsmanager:GetSecretValue"], secret_arns))
     if kms_key_arn:
         sts.append(iam.statement("DecryptOwnSecrets", ["kms:Decrypt"], [kms_key_arn]))
-    sts += mail.send_statements(cfg, account)
+    sts += mail.send_statements(cfg, account, partition)
     return sts
 
 
@@ -158,6 +174,7 @@ class AppRunnerService(pulumi.ComponentResource):
         cfg: StackConfig,
         *,
         account: str,
+        partition: str,
         image_uri: pulumi.Output[str],
         network: Network,
         secrets: Secrets,
@@ -176,7 +193,10 @@ class AppRunnerService(pulumi.ComponentResource):
             self,
         )
         access = aws.iam.RolePolicyAttachment(
-            f"{name}-ecr-access", role=access_role.name, policy_arn=iam.APPRUNNER_ECR, opts=child
+            f"{name}-ecr-access",
+            role=access_role.name,
+            policy_arn=iam.managed(partition, iam.APPRUNNER_ECR),
+            opts=child,
         )
         self.instance_role = _role(
             f"{name}-instance-role",
@@ -196,6 +216,7 @@ class AppRunnerService(pulumi.ComponentResource):
                     *api_role_statements(
                         cfg,
                         account,
+                        partition,
                         bucket_arn=a[0],
                         slack_arn=a[1],
                         secret_arns=list(a[3:]),
@@ -220,13 +241,13 @@ class AppRunnerService(pulumi.ComponentResource):
             max_concurrency=cfg.service.max_concurrency,
             opts=child,
         )
-        observability = aws.apprunner.ObservabilityConfiguration(
-            f"{name}-observability",
-            observability_configuration_name=f"{cfg.prefix}-api"[:32],
-            trace_configuration={"vendor": "AWSXRAY"},
-            opts=child,
+        env = api_environment(
+            cfg,
+            database,
+            storage,
+            slack_function.name,
+            trusted_proxy_hops=APPRUNNER_PROXY_HOPS,
         )
-        env = api_environment(cfg, database, storage, slack_function.name, trusted_proxy_hops=1)
         self.service = aws.apprunner.Service(
             name,
             service_name=f"{cfg.prefix}-api",
@@ -266,10 +287,8 @@ class AppRunnerService(pulumi.ComponentResource):
                 "ingress_configuration": {"is_publicly_accessible": True},
                 "ip_address_type": "IPV4",
             },
-            observability_configuration={
-                "observability_enabled": True,
-                "observability_configuration_arn": observability.arn,
-            },
+            # No X-Ray tracing: the app is not instrumented for it (no SDK, no daemon).
+            observability_configuration={"observability_enabled": False},
             auto_scaling_configuration_arn=autoscaling.arn,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[migration, access, instance_policy]
@@ -309,11 +328,16 @@ class AppRunnerService(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "serviceArn": self.service.arn})
 
 
-class ExpressService(pulumi.ComponentResource):
-    """ECS Express Mode. Express Mode takes one list of subnets and derives the load balancer's
-    scheme from it: public subnets give an internet-facing load balancer, and the tasks then run in
-    those public subnets too. Their security group has no ingress rule of ours; Express Mode adds
-    the one that admits its load balancer, so nothing else reaches the tasks (docs/architecture.md).
+class EcsService(pulumi.ComponentResource):
+    """ECS on Fargate behind an internal Application Load Balancer, reached only through
+    CloudFront (a VPC origin) and its optional web ACL.
+
+    The tasks and the load balancer sit in the private subnets and have no public address: the
+    tasks reach ECR, Secrets Manager, CloudWatch Logs and the email provider through the NAT
+    gateway (or the interface endpoints). The load balancer admits HTTP from inside the VPC only,
+    where CloudFront's VPC origin connects, and forwards a request to the tasks only when it
+    carries the origin header CloudFront adds; everything else gets 403. Why not ECS Express Mode:
+    docs/architecture.md, "ECS: why a plain Fargate service".
     """
 
     def __init__(
@@ -322,6 +346,7 @@ class ExpressService(pulumi.ComponentResource):
         cfg: StackConfig,
         *,
         account: str,
+        partition: str,
         image_uri: pulumi.Output[str],
         network: Network,
         secrets: Secrets,
@@ -331,7 +356,7 @@ class ExpressService(pulumi.ComponentResource):
         migration: aws.lambda_.Invocation,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__(EXPRESS_TYPE, name, None, opts)
+        super().__init__(ECS_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = api_secret_labels(cfg)
         secret_arns = [secrets.arn(label) for label in labels.values()]
@@ -345,7 +370,7 @@ class ExpressService(pulumi.ComponentResource):
         exec_managed = aws.iam.RolePolicyAttachment(
             f"{name}-execution-managed",
             role=self.execution_role.name,
-            policy_arn=iam.ECS_TASK_EXECUTION,
+            policy_arn=iam.managed(partition, iam.ECS_TASK_EXECUTION),
             opts=child,
         )
         exec_secrets = aws.iam.RolePolicy(
@@ -357,18 +382,6 @@ class ExpressService(pulumi.ComponentResource):
                     iam.statement("DecryptOwnSecrets", ["kms:Decrypt"], [a[0]]),
                 )
             ),
-            opts=child,
-        )
-        self.infrastructure_role = _role(
-            f"{name}-infrastructure-role",
-            "ecs.amazonaws.com",
-            f"{cfg.prefix}: Express Mode manages the load balancer and scaling",
-            self,
-        )
-        infra_managed = aws.iam.RolePolicyAttachment(
-            f"{name}-infrastructure-managed",
-            role=self.infrastructure_role.name,
-            policy_arn=iam.ECS_EXPRESS_INFRASTRUCTURE,
             opts=child,
         )
         self.task_role = _role(
@@ -385,6 +398,7 @@ class ExpressService(pulumi.ComponentResource):
                     *api_role_statements(
                         cfg,
                         account,
+                        partition,
                         bucket_arn=a[0],
                         slack_arn=a[1],
                         secret_arns=None,
@@ -394,9 +408,9 @@ class ExpressService(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        cluster = aws.ecs.Cluster(
+        self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
-            name=f"{cfg.prefix}",
+            name=cfg.prefix,
             settings=[{"name": "containerInsights", "value": "enabled"}],
             opts=child,
         )
@@ -406,120 +420,243 @@ class ExpressService(pulumi.ComponentResource):
             retention_in_days=cfg.log_retention_days,
             opts=child,
         )
-        hops = 2 if cfg.domain is not None else 1  # CloudFront + the load balancer
-        env = api_environment(cfg, database, storage, slack_function.name, trusted_proxy_hops=hops)
+
+        # ----- the internal load balancer: 403 unless CloudFront's origin header is present -----
+        origin_secret = random.RandomPassword(
+            f"{name}-origin-header-value", length=48, special=False, opts=child
+        )
+        self.load_balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=f"{cfg.prefix}-api"[:32],
+            internal=True,
+            load_balancer_type="application",
+            subnets=network.private_subnet_ids,
+            security_groups=[network.compute_groups["alb"].id],
+            drop_invalid_header_fields=True,
+            idle_timeout=60,
+            opts=child,
+        )
+        self.target_group = aws.lb.TargetGroup(
+            f"{name}-targets",
+            name=f"{cfg.prefix}-api"[:32],
+            port=PORT,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=network.vpc.id,
+            deregistration_delay=30,
+            health_check={
+                "enabled": True,
+                "path": HEALTH_PATH,
+                "protocol": "HTTP",
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            opts=child,
+        )
+        self.listener = aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=self.load_balancer.arn,
+            port=ALB_PORT,
+            protocol="HTTP",
+            default_actions=[
+                {
+                    "type": "fixed-response",
+                    "fixed_response": {
+                        "content_type": "application/json",
+                        "status_code": "403",
+                        "message_body": FORBIDDEN_BODY,
+                    },
+                }
+            ],
+            opts=child,
+        )
+        self.origin_rule = aws.lb.ListenerRule(
+            f"{name}-from-cloudfront",
+            listener_arn=self.listener.arn,
+            priority=1,
+            conditions=[
+                {
+                    "http_header": {
+                        "http_header_name": ORIGIN_HEADER,
+                        "values": [origin_secret.result],
+                    }
+                }
+            ],
+            actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
+            opts=child,
+        )
+
+        # ----- CloudFront in front: the only way in -----
+        self.distribution = self._edge(name, cfg, origin_secret.result)
+        api_url = (
+            pulumi.Output.from_input(cfg.api_url)
+            if cfg.api_url
+            else self.distribution.domain_name.apply(lambda d: f"https://{d}")
+        )
+        env = api_environment(
+            cfg,
+            database,
+            storage,
+            slack_function.name,
+            trusted_proxy_hops=ECS_PROXY_HOPS,
+            api_url=api_url,
+        )
         env["PORT"] = str(PORT)
-        self.service = aws.ecs.ExpressGatewayService(
-            name,
-            service_name=f"{cfg.prefix}-api",
-            cluster=cluster.name,
-            execution_role_arn=self.execution_role.arn,
-            infrastructure_role_arn=self.infrastructure_role.arn,
-            task_role_arn=self.task_role.arn,
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"{cfg.prefix}-api",
             cpu=str(cfg.service.cpu),
             memory=str(cfg.service.memory),
-            health_check_path=HEALTH_PATH,
-            network_configurations=[
-                {
-                    "subnets": network.public_subnet_ids,
-                    "security_groups": [network.service_sg.id],
-                }
-            ],
-            primary_container={
-                "image": image_uri,
-                "container_port": PORT,
-                "environments": [{"name": k, "value": v} for k, v in sorted(env.items())],
-                "secrets": [
-                    {"name": var, "value_from": secrets.arn(label)} for var, label in labels.items()
-                ],
-                "aws_logs_configurations": [
-                    {"log_group": log_group.name, "log_stream_prefix": "api"}
-                ],
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=pulumi.Output.all(
+                image_uri,
+                log_group.name,
+                pulumi.Output.all(**env),
+                pulumi.Output.all(**{var: secrets.arn(label) for var, label in labels.items()}),
+            ).apply(
+                lambda a: container_definitions(
+                    image=a[0], log_group=a[1], region=cfg.region, env=a[2], secrets=a[3]
+                )
+            ),
+            opts=child,
+        )
+        self.service = aws.ecs.Service(
+            name,
+            name=f"{cfg.prefix}-api",
+            cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn,
+            desired_count=cfg.service.min_instances,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration={
+                "subnets": network.private_subnet_ids,
+                "security_groups": [network.service_sg.id],
+                "assign_public_ip": False,
             },
-            scaling_targets=[
+            load_balancers=[
                 {
-                    "auto_scaling_metric": "REQUEST_COUNT_PER_TARGET",
-                    "auto_scaling_target_value": cfg.service.max_concurrency * 10,
-                    "min_task_count": cfg.service.min_instances,
-                    "max_task_count": cfg.service.max_instances,
+                    "target_group_arn": self.target_group.arn,
+                    "container_name": CONTAINER,
+                    "container_port": PORT,
                 }
             ],
+            health_check_grace_period_seconds=60,
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
             wait_for_steady_state=True,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[migration, exec_managed, exec_secrets, infra_managed, task_policy],
+                depends_on=[
+                    migration,
+                    exec_managed,
+                    exec_secrets,
+                    task_policy,
+                    self.origin_rule,
+                ],
+                # Application Auto Scaling owns the running count once the service exists.
+                ignore_changes=["desiredCount"],
             ),
         )
-        self.endpoint = self.service.ingress_paths.apply(
-            lambda paths: _endpoint(paths[0]) if paths else ""
+        scaling = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.all(self.cluster.name, self.service.name).apply(
+                lambda a: f"service/{a[0]}/{a[1]}"
+            ),
+            min_capacity=cfg.service.min_instances,
+            max_capacity=cfg.service.max_instances,
+            opts=child,
         )
-        self.url = self.endpoint.apply(lambda e: f"https://{e}" if e else "")
-        self.validation_records = None
-        self.distribution = None
-        if cfg.domain is not None:
-            self._custom_domain(name, cfg)
-        self.service_name = self.service.service_name
-        self.register_outputs({"url": self.url, "serviceArn": self.service.service_arn})
+        aws.appautoscaling.Policy(
+            f"{name}-requests-per-task",
+            name=f"{cfg.prefix}-api-requests-per-task",
+            policy_type="TargetTrackingScaling",
+            service_namespace=scaling.service_namespace,
+            scalable_dimension=scaling.scalable_dimension,
+            resource_id=scaling.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": pulumi.Output.all(
+                        self.load_balancer.arn_suffix, self.target_group.arn_suffix
+                    ).apply(lambda a: f"{a[0]}/{a[1]}"),
+                },
+                # Requests per task per minute: max_concurrency requests in flight, ~1 s each.
+                "target_value": cfg.service.max_concurrency * 60,
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=child,
+        )
+        self.url = pulumi.Output.from_input(cfg.api_url) if cfg.api_url else api_url
+        self.service_name = self.service.name
+        self.register_outputs({"url": self.url, "serviceArn": self.service.arn})
 
-    def _custom_domain(self, name: str, cfg: StackConfig) -> None:
-        """CloudFront in front of the Express endpoint carries the custom domain, so the API can
-        live on the frontend's site (first-party cookies). Its certificate must be in us-east-1."""
-        assert cfg.domain is not None
-        us_east_1 = aws.Provider(
-            f"{name}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=self)
-        )
+    def _edge(self, name: str, cfg: StackConfig, origin_secret) -> aws.cloudfront.Distribution:
+        """CloudFront, the only way to the load balancer: a VPC origin to the internal load
+        balancer, the origin header, the optional web ACL, and the certificate the configuration
+        names (config.py refused any other)."""
+        child = pulumi.ResourceOptions(parent=self)
+        us_east_1 = providers.us_east_1(f"{name}-us-east-1", parent=self)
         edge = pulumi.ResourceOptions(parent=self, provider=us_east_1)
-        cert = aws.acm.Certificate(
-            f"{name}-certificate",
-            domain_name=cfg.domain.name,
-            validation_method="DNS",
-            opts=edge,
+        vpc_origin = aws.cloudfront.VpcOrigin(
+            f"{name}-vpc-origin",
+            vpc_origin_endpoint_config={
+                "name": f"{cfg.prefix}-api",
+                "arn": self.load_balancer.arn,
+                "http_port": ALB_PORT,
+                "https_port": 443,
+                # Inside the VPC, over AWS's network; the viewer side is HTTPS only.
+                "origin_protocol_policy": "http-only",
+                "origin_ssl_protocols": {"items": ["TLSv1.2"], "quantity": 1},
+            },
+            opts=child,
         )
-        self.validation_records = cert.domain_validation_options
-        cert_arn: pulumi.Output[str] = cert.arn
-        if cfg.domain.hosted_zone_id:
-            option = cert.domain_validation_options.apply(lambda o: o[0])
-            record = aws.route53.Record(
-                f"{name}-certificate-validation-record",
-                zone_id=cfg.domain.hosted_zone_id,
-                name=option.apply(lambda o: _get(o, "resource_record_name")),
-                type=option.apply(lambda o: _get(o, "resource_record_type")),
-                records=[option.apply(lambda o: _get(o, "resource_record_value"))],
-                ttl=300,
-                allow_overwrite=True,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            validation = aws.acm.CertificateValidation(
-                f"{name}-certificate-validation",
-                certificate_arn=cert.arn,
-                validation_record_fqdns=[record.fqdn],
-                opts=edge,
-            )
-            cert_arn = validation.certificate_arn
+        aliases = None
+        viewer_certificate: dict = {"cloudfront_default_certificate": True}
+        if cfg.domain is not None:
+            aliases = [cfg.domain.name]
+            viewer_certificate = {
+                "acm_certificate_arn": cfg.domain.certificate_arn
+                or self._validated_certificate(name, cfg, edge),
+                "ssl_support_method": "sni-only",
+                "minimum_protocol_version": "TLSv1.2_2021",
+            }
         web_acl_id = None
         if cfg.waf.enabled:
             web_acl_id = _rate_limited_acl(f"{name}-waf", cfg, "CLOUDFRONT", edge).arn
-        self.distribution = aws.cloudfront.Distribution(
+        distribution = aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
-            comment=f"{cfg.prefix}: custom domain for the API",
-            aliases=[cfg.domain.name],
+            comment=f"{cfg.prefix}: the API",
+            aliases=aliases,
             price_class="PriceClass_100",
             http_version="http2and3",
             origins=[
                 {
-                    "origin_id": "express",
-                    "domain_name": self.endpoint,
-                    "custom_origin_config": {
-                        "http_port": 80,
-                        "https_port": 443,
-                        "origin_protocol_policy": "https-only",
-                        "origin_ssl_protocols": ["TLSv1.2"],
+                    "origin_id": "alb",
+                    "domain_name": self.load_balancer.dns_name,
+                    "vpc_origin_config": {
+                        "vpc_origin_id": vpc_origin.id,
+                        "origin_read_timeout": 30,
+                        "origin_keepalive_timeout": 5,
                     },
+                    "custom_headers": [{"name": ORIGIN_HEADER, "value": origin_secret}],
                 }
             ],
             default_cache_behavior={
-                "target_origin_id": "express",
+                "target_origin_id": "alb",
                 "viewer_protocol_policy": "redirect-to-https",
                 "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
                 "cached_methods": ["GET", "HEAD"],
@@ -528,15 +665,11 @@ class ExpressService(pulumi.ComponentResource):
                 "compress": True,
             },
             restrictions={"geo_restriction": {"restriction_type": "none"}},
-            viewer_certificate={
-                "acm_certificate_arn": cert_arn,
-                "ssl_support_method": "sni-only",
-                "minimum_protocol_version": "TLSv1.2_2021",
-            },
+            viewer_certificate=viewer_certificate,
             web_acl_id=web_acl_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
-        if cfg.domain.hosted_zone_id:
+        if cfg.domain is not None and cfg.domain.hosted_zone_id:
             aws.route53.Record(
                 f"{name}-domain-alias",
                 zone_id=cfg.domain.hosted_zone_id,
@@ -544,19 +677,75 @@ class ExpressService(pulumi.ComponentResource):
                 type="A",
                 aliases=[
                     {
-                        "name": self.distribution.domain_name,
+                        "name": distribution.domain_name,
                         "zone_id": CLOUDFRONT_ZONE_ID,
                         "evaluate_target_health": False,
                     }
                 ],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child,
             )
+        return distribution
+
+    def _validated_certificate(
+        self, name: str, cfg: StackConfig, edge: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """A us-east-1 certificate validated by DNS in the configured Route 53 zone; CloudFront
+        gets its ARN only once it is issued."""
+        assert cfg.domain is not None and cfg.domain.hosted_zone_id
+        cert = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=cfg.domain.name,
+            validation_method="DNS",
+            opts=edge,
+        )
+        option = cert.domain_validation_options.apply(lambda o: o[0])
+        record = aws.route53.Record(
+            f"{name}-certificate-validation-record",
+            zone_id=cfg.domain.hosted_zone_id,
+            name=option.apply(lambda o: _get(o, "resource_record_name")),
+            type=option.apply(lambda o: _get(o, "resource_record_type")),
+            records=[option.apply(lambda o: _get(o, "resource_record_value"))],
+            ttl=300,
+            allow_overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate-validation",
+            certificate_arn=cert.arn,
+            validation_record_fqdns=[record.fqdn],
+            opts=edge,
+        )
+        return validation.certificate_arn
+
+
+def container_definitions(
+    *, image: str, log_group: str, region: str, env: dict, secrets: dict
+) -> str:
+    """The task's one container: the image, its port, plain settings, secrets as Secrets Manager
+    references (resolved by the execution role at start), logs to the service's log group."""
+    return json.dumps(
+        [
+            {
+                "name": CONTAINER,
+                "image": image,
+                "essential": True,
+                "portMappings": [{"containerPort": PORT, "protocol": "tcp"}],
+                "environment": [{"name": k, "value": str(v)} for k, v in sorted(env.items())],
+                "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": log_group,
+                        "awslogs-region": region,
+                        "awslogs-stream-prefix": CONTAINER,
+                    },
+                },
+                "stopTimeout": 30,
+            }
+        ],
+        sort_keys=True,
+    )
 
 
 def _get(o, key: str):
     return o[key] if isinstance(o, dict) else getattr(o, key)
-
-
-def _endpoint(path) -> str:
-    endpoint = _get(path, "endpoint") or ""
-    return urlparse(endpoint).netloc or endpoint

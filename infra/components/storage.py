@@ -1,6 +1,11 @@
 """Storage: the uploads bucket. All four public-access blocks, SSE, versioning, TLS only, reads
 gated on GuardDuty's scan tag, the scan tag writable by GuardDuty alone, CORS for the frontend,
-and a lifecycle for incomplete multipart uploads and noncurrent versions."""
+and a lifecycle for incomplete multipart uploads and noncurrent versions.
+
+S3 server access logging records every request on the uploads bucket into a separate logs bucket
+(SSE-S3, as the logging service requires; no public access; its own lifecycle), written by the
+logging service principal for this bucket and account only:
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"""
 
 from __future__ import annotations
 
@@ -21,6 +26,39 @@ TAG_WRITE_ACTIONS = [
     "s3:DeleteObjectTagging",
     "s3:DeleteObjectVersionTagging",
 ]
+
+
+ACCESS_LOG_PREFIX = "uploads/"
+LOGGING_SERVICE = "logging.s3.amazonaws.com"
+
+
+def access_log_bucket_policy(logs_arn: str, source_bucket_arn: str, account: str) -> dict:
+    """The logs bucket's policy: TLS only, and only S3's logging service may write, for the
+    uploads bucket of this account, under its prefix."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [logs_arn, f"{logs_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "S3ServerAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": LOGGING_SERVICE},
+                "Action": "s3:PutObject",
+                "Resource": f"{logs_arn}/{ACCESS_LOG_PREFIX}*",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": source_bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            },
+        ],
+    }
 
 
 def bucket_policy(bucket_arn: str, guardduty_role_arn: str) -> dict:
@@ -75,7 +113,14 @@ def bucket_policy(bucket_arn: str, guardduty_role_arn: str) -> dict:
 
 
 class Storage(pulumi.ComponentResource):
-    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        *,
+        account: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__(TYPE, name, None, opts)
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
@@ -153,8 +198,71 @@ class Storage(pulumi.ComponentResource):
         )
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
+        self._access_logs(cfg, account)
         self.policy: aws.s3.BucketPolicy | None = None
         self.register_outputs({"bucket": self.name, "arn": self.arn})
+
+    def _access_logs(self, cfg: StackConfig, account: str) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        logs = aws.s3.Bucket("access-logs", force_destroy=False, opts=child)
+        self.logs_bucket = logs
+        public = aws.s3.BucketPublicAccessBlock(
+            "access-logs-public-access",
+            bucket=logs.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            "access-logs-ownership",
+            bucket=logs.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "access-logs-sse",
+            bucket=logs.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            "access-logs-versioning",
+            bucket=logs.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            "access-logs-lifecycle",
+            bucket=logs.id,
+            rules=[
+                {
+                    "id": "expire-access-logs",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": cfg.uploads.access_log_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        policy = aws.s3.BucketPolicy(
+            "access-logs-policy",
+            bucket=logs.id,
+            policy=pulumi.Output.all(logs.arn, self.bucket.arn).apply(
+                lambda a: json.dumps(access_log_bucket_policy(a[0], a[1], account))
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public]),
+        )
+        aws.s3.BucketLogging(
+            f"{self._name}-access-logging",
+            bucket=self.bucket.id,
+            target_bucket=logs.id,
+            target_prefix=ACCESS_LOG_PREFIX,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
 
     def gate_reads(self, guardduty_role: aws.iam.Role) -> aws.s3.BucketPolicy:
         """The bucket policy; it needs the GuardDuty plan's role, which the scanning component

@@ -1,4 +1,5 @@
-"""The API service, on App Runner or ECS Express Mode: secrets, credentials, health, identity."""
+"""The API service, on App Runner or ECS (its task definition and the load balancer's target
+group): secrets, credentials, health, identity."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ from ..model import (
 from ..secretnames import is_secret_reference, secret_looking
 
 APP_RUNNER = "aws:apprunner/service:Service"
-ECS_EXPRESS = "aws:ecs/expressGatewayService:ExpressGatewayService"
-SERVICES = (APP_RUNNER, ECS_EXPRESS)
+ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+SERVICES = (APP_RUNNER, ECS_TASK)
+HEALTH_CHECKED = (APP_RUNNER, TARGET_GROUP)
 SECRET_TYPES = (
     "aws:secretsmanager/secret:Secret",
     "aws:secretsmanager/secretVersion:SecretVersion",
@@ -57,11 +60,14 @@ def environment_of(type_: str, props: Mapping) -> tuple[dict[str, Any], dict[str
             for k, v in (value(props, *base, "runtimeEnvironmentSecrets") or {}).items():
                 secrets[k] = peek(v)
         return plain_vars, secrets
-    container = value(props, "primaryContainer") or {}
-    plain_vars = {
-        value(e, "name"): peek(e, "value") for e in as_list(value(container, "environments"))
-    }
-    secrets = {value(s, "name"): peek(s, "valueFrom") for s in as_list(value(container, "secrets"))}
+    plain_vars = {}
+    secrets = {}
+    containers = load_json_document(peek(props, "containerDefinitions"), ["containerDefinitions"])
+    for container in as_list(containers or []):
+        for e in as_list(container.get("environment")):
+            plain_vars[e.get("name")] = e.get("value")
+        for s in as_list(container.get("secrets")):
+            secrets[s.get("name")] = s.get("valueFrom")
     return plain_vars, secrets
 
 
@@ -96,9 +102,11 @@ def check_health(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
         if (value(hc, "path") or "/") != path:
             yield f"health check path is {value(hc, 'path') or '/'}; it must be {path}"
     else:
-        got = value(props, "healthCheckPath") or "/"
-        if got != path:
-            yield f"healthCheckPath is {got}; it must be {path}"
+        hc = value(props, "healthCheck") or {}
+        got = value(hc, "path") or "/"
+        protocol = value(hc, "protocol") or "HTTP"
+        if protocol != "HTTP" or got != path:
+            yield f"target group health check is {protocol} {got}; it must be HTTP {path}"
 
 
 def check_role(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
@@ -167,7 +175,7 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
                     f"service {svc.name}: {name} references a migrator/jobs secret ({ref})",
                     svc.urn,
                 )
-        prop = "sourceConfiguration" if svc.resource_type == APP_RUNNER else "primaryContainer"
+        prop = "sourceConfiguration" if svc.resource_type == APP_RUNNER else "containerDefinitions"
         for dep in svc.property_dependencies.get(prop, []):
             if dep in forbidden:
                 yield f"service {svc.name}: its {prop} depends on the secret {dep.name}", svc.urn
@@ -204,7 +212,7 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
 RULES = [
     Rule(
         name="service-no-plain-secrets",
-        description="The API service (App Runner or ECS Express) has no secret-looking names among "
+        description="The API service (App Runner or ECS task) has no secret-looking names among "
         "plain "
         "environment variables, and its secrets are Secrets Manager references.",
         control="ECS.8 (applied to App Runner too)",
@@ -212,7 +220,7 @@ RULES = [
         enforcement=EnforcementLevel.MANDATORY,
         remediation="Move the value to Secrets Manager and pass it through "
         "runtime_environment_secrets "
-        "(App Runner) or primary_container.secrets (ECS) with the secret's ARN.",
+        "(App Runner) or the container definition's secrets (ECS) with the secret's ARN.",
         unknown=PASS_UNKNOWN + "; an unknown environment map as a whole defers",
         check=check_env_secrets,
         types=SERVICES,
@@ -238,16 +246,17 @@ RULES = [
     ),
     Rule(
         name="service-health-check",
-        description="The API service's health check is HTTP on /health.",
+        description="The API service's health check (App Runner's, or the ECS load balancer "
+        "target group's) is HTTP on /health.",
         control="JAT-SVC-2",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
         remediation="App Runner: health_check_configuration={'protocol': 'HTTP', 'path': "
         "'/health'}; "
-        "ECS Express: health_check_path='/health'.",
+        "ECS: the target group's health_check={'protocol': 'HTTP', 'path': '/health'}.",
         unknown=DEFER,
         check=check_health,
-        types=SERVICES,
+        types=HEALTH_CHECKED,
         config={"path": {"type": "string", "default": "/health"}},
         image_bound=True,
     ),

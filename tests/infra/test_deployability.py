@@ -121,3 +121,124 @@ def test_plan_says_when_an_alarm_topic_has_no_subscriber(dev, prod):
         "jobapptracker-dev-alarms" in n and "no subscriber" in n for n in notes(dev.resources)
     )
     assert notes(prod.resources) == []
+
+
+# ----- the registry lets Lambda pull (defect: only a deployer with ecr:SetRepositoryPolicy) ------
+
+
+def test_the_repository_policy_lets_lambda_pull_this_stacks_images(all_stacks):
+    for s in all_stacks:
+        repo = s.one("aws:ecr/repository:Repository")["props"]
+        policy = doc(s.one("aws:ecr/repositoryPolicy:RepositoryPolicy")["props"]["policy"])
+        (st,) = policy["Statement"]
+        assert st["Principal"] == {"Service": "lambda.amazonaws.com"}
+        assert set(st["Action"]) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+        for fn in s.of_type(FN):
+            request = Request(
+                principal_arn="lambda.amazonaws.com",
+                action="ecr:BatchGetImage",
+                resource=repo["arn"],
+                context={"aws:sourceArn": fn["props"]["arn"]},
+            )
+            assert _service_allowed(policy, request, "lambda.amazonaws.com"), fn["name"]
+        stranger = Request(
+            principal_arn="lambda.amazonaws.com",
+            action="ecr:BatchGetImage",
+            resource=repo["arn"],
+            context={"aws:sourceArn": "arn:aws:lambda:eu-west-1:123456789012:function:other"},
+        )
+        assert not _service_allowed(policy, stranger, "lambda.amazonaws.com")
+
+
+def test_every_function_waits_for_the_repository_policy(dev):
+    for fn in dev.of_type(FN):
+        assert "registry-lambda-pull" in dev.waits_for(fn), fn["name"]
+
+
+# ----- logs: retention set before AWS creates the groups; access logs for the uploads --------
+
+
+def test_rds_log_groups_exist_with_retention_before_the_instance(dev):
+    db = dev.one("aws:rds/instance:Instance")
+    groups = {
+        g["props"]["name"]: g
+        for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if g["props"]["name"].startswith("/aws/rds/")
+    }
+    assert set(groups) == {
+        f"/aws/rds/instance/{db['props']['identifier']}/{log}"
+        for log in db["props"]["enabledCloudwatchLogsExports"]
+    }
+    waits = dev.waits_for(db)
+    for g in groups.values():
+        assert g["props"]["retentionInDays"] == 30 and g["name"] in waits
+
+
+def test_uploads_requests_are_logged_to_a_bucket_with_its_own_lifecycle(dev):
+    uploads = dev.one("aws:s3/bucket:Bucket", "uploads")
+    logs = dev.one("aws:s3/bucket:Bucket", "access-logs")
+    logging = dev.one("aws:s3/bucketLogging:BucketLogging")["props"]
+    assert (logging["bucket"], logging["targetBucket"]) == (uploads["id"], logs["id"])
+    lifecycle = dev.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "access-logs-lifecycle"
+    )["props"]["rules"][0]
+    assert lifecycle["expiration"]["days"] == 90
+    policy = doc(
+        dev.one("aws:s3/bucketPolicy:BucketPolicy", "access-logs-policy")["props"]["policy"]
+    )
+    put = Request(
+        principal_arn="logging.s3.amazonaws.com",
+        action="s3:PutObject",
+        resource=f"{logs['props']['arn']}/{logging['targetPrefix']}2026-11-29-00-00-00-ABC",
+        context={"aws:SourceArn": uploads["props"]["arn"], "aws:SourceAccount": "123456789012"},
+    )
+    assert _service_allowed(policy, put, "logging.s3.amazonaws.com")
+    other = Request(
+        **{**put.__dict__, "context": {**put.context, "aws:SourceArn": "arn:aws:s3:::x"}}
+    )
+    assert not _service_allowed(policy, other, "logging.s3.amazonaws.com")
+
+
+# ----- providers and partition ----------------------------------------------------------------
+
+
+def test_the_us_east_1_provider_inherits_the_stacks_provider_settings(tmp_path):
+    import yaml
+
+    from infra.offline import STACKS_DIR, capture_stack
+
+    data = yaml.safe_load((STACKS_DIR / "Pulumi.ecs.yaml").read_text())
+    data["config"]["aws:profile"] = "deployer"
+    data["config"]["aws:allowedAccountIds"] = ["123456789012"]
+    data["config"]["aws:defaultTags"] = {"tags": {"costCenter": "jat"}}
+    (tmp_path / "Pulumi.edge.yaml").write_text(yaml.safe_dump(data))
+    providers = [
+        r for r in capture_stack("edge", stacks_dir=tmp_path) if r["type"] == "pulumi:providers:aws"
+    ]
+    assert providers
+    for p in providers:
+        assert p["props"]["region"] == "us-east-1"
+        assert p["props"]["profile"] == "deployer"
+        assert p["props"]["allowedAccountIds"] in (["123456789012"], '["123456789012"]')
+        assert "costCenter" in str(p["props"]["defaultTags"])
+
+
+def test_no_arn_in_the_program_hard_codes_the_aws_partition():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "infra"
+    program = [*root.glob("*.py"), *root.glob("components/*.py")]
+    offenders = [
+        str(p.relative_to(root))
+        for p in program
+        if p.name != "offline.py" and re.search(r'f?"arn:aws:', p.read_text())
+    ]
+    assert len(program) > 10 and offenders == []
+
+
+def test_managed_policy_arns_follow_the_partition():
+    from infra import iam
+
+    assert iam.managed("aws-cn", iam.LAMBDA_BASIC) == (
+        "arn:aws-cn:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -113,10 +114,23 @@ def test_event_invoke_permissions_are_scoped_to_their_rule(dev):
 # ----- deploy order ------------------------------------------------------------------------------
 
 
-def test_db_admin_is_invoked_with_migrate_and_triggered_by_the_image_tag(dev):
+def test_db_admin_is_invoked_with_migrate_and_triggered_by_what_the_bootstrap_needs(dev):
+    """The same image tag after the database was replaced (new resource id, new endpoint) or a
+    role password changed must run the bootstrap again: each is a trigger."""
     inv = dev.one("aws:lambda/invocation:Invocation")["props"]
+    db = dev.one("aws:rds/instance:Instance")
+    versions = {
+        f"{label}Version": dev.named(f"secrets-{label}-version")["props"]["versionId"]
+        for label in ("db-migrator-password", "db-app-password", "db-jobs-password")
+    }
     assert doc(inv["input"]) == {"action": "migrate"}
-    assert inv["triggers"] == {"imageTag": PLACEHOLDER_IMAGE_TAG}
+    assert inv["triggers"] == {
+        "imageTag": PLACEHOLDER_IMAGE_TAG,
+        "databaseResourceId": db["id"],
+        "databaseEndpoint": db["props"]["endpoint"],
+        **versions,
+    }
+    assert db["id"] == db["props"]["resourceId"]
     assert inv["functionName"] == dev.one(FN, "jobs-db-admin")["props"]["name"]
 
 
@@ -139,8 +153,8 @@ def test_apprunner_service_waits_for_the_migration(dev):
     assert "jobs-db-admin-migrate" in dev.waits_for(dev.one("aws:apprunner/service:Service"))
 
 
-def test_express_service_waits_for_the_migration(ecs):
-    svc = ecs.one("aws:ecs/expressGatewayService:ExpressGatewayService")
+def test_ecs_service_waits_for_the_migration(ecs):
+    svc = ecs.one("aws:ecs/service:Service")
     assert "jobs-db-admin-migrate" in ecs.waits_for(svc)
 
 
@@ -171,8 +185,9 @@ def test_apprunner_autoscaling_follows_the_stack(dev, prod):
     assert sizes(dev) == (1, 2) and sizes(prod) == (2, 6)
 
 
-def test_apprunner_observability_is_on(apprunner):
-    assert apprunner["observabilityConfiguration"]["observabilityEnabled"] is True
+def test_apprunner_has_no_xray_tracing_without_instrumentation(dev, apprunner):
+    assert apprunner["observabilityConfiguration"] == {"observabilityEnabled": False}
+    assert not dev.of_type("aws:apprunner/observabilityConfiguration:ObservabilityConfiguration")
 
 
 def test_apprunner_runtime_secrets_are_the_apps_own(dev, apprunner):
@@ -258,61 +273,87 @@ def test_dev_has_no_waf(dev):
     assert not dev.of_type("aws:wafv2/webAcl:WebAcl")
 
 
-# ----- ECS Express -------------------------------------------------------------------------------
+# ----- ECS (Fargate) -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def express(ecs):
-    return ecs.one("aws:ecs/expressGatewayService:ExpressGatewayService")["props"]
+def task(ecs):
+    return ecs.one("aws:ecs/taskDefinition:TaskDefinition")["props"]
+
+
+@pytest.fixture(scope="module")
+def container(task):
+    (only,) = json.loads(task["containerDefinitions"])
+    return only
 
 
 def test_ecs_stack_has_no_apprunner_service(ecs):
     assert not ecs.of_type("aws:apprunner/service:Service")
 
 
-def test_express_health_check_path(express):
-    assert express["healthCheckPath"] == "/health"
+def test_ecs_target_group_checks_health_over_http(ecs):
+    hc = ecs.one("aws:lb/targetGroup:TargetGroup")["props"]["healthCheck"]
+    assert (hc["protocol"], hc["path"], hc["matcher"]) == ("HTTP", "/health", "200")
 
 
-def test_express_has_execution_infrastructure_and_task_roles(ecs, express):
+def test_ecs_task_has_its_execution_and_task_roles(ecs, task):
     roles = {r["props"]["arn"]: r["name"] for r in ecs.of_type("aws:iam/role:Role")}
-    assert roles[express["executionRoleArn"]] == "api-execution-role"
-    assert roles[express["infrastructureRoleArn"]] == "api-infrastructure-role"
-    assert roles[express["taskRoleArn"]] == "api-task-role"
+    assert roles[task["executionRoleArn"]] == "api-execution-role"
+    assert roles[task["taskRoleArn"]] == "api-task-role"
 
 
-def test_express_runs_in_public_subnets_for_an_internet_facing_endpoint(ecs, express):
-    public = {r["id"] for r in ecs.of_type("aws:ec2/subnet:Subnet") if "public" in r["name"]}
-    assert set(express["networkConfigurations"][0]["subnets"]) == public
+def test_ecs_tasks_run_in_the_private_subnets_without_public_ip(ecs):
+    private = {r["id"] for r in ecs.of_type("aws:ec2/subnet:Subnet") if "private" in r["name"]}
+    net = ecs.one("aws:ecs/service:Service")["props"]["networkConfiguration"]
+    assert set(net["subnets"]) == private
+    assert net["assignPublicIp"] is False
 
 
-def test_express_scaling_targets_follow_the_stack(express):
-    t = express["scalingTargets"][0]
-    assert (t["minTaskCount"], t["maxTaskCount"]) == (1, 3)
+def test_ecs_private_subnets_reach_the_internet_through_nat(ecs):
+    """Image pulls, secrets, logs and the email provider: a default route to a NAT gateway."""
+    nat = {r["id"] for r in ecs.of_type("aws:ec2/natGateway:NatGateway")}
+    private_tables = {
+        r["id"] for r in ecs.of_type("aws:ec2/routeTable:RouteTable") if "private" in r["name"]
+    }
+    defaults = {
+        r["props"]["routeTableId"]: r["props"].get("natGatewayId")
+        for r in ecs.of_type("aws:ec2/route:Route")
+        if r["props"].get("destinationCidrBlock") == "0.0.0.0/0"
+    }
+    assert private_tables and all(defaults.get(t) in nat for t in private_tables)
 
 
-def test_express_secrets_are_the_apps_own(ecs, express):
-    names = {s["name"] for s in express["primaryContainer"]["secrets"]}
+def test_ecs_scaling_follows_the_stack(ecs):
+    target = ecs.one("aws:appautoscaling/target:Target")["props"]
+    assert (target["minCapacity"], target["maxCapacity"]) == (1, 3)
+    policy = ecs.one("aws:appautoscaling/policy:Policy")["props"]
+    spec = policy["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]
+    assert spec["predefinedMetricType"] == "ALBRequestCountPerTarget"
+
+
+def test_ecs_secrets_are_the_apps_own(ecs, container):
+    names = {s["name"] for s in container["secrets"]}
     assert names == {"DB_APP_PASSWORD", "JWT_SECRET", "RESEND_API_KEY"}
-    text = str(express)
+    text = json.dumps(container)
     assert not any(arn in text for arn in _forbidden(ecs))
 
 
-def test_express_roles_read_no_migrator_or_jobs_secret(ecs):
+def test_ecs_roles_read_no_migrator_or_jobs_secret(ecs):
     readable = _service_readable_secrets(ecs, ["api-execution-secrets", "api-task-policy"])
     assert readable and not readable & _forbidden(ecs)
 
 
-def test_express_custom_domain_goes_through_cloudfront_with_a_us_east_1_certificate(ecs):
+def test_ecs_custom_domain_goes_through_cloudfront_with_a_us_east_1_certificate(ecs):
     cdn = ecs.one("aws:cloudfront/distribution:Distribution")["props"]
     cert = ecs.one("aws:acm/certificate:Certificate")["props"]
+    validation = ecs.one("aws:acm/certificateValidation:CertificateValidation")["props"]
     assert cdn["aliases"] == ["api.ecs.jobapptracker.example.com"]
-    assert cdn["viewerCertificate"]["acmCertificateArn"] == cert["arn"]
+    assert cdn["viewerCertificate"]["acmCertificateArn"] == validation["certificateArn"]
+    assert validation["certificateArn"] == cert["arn"]
     assert cert["arn"].startswith("arn:aws:acm:us-east-1:")
-    assert cdn["origins"][0]["domainName"].endswith(".on.aws")
 
 
-def test_express_waf_sits_on_cloudfront(ecs):
+def test_ecs_waf_sits_on_cloudfront(ecs):
     acl = ecs.one("aws:wafv2/webAcl:WebAcl")["props"]
     assert acl["scope"] == "CLOUDFRONT"
     assert ecs.one("aws:cloudfront/distribution:Distribution")["props"]["webAclId"] == acl["arn"]
@@ -332,13 +373,12 @@ def test_alarms_cover_queues_5xx_latency_and_rds(dev, ecs):
         } <= names, s.stack
 
 
-def _express_environment(express) -> dict[str, str]:
-    container = express["primaryContainer"]
-    return {item["name"]: item["value"] for item in container["environments"]}
+def _container_environment(container) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in container["environment"]}
 
 
 def test_each_api_states_its_proxy_hops_limiter_mode_and_email_verification(
-    apprunner, prod, express
+    apprunner, prod, container
 ):
     prod_env = prod.one("aws:apprunner/service:Service")["props"]["sourceConfiguration"][
         "imageRepository"
@@ -347,8 +387,8 @@ def test_each_api_states_its_proxy_hops_limiter_mode_and_email_verification(
         "runtimeEnvironmentVariables"
     ]
     expected = {"RATE_LIMITER_FAIL_CLOSED": "true", "EMAIL_VERIFICATION_ENABLED": "true"}
-    for env, hops in ((dev_env, "1"), (prod_env, "1"), (_express_environment(express), "2")):
+    for env, hops in ((dev_env, "1"), (prod_env, "1"), (_container_environment(container), "2")):
         assert {key: env[key] for key in expected} == expected
-        # App Runner's front end appends one X-Forwarded-For entry; on ECS with a custom
-        # domain, CloudFront and the load balancer append one each.
+        # App Runner's front end appends one X-Forwarded-For entry; on ECS, CloudFront and the
+        # load balancer append one each.
         assert env["TRUSTED_PROXY_HOPS"] == hops

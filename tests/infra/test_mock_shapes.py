@@ -171,11 +171,6 @@ FORMATS: dict[str, tuple[str | None, str, str]] = {
         rf"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{NAME}/{NAME}",
         "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html",
     ),
-    "aws:ecs/expressGatewayService:ExpressGatewayService": (
-        None,
-        rf"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{NAME}/{NAME}",
-        "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html",
-    ),
     "aws:ecs/taskDefinition:TaskDefinition": (
         rf"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{NAME}:\d+",
         NAME,

@@ -53,10 +53,16 @@ def test_database_accepts_5432_only_from_the_compute_groups(dev):
     assert all(r["props"]["fromPort"] == r["props"]["toPort"] == POSTGRES_PORT for r in rules)
 
 
-def test_no_ingress_rule_is_open_to_a_cidr(all_stacks):
+def test_no_ingress_rule_is_open_to_a_cidr_but_the_internal_load_balancer_to_its_vpc(all_stacks):
     for s in all_stacks:
+        vpc_cidr = s.one("aws:ec2/vpc:Vpc")["props"]["cidrBlock"]
         for r in s.of_type(INGRESS):
-            assert not r["props"].get("cidrIpv4"), (s.stack, r["name"])
+            cidr = r["props"].get("cidrIpv4")
+            if r["name"] == "network-alb-http-from-vpc":
+                assert cidr == vpc_cidr and r["props"]["fromPort"] == r["props"]["toPort"] == 80
+            else:
+                assert not cidr, (s.stack, r["name"])
+            assert not r["props"].get("cidrIpv6"), (s.stack, r["name"])
 
 
 def test_ecs_stack_admits_the_ecs_tasks_and_no_connector(ecs):
@@ -64,9 +70,15 @@ def test_ecs_stack_admits_the_ecs_tasks_and_no_connector(ecs):
     assert "network-tasks-sg" in names and "network-connector-sg" not in names
 
 
-def test_ecs_tasks_group_has_no_ingress_rule_of_ours(ecs):
+def test_ecs_tasks_admit_only_their_load_balancer(ecs):
     tasks = ecs.one(SG, "network-tasks-sg")
-    assert not [r for r in ecs.of_type(INGRESS) if r["props"]["securityGroupId"] == tasks["id"]]
+    alb = ecs.one(SG, "network-alb-sg")
+    rules = [
+        r["props"] for r in ecs.of_type(INGRESS) if r["props"]["securityGroupId"] == tasks["id"]
+    ]
+    assert [(r["referencedSecurityGroupId"], r["fromPort"], r["toPort"]) for r in rules] == [
+        (alb["id"], 8000, 8000)
+    ]
     assert not tasks["props"].get("ingress")
 
 
@@ -106,7 +118,16 @@ def test_secrets_use_the_customer_key_and_a_recovery_window(dev):
     key = dev.one("aws:kms/key:Key", "secrets-key")["props"]["arn"]
     for s in dev.of_type("aws:secretsmanager/secret:Secret"):
         assert s["props"]["kmsKeyId"] == key
-        assert s["props"]["recoveryWindowInDays"] > 0
+        assert s["props"]["recoveryWindowInDays"] == 7
+
+
+def test_secret_names_carry_the_stack_generation(all_stacks):
+    """Deleted secrets keep their names for the 7-day recovery window; a stack destroyed and
+    created again within it gets a new generation suffix, so its secrets do not collide."""
+    for s in all_stacks:
+        generation = s.one("random:index/randomId:RandomId", "secrets-generation")["props"]["hex"]
+        names = [r["props"]["name"] for r in s.of_type("aws:secretsmanager/secret:Secret")]
+        assert names and all(n.endswith(f"-{generation}") for n in names), (s.stack, names)
 
 
 def test_generated_values_reach_only_their_secret_versions(dev):
@@ -173,5 +194,9 @@ def test_dev_and_prod_differ_only_by_configuration(dev, prod, prop, dev_value, p
     assert prod.one(RDS)["props"][prop] is prod_value
 
 
-def test_prod_takes_a_final_snapshot(prod):
-    assert prod.one(RDS)["props"]["finalSnapshotIdentifier"] == "jobapptracker-prod-db-final"
+def test_prod_takes_a_final_snapshot_named_per_stack_generation(prod):
+    """A fixed name would make the second destroy of a recreated stack fail: the first final
+    snapshot still holds it."""
+    name = prod.one(RDS)["props"]["finalSnapshotIdentifier"]
+    generation = prod.one("random:index/randomId:RandomId", "database-generation")["props"]["hex"]
+    assert name == f"jobapptracker-prod-db-final-{generation}"

@@ -21,7 +21,8 @@ IMAGE_BOUND = {
     "aws:lambda/function:Function",
     "aws:lambda/invocation:Invocation",
     "aws:apprunner/service:Service",
-    "aws:ecs/expressGatewayService:ExpressGatewayService",
+    "aws:ecs/service:Service",
+    "aws:ecs/taskDefinition:TaskDefinition",
 }
 DOCUMENT_TYPES = {
     "aws:iam/rolePolicy:RolePolicy",
@@ -144,7 +145,7 @@ def test_endpoints_only_egress_is_refused_naming_the_dependency(provider, missin
 
 
 def test_endpoint_table_covers_the_aws_dependencies():
-    cfg = cfgmod.from_mapping(_values(compute="ecs"), stack="dev", region="eu-west-1")
+    cfg = cfgmod.from_mapping(_values("ecs"), stack="dev", region="eu-west-1")
     endpoints = {d.endpoint for d in cfgmod.egress_dependencies(cfg) if d.endpoint}
     assert endpoints == {"s3", "secretsmanager", "lambda", "ecr.api", "ecr.dkr", "logs"}
 
@@ -291,9 +292,9 @@ def test_plan_lists_what_the_dev_stack_needs(tmp_path):
     assert svg.startswith("<svg") and "AppRunnerService" in svg
 
 
-def test_plan_json_for_ecs_has_express_and_no_apprunner(tmp_path):
+def test_plan_json_for_ecs_has_the_fargate_service_and_no_apprunner(tmp_path):
     data = json.loads(_plan("--stack", "ecs", "--format", "json", tmp_path=tmp_path).stdout)
     types = {r["type"] for r in data}
-    assert "aws:ecs/expressGatewayService:ExpressGatewayService" in types
+    assert "aws:ecs/service:Service" in types
     assert "aws:apprunner/service:Service" not in types
     assert all(set(r) == {"type", "name", "props"} for r in data)

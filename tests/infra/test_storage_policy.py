@@ -14,8 +14,8 @@ API_ROLE = "arn:aws:iam::123456789012:role/api-instance-role"
 
 @pytest.fixture(scope="module")
 def setup(dev):
-    bucket = dev.one("aws:s3/bucket:Bucket")
-    policy = doc(dev.one("aws:s3/bucketPolicy:BucketPolicy")["props"]["policy"])
+    bucket = dev.one("aws:s3/bucket:Bucket", "uploads")
+    policy = doc(dev.one("aws:s3/bucketPolicy:BucketPolicy", "uploads-policy")["props"]["policy"])
     gd_role = dev.one("aws:iam/role:Role", "scanning-guardduty-role")["props"]["arn"]
     api_role = dev.one("aws:iam/role:Role", "api-instance-role")["props"]["arn"]
     api_identity = doc(

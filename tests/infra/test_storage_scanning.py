@@ -18,7 +18,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "guardduty"
 
 
 def test_all_four_public_access_blocks(dev):
-    pab = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["props"]
+    pab = dev.one(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "uploads-public-access"
+    )["props"]
     assert all(
         pab[k] is True
         for k in (
@@ -31,19 +33,24 @@ def test_all_four_public_access_blocks(dev):
 
 
 def test_bucket_default_encryption(dev):
-    sse = dev.one(
+    """SSE-S3 on both buckets: the access-log bucket must use it for S3 to deliver logs."""
+    sse = dev.of_type(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-    )["props"]
-    assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    )
+    assert {r["name"] for r in sse} == {"uploads-sse", "access-logs-sse"}
+    for r in sse:
+        assert r["props"]["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == (
+            "AES256"
+        )
 
 
 def test_bucket_versioning_enabled(dev):
-    v = dev.one("aws:s3/bucketVersioning:BucketVersioning")["props"]
+    v = dev.one("aws:s3/bucketVersioning:BucketVersioning", "uploads-versioning")["props"]
     assert v["versioningConfiguration"]["status"] == "Enabled"
 
 
 def test_bucket_policy_denies_plain_http(dev):
-    policy = doc(dev.one("aws:s3/bucketPolicy:BucketPolicy")["props"]["policy"])
+    policy = doc(dev.one("aws:s3/bucketPolicy:BucketPolicy", "uploads-policy")["props"]["policy"])
     tls = [s for s in policy["Statement"] if s["Sid"] == "TlsOnly"][0]
     assert tls["Effect"] == "Deny" and tls["Action"] == "s3:*"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -55,16 +62,16 @@ def test_cors_allows_only_the_frontend_origin(dev):
 
 
 def test_lifecycle_aborts_multipart_and_expires_noncurrent_versions(dev):
-    rules = dev.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["props"][
-        "rules"
-    ]
+    rules = dev.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "uploads-lifecycle"
+    )["props"]["rules"]
     assert any(r.get("abortIncompleteMultipartUpload") for r in rules)
     assert any(r.get("noncurrentVersionExpiration") for r in rules)
 
 
 def test_malware_plan_protects_the_uploads_bucket_with_tagging(dev):
     plan = dev.one("aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan")["props"]
-    bucket = dev.one("aws:s3/bucket:Bucket")["props"]["bucket"]
+    bucket = dev.one("aws:s3/bucket:Bucket", "uploads")["props"]["bucket"]
     assert plan["protectedResource"]["s3Bucket"]["bucketName"] == bucket
     assert plan["actions"] == [{"taggings": [{"status": "ENABLED"}]}]
 
@@ -79,7 +86,7 @@ def test_guardduty_role_has_exactly_the_documented_permissions(dev):
     policy = doc(
         dev.one("aws:iam/rolePolicy:RolePolicy", "scanning-guardduty-policy")["props"]["policy"]
     )
-    bucket = dev.one("aws:s3/bucket:Bucket")["props"]["arn"]
+    bucket = dev.one("aws:s3/bucket:Bucket", "uploads")["props"]["arn"]
     rule = (
         "arn:aws:events:eu-west-1:123456789012:rule/"
         "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
@@ -122,9 +129,9 @@ def test_guardduty_role_has_exactly_the_documented_permissions(dev):
 @pytest.fixture(scope="module")
 def pattern_and_bucket(dev):
     rule = dev.one("aws:cloudwatch/eventRule:EventRule", "jobs-scan-results")
-    return json.loads(rule["props"]["eventPattern"]), dev.one("aws:s3/bucket:Bucket")["props"][
-        "bucket"
-    ]
+    return json.loads(rule["props"]["eventPattern"]), dev.one("aws:s3/bucket:Bucket", "uploads")[
+        "props"
+    ]["bucket"]
 
 
 def _event(name: str, bucket: str | None) -> dict:

@@ -4,6 +4,8 @@ states."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, UnknownValueError
 
@@ -15,7 +17,8 @@ RULES = {r.name: r for r in ALL_RULES}
 DB = "aws:rds/instance:Instance"
 REPO = "aws:ecr/repository:Repository"
 SVC = "aws:apprunner/service:Service"
-ECS = "aws:ecs/expressGatewayService:ExpressGatewayService"
+ECS = "aws:ecs/taskDefinition:TaskDefinition"
+TG = "aws:lb/targetGroup:TargetGroup"
 FN = "aws:lambda/function:Function"
 PERM = "aws:lambda/permission:Permission"
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -48,18 +51,23 @@ GOOD_SVC = {
 }
 GOOD_ECS = {
     "taskRoleArn": "arn:aws:iam::123456789012:role/task",
-    "healthCheckPath": "/health",
-    "primaryContainer": {
-        "image": "x",
-        "environments": [{"name": "APP_ENV", "value": "production"}],
-        "secrets": [
+    "containerDefinitions": json.dumps(
+        [
             {
-                "name": "JWT_SECRET",
-                "valueFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbC",
+                "name": "api",
+                "image": "x",
+                "environment": [{"name": "APP_ENV", "value": "production"}],
+                "secrets": [
+                    {
+                        "name": "JWT_SECRET",
+                        "valueFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbC",
+                    }
+                ],
             }
-        ],
-    },
+        ]
+    ),
 }
+GOOD_TG = {"healthCheck": {"enabled": True, "path": "/health", "protocol": "HTTP"}}
 
 
 def _with(base: dict, **changes) -> dict:
@@ -156,7 +164,9 @@ CASES = [
         ECS,
         _with(
             GOOD_ECS,
-            primaryContainer={"image": "x", "environments": [{"name": "JWT_SECRET", "value": "s"}]},
+            containerDefinitions=json.dumps(
+                [{"name": "api", "environment": [{"name": "JWT_SECRET", "value": "s"}]}]
+            ),
         ),
         {},
         "JWT_SECRET",
@@ -176,7 +186,7 @@ CASES = [
         {},
         "HTTP",
     ),
-    ("service-health-check", ECS, _with(GOOD_ECS, healthCheckPath="/ping"), {}, "/health"),
+    ("service-health-check", TG, {"healthCheck": {"path": "/ping"}}, {}, "/health"),
     (
         "service-instance-role",
         SVC,
@@ -349,7 +359,7 @@ GOOD = [
         ),
     ),
     ("service-no-plain-secrets", ECS, GOOD_ECS),
-    ("service-health-check", ECS, GOOD_ECS),
+    ("service-health-check", TG, GOOD_TG),
     (
         "lambda-no-public-invoke",
         PERM,
