@@ -14,7 +14,7 @@ import falcon
 import falcon.media
 
 from app import openapi
-from app.core import middleware
+from app.core import db_deadline, middleware
 from app.core.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
 from app.core.clock import Clock, system_clock
 from app.core.database import init_database, make_database
@@ -35,11 +35,12 @@ from app.routes.health import LivenessResource, ReadinessResource
 from app.services.applications import ApplicationService
 from app.services.attachments import AttachmentService
 from app.services.auth import AuthService
+from app.services.idempotency import REPLAYED_HEADER, IdempotentCreates, purge_expired
 from app.services.local_scanning import LocalScanRunner
 from app.services.outbox import OutboxDrainer, OutboxWriter
 from app.services.rate_limit import RateLimiter
 
-EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Location"]
+EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Location", REPLAYED_HEADER]
 
 
 def _json_default(value):
@@ -90,6 +91,9 @@ def assemble(
 ) -> Assembly:
     """Wire everything in one visible place. Collaborators can be passed in by tests."""
     configure_logging(settings.log_level)
+    deadline_seconds = settings.db_request_deadline_ms / 1000
+    # Process-wide: every psycopg2 wait in the API process is bounded (app/core/db_deadline.py).
+    db_deadline.install(deadline_seconds)
     init_database(settings.database_url, settings)
     # The limiter commits through its own pool, apart from the request's transaction.
     limiter_db = make_database(
@@ -105,6 +109,7 @@ def assemble(
         email_sender or build_email_sender(settings),
         sealer,
         clock,
+        housekeeping=[purge_expired],
     )
     auth = AuthService(
         settings,
@@ -121,6 +126,8 @@ def assemble(
 
     app = falcon.App(
         middleware=[
+            # First, so the request's database budget is set before any middleware's query.
+            middleware.DatabaseSessionMiddleware(deadline_seconds),
             middleware.RequestIdMiddleware(),
             middleware.AccessLogMiddleware(),
             middleware.SecurityHeadersMiddleware(settings),
@@ -135,7 +142,6 @@ def assemble(
             ),
             ClientInfoMiddleware(settings),
             AuthenticationMiddleware(auth, settings),
-            middleware.DatabaseSessionMiddleware(),
         ],
     )
     json_handler = falcon.media.JSONHandler(dumps=partial(json.dumps, default=_json_default))
@@ -159,8 +165,9 @@ def assemble(
     applications = ApplicationService(clock, attachments)
     auth_routes.add_routes(app, auth, settings)
     user_routes.add_routes(app, auth, settings, applications)
-    application_routes.add_routes(app, applications)
-    attachment_routes.add_routes(app, attachments, settings, clock)
+    creates = IdempotentCreates(sealer, clock, _json_default)
+    application_routes.add_routes(app, applications, creates)
+    attachment_routes.add_routes(app, attachments, settings, clock, creates)
     openapi.add_routes(app)
     return Assembly(app=app, outbox_drainer=outbox_drainer)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import falcon
 
 from app.core.spec import api_spec
+from app.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from app.services.idempotency import IDEMPOTENT_OPERATIONS, REPLAYED_HEADER
 
 STATIC = Path(__file__).parent / "static"
 # Vendored from npm's swagger-ui-dist by scripts/refresh-swagger-ui (VERSION, SHA256SUMS).
@@ -65,8 +67,13 @@ def build_document(app: falcon.App) -> dict:
     api_spec.__dict__.pop("_spec", None)
     document = copy.deepcopy(api_spec.spec)
     document.setdefault("info", {})["summary"] = "The Job App Tracker's HTTP API, version 1"
-    for path_item in document.get("paths", {}).values():
-        for operation in path_item.values():
+    document.setdefault("components", {}).setdefault("parameters", {})["IdempotencyKey"] = (
+        IDEMPOTENCY_KEY_PARAMETER
+    )
+    for path, path_item in document.get("paths", {}).items():
+        for method, operation in path_item.items():
+            if (method, path) in IDEMPOTENT_OPERATIONS:
+                _idempotent(operation)
             responses = operation.get("responses", {})
             # Every operation can also meet the shared failures (DESIGN.md §4).
             for status in ("500", "503"):
@@ -76,7 +83,42 @@ def build_document(app: falcon.App) -> dict:
                     code = _documented_code(responses[status].get("description", ""))
                     example = _example(status, code)
                     responses[status]["content"]["application/json"]["example"] = example
+            # The database deadline's 503 (and every other) says when to try again.
+            responses["503"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
     return document
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes this create safe to retry (after a 503, a timeout or a lost connection): the "
+        "first request with a key creates and its answer is kept for 24 hours; a retry with "
+        "the same key, method, path and body answers it again, with Idempotent-Replayed: true, "
+        "and creates nothing. The same key with a different request answers 422 "
+        "IDEMPOTENCY_KEY_REUSED. Keys are scoped to the signed-in user."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before retrying (a create: with the same Idempotency-Key)",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def _idempotent(operation: dict) -> None:
+    operation.setdefault("parameters", []).append(
+        {"$ref": "#/components/parameters/IdempotencyKey"}
+    )
+    created = operation.get("responses", {}).get("201")
+    if created is not None:
+        created.setdefault("headers", {})[REPLAYED_HEADER] = {
+            "description": "true when this is the kept answer of an earlier request",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
 
 
 def _error_response(document: dict, status: str) -> dict:
@@ -98,7 +140,7 @@ def _example(status: str, code: str | None = None) -> dict:
         "400": "TOKEN_INVALID", "401": "INVALID_TOKEN", "403": "FORBIDDEN", "404": "NOT_FOUND",
         "405": "METHOD_NOT_ALLOWED", "409": "VERSION_CONFLICT", "413": "PAYLOAD_TOO_LARGE",
         "415": "UNSUPPORTED_MEDIA_TYPE", "422": "VALIDATION_ERROR", "429": "RATE_LIMITED",
-        "500": "INTERNAL_ERROR", "503": "SERVICE_UNAVAILABLE",
+        "500": "INTERNAL_ERROR", "503": "DATABASE_UNAVAILABLE",
     }[status]  # fmt: skip
     details = (
         [{"field": "email", "message": "is not a valid email address"}] if status == "422" else []

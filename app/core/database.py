@@ -70,6 +70,10 @@ class RecentlyCheckedPool(PooledPostgresqlDatabase):
             return False
         return super()._is_closed(conn)
 
+    def _can_reuse(self, conn) -> bool:
+        # A connection closed under a deadline (app/core/db_deadline.py) never goes back.
+        return not conn.closed and super()._can_reuse(conn)
+
     def _close(self, conn, close_conn=False):
         self._checked_in[id(conn)] = time.monotonic()
         return super()._close(conn, close_conn)
@@ -187,18 +191,21 @@ def probe(settings: Settings, url: str) -> None:
     timeout = settings.ready_timeout_seconds
 
     def attempt() -> None:
+        from app.core.db_deadline import database_deadline
+
         try:
             options = connect_options(settings, application_name="jobapptracker-ready")
             options["connect_timeout"] = max(1, int(timeout))
             options["tcp_user_timeout"] = int(timeout * 1000)
             options["options"] = f"-c statement_timeout={int(timeout * 1000)}"
-            connection = psycopg2.connect(url, **options)
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT 1")
-                    cursor.fetchone()
-            finally:
-                connection.close()
+            with database_deadline(timeout):
+                connection = psycopg2.connect(url, **options)
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT 1")
+                        cursor.fetchone()
+                finally:
+                    connection.close()
             outcome["error"] = None
         except BaseException as exc:  # noqa: BLE001 - any failure means not ready
             outcome["error"] = exc

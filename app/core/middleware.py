@@ -9,6 +9,7 @@ import uuid
 import falcon
 import structlog
 
+from app.core import db_deadline
 from app.core.database import release_connection
 from app.core.errors import AppError
 from app.core.settings import Settings
@@ -87,10 +88,20 @@ class BodyPolicyMiddleware:
 
 class DatabaseSessionMiddleware:
     """The connection is opened lazily by the first query and always returned to the pool,
-    whether the request succeeded or failed."""
+    whether the request succeeded or failed. Each request may wait on PostgreSQL for
+    ``deadline_seconds`` in all (app/core/db_deadline.py)."""
+
+    def __init__(self, deadline_seconds: float):
+        self.deadline_seconds = deadline_seconds
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        db_deadline.begin(self.deadline_seconds)
 
     def process_response(self, req, resp, resource, req_succeeded) -> None:
-        release_connection()
+        try:
+            release_connection()
+        finally:
+            db_deadline.end()
 
 
 class SecurityHeadersMiddleware:

@@ -145,6 +145,7 @@ class Settings:
     db_pool_size: int | None = None
     db_connect_timeout: int = 5
     db_statement_timeout_ms: int = 15000
+    db_request_deadline_ms: int = 5000
     ready_timeout_seconds: float = 3.0
 
     jwt_secret: str | None = field(default=None, repr=False)
@@ -329,6 +330,7 @@ class Settings:
             db_pool_size=reader.integer("DB_POOL_SIZE", None, minimum=1),
             db_connect_timeout=reader.integer("DB_CONNECT_TIMEOUT", 5, minimum=1),
             db_statement_timeout_ms=reader.integer("DB_STATEMENT_TIMEOUT_MS", 15000, minimum=0),
+            db_request_deadline_ms=reader.integer("DB_REQUEST_DEADLINE_MS", 5000, minimum=100),
             ready_timeout_seconds=float(reader.integer("READY_TIMEOUT_SECONDS", 3, minimum=1)),
             jwt_secret=secrets.get("JWT_SECRET"),
             jwt_previous_secret=secrets.get("JWT_PREVIOUS_SECRET"),

@@ -3,6 +3,7 @@
 from app.models.accounts import EmailToken, RateLimitCounter, RefreshToken, SecurityEvent, User
 from app.models.applications import STATUSES, Application, ApplicationEvent
 from app.models.attachments import ATTACHMENT_STATUSES, Attachment
+from app.models.idempotency import IdempotencyKey
 from app.models.outbox import OutboxEmail
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Application",
     "ApplicationEvent",
     "EmailToken",
+    "IdempotencyKey",
     "OutboxEmail",
     "RateLimitCounter",
     "RefreshToken",

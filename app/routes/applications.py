@@ -10,7 +10,7 @@ import falcon
 from app.core.errors import ValidationFailed
 from app.core.spec import api_spec
 from app.routes.auth import BEARER
-from app.routes.common import ok, responses
+from app.routes.common import ok, respond_created, responses
 from app.schemas.applications import (
     ApplicationCreate,
     ApplicationListResponse,
@@ -22,6 +22,7 @@ from app.schemas.applications import (
     StatsResponse,
 )
 from app.services.applications import ApplicationService
+from app.services.idempotency import Created, IdempotentCreates
 
 TAGS = ["applications"]
 _ETAG = re.compile(r'^(?:W/)?"(\d+)"$')
@@ -44,8 +45,9 @@ def etag(resp: falcon.Response, data: dict) -> None:
 class ApplicationsResource:
     auth_required = True
 
-    def __init__(self, service: ApplicationService):
+    def __init__(self, service: ApplicationService, creates: IdempotentCreates):
         self.service = service
+        self.creates = creates
 
     @api_spec.validate(
         query=ListQuery,
@@ -65,11 +67,16 @@ class ApplicationsResource:
         security=BEARER,
     )
     def on_post(self, req, resp, json: ApplicationCreate):
-        """Track a new application; its first timeline event records the initial status."""
-        data = self.service.create(req.context.current.user.id, json)
-        etag(resp, data)
-        resp.location = f"/v1/applications/{data['id']}"
-        ok(req, resp, data, status=201)
+        """Track a new application; its first timeline event records the initial status. With
+        an Idempotency-Key, a retry answers the first result again and creates nothing."""
+        user_id = req.context.current.user.id
+
+        def create() -> Created:
+            data = self.service.create(user_id, json)
+            location = f"/v1/applications/{data['id']}"
+            return Created(data, {"ETag": f'"{data["version"]}"', "Location": location})
+
+        respond_created(req, resp, self.creates.run(req, user_id, create))
 
 
 class ApplicationResource:
@@ -142,8 +149,8 @@ class StatsResource:
         ok(req, resp, self.service.stats(req.context.current.user.id, query.tz))
 
 
-def add_routes(app: falcon.App, service: ApplicationService) -> None:
-    app.add_route("/v1/applications", ApplicationsResource(service))
+def add_routes(app: falcon.App, service: ApplicationService, creates: IdempotentCreates) -> None:
+    app.add_route("/v1/applications", ApplicationsResource(service, creates))
     app.add_route("/v1/applications/stats", StatsResource(service))
     app.add_route("/v1/applications/{application_id:uuid}", ApplicationResource(service))
     app.add_route("/v1/applications/{application_id:uuid}/events", EventsResource(service))

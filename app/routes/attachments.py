@@ -11,7 +11,7 @@ from app.core.settings import Settings
 from app.core.spec import api_spec
 from app.integrations.storage import LocalStorage, content_disposition
 from app.routes.auth import BEARER
-from app.routes.common import ok, responses
+from app.routes.common import ok, respond_created, responses
 from app.schemas.attachments import (
     AttachmentCreate,
     AttachmentCreatedResponse,
@@ -19,6 +19,7 @@ from app.schemas.attachments import (
     AttachmentResponse,
 )
 from app.services.attachments import AttachmentService
+from app.services.idempotency import Created, IdempotentCreates
 
 TAGS = ["attachments"]
 
@@ -26,9 +27,10 @@ TAGS = ["attachments"]
 class ApplicationAttachmentsResource:
     auth_required = True
 
-    def __init__(self, service: AttachmentService, settings: Settings):
+    def __init__(self, service: AttachmentService, settings: Settings, creates: IdempotentCreates):
         self.service = service
         self.max_bytes = settings.upload_max_bytes
+        self.creates = creates
 
     @api_spec.validate(
         json=AttachmentCreate,
@@ -38,13 +40,18 @@ class ApplicationAttachmentsResource:
     )
     def on_post(self, req, resp, application_id: uuid.UUID, json: AttachmentCreate):
         """Start an upload: the attachment (pending_upload) and `upload`, which the client
-        follows exactly (a presigned S3 POST, or a PUT to this API locally)."""
+        follows exactly (a presigned S3 POST, or a PUT to this API locally). With an
+        Idempotency-Key, a retry answers the first result again and creates nothing."""
         if json.size > self.max_bytes:
             raise ValidationFailed(
                 [{"field": "size", "message": f"must be at most {self.max_bytes} bytes"}]
             )
-        data = self.service.create(req.context.current.user.id, application_id, json)
-        ok(req, resp, data, status=201)
+        user_id = req.context.current.user.id
+
+        def create() -> Created:
+            return Created(self.service.create(user_id, application_id, json))
+
+        respond_created(req, resp, self.creates.run(req, user_id, create))
 
     @api_spec.validate(
         resp=responses(200, AttachmentListResponse, 401, 403, 404), tags=TAGS, security=BEARER
@@ -138,10 +145,16 @@ class LocalDownloadResource:
         resp.content_length = path.stat().st_size
 
 
-def add_routes(app: falcon.App, service: AttachmentService, settings: Settings, clock) -> None:
+def add_routes(
+    app: falcon.App,
+    service: AttachmentService,
+    settings: Settings,
+    clock,
+    creates: IdempotentCreates,
+) -> None:
     app.add_route(
         "/v1/applications/{application_id:uuid}/attachments",
-        ApplicationAttachmentsResource(service, settings),
+        ApplicationAttachmentsResource(service, settings, creates),
     )
     app.add_route("/v1/attachments/{attachment_id:uuid}", AttachmentResource(service))
     app.add_route("/v1/attachments/{attachment_id:uuid}/complete", CompleteResource(service))

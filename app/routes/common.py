@@ -14,6 +14,18 @@ def ok(req: falcon.Request, resp: falcon.Response, data, *, status: int = 200, *
     resp.media = {"success": True, "data": data, "meta": meta(req, **extra)}
 
 
+def respond_created(req: falcon.Request, resp: falcon.Response, outcome) -> None:
+    """The answer of a create run through ``IdempotentCreates.run``: first time or replayed."""
+    from app.services.idempotency import REPLAYED_HEADER
+
+    result, replayed = outcome
+    for name, value in result.headers.items():
+        resp.set_header(name, value)
+    if replayed:
+        resp.set_header(REPLAYED_HEADER, "true")
+    ok(req, resp, result.data, status=result.status)
+
+
 def responses(status: int, model, *errors: int | tuple[int, str]) -> Response:
     """spectree responses: the success model plus the error envelope for each error status. An
     error given as ``(status, "CODE: when it happens")`` is documented with that description,

@@ -22,9 +22,11 @@ at once and are deleted after ``DONE_RETENTION`` by the drainer's housekeeping.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +35,7 @@ import structlog
 from psycopg2.extras import Json
 
 from app.core.clock import Clock
+from app.core.db_deadline import database_deadline
 from app.core.sealing import PayloadSealer, SealError
 from app.core.settings import Settings
 from app.integrations.email import EmailDeliveryError, EmailSender
@@ -141,8 +144,10 @@ class OutboxDrainer:
         sender: EmailSender,
         sealer: PayloadSealer,
         clock: Clock,
+        housekeeping: Sequence[Callable[[peewee.Database, datetime], int]] = (),
     ):
         self.settings = settings
+        self._housekeeping = list(housekeeping)
         self.database = database
         self.sender = sender
         self.sealer = sealer
@@ -201,9 +206,17 @@ class OutboxDrainer:
             self._deliver(row)
         return len(claimed)
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction on the drainer's connection, its waits bounded like a request's."""
+        seconds = self.settings.db_request_deadline_ms / 1000
+        with database_deadline(seconds), self.database.connection_context():
+            with self.database.atomic():
+                yield
+
     def _claim(self) -> list[Claimed]:
         now = self.clock()
-        with self.database.connection_context(), self.database.atomic():
+        with self._transaction():
             cursor = self.database.execute_sql(
                 _CLAIM,
                 {
@@ -216,7 +229,7 @@ class OutboxDrainer:
         return [Claimed(uuid.UUID(str(row[0])), row[1], row[2]) for row in rows]
 
     def _execute(self, sql: str, params: dict) -> list[tuple]:
-        with self.database.connection_context(), self.database.atomic():
+        with self._transaction():
             cursor = self.database.execute_sql(sql, params)
             return cursor.fetchall() if cursor.description else []
 
@@ -271,7 +284,7 @@ class OutboxDrainer:
 
     def _give_up(self, row: Claimed, user_id, error: str) -> None:
         now = self.clock()
-        with self.database.connection_context(), self.database.atomic():
+        with self._transaction():
             self.database.execute_sql(_GIVE_UP, {"id": str(row.id), "now": now, "error": error})
             self.database.execute_sql(
                 _SECURITY_EVENT,
@@ -293,7 +306,12 @@ class OutboxDrainer:
         )
 
     def housekeeping(self) -> int:
-        """Delete rows sent or given up more than ``DONE_RETENTION`` ago."""
-        before: datetime = self.clock() - DONE_RETENTION
-        with self.database.connection_context(), self.database.atomic():
-            return self.database.execute_sql(_PURGE, {"before": before}).rowcount
+        """Delete rows sent or given up more than ``DONE_RETENTION`` ago, then run the other
+        purges handed in (expired idempotency keys). Returns the outbox rows deleted."""
+        now = self.clock()
+        with self._transaction():
+            purged = self.database.execute_sql(_PURGE, {"before": now - DONE_RETENTION}).rowcount
+        for purge in self._housekeeping:
+            with self._transaction():
+                purge(self.database, now)
+        return purged

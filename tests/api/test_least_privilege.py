@@ -254,3 +254,32 @@ def test_only_the_app_role_reaches_the_email_outbox(migrated):
         )
         cursor.execute("DELETE FROM email_outbox WHERE id = %s", (row_id,))
         assert cursor.rowcount == 1
+
+
+def test_idempotency_keys_are_the_app_roles_and_each_users_own(migrated):
+    """The jobs role gets nothing; with no user set the app role sees no live key."""
+    with migrated.connect("jobs") as connection:
+        assert fails_with_permission_denied(connection, "SELECT id FROM idempotency_keys")
+        assert fails_with_permission_denied(connection, "DELETE FROM idempotency_keys")
+    with migrated.connect("app") as connection, connection.cursor() as cursor:
+        user_id = "00000000-0000-4000-8000-000000000001"
+        cursor.execute("SELECT set_config('app.user_id', %s, false)", (user_id,))
+        cursor.execute(
+            "INSERT INTO users (id, email, password_hash, password_changed_at, "
+            "force_password_change, is_active, created_at, updated_at) "
+            "VALUES (%s, 'owner@example.com', 'x', now(), false, true, now(), now())",
+            (user_id,),
+        )
+        cursor.execute(
+            "INSERT INTO idempotency_keys (id, owner_id, key, fingerprint, created_at, "
+            "expires_at) VALUES (gen_random_uuid(), %s, 'k', 'f', now(), now() + interval "
+            "'1 day')",
+            (user_id,),
+        )
+        cursor.execute("SELECT count(*) FROM idempotency_keys")
+        assert cursor.fetchone() == (1,)
+        cursor.execute("SELECT set_config('app.user_id', '', false)")
+        cursor.execute("SELECT count(*) FROM idempotency_keys")
+        assert cursor.fetchone() == (0,)
+        cursor.execute("DELETE FROM idempotency_keys")
+        assert cursor.rowcount == 0  # a live key is not anyone's to purge
