@@ -47,6 +47,8 @@ log = structlog.get_logger("app.outbox")
 BATCH_SIZE = 10
 DONE_RETENTION = timedelta(days=1)
 HOUSEKEEPING_EVERY_SECONDS = 60.0
+# While rounds keep failing (the database is down) the pause doubles up to this.
+FAILING_PAUSE_CAP_SECONDS = 60.0
 BACKOFF_CAP = timedelta(minutes=30)
 
 TEMPLATES = {
@@ -176,6 +178,7 @@ class OutboxDrainer:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             handled = 0
             try:
@@ -183,11 +186,18 @@ class OutboxDrainer:
                 if time.monotonic() >= self._next_housekeeping:
                     self.housekeeping()
                     self._next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_SECONDS
+                failures = 0
             except Exception as exc:  # noqa: BLE001 - the thread must outlive any one failure
-                log.error("outbox_round_failed", error=type(exc).__name__)
+                failures += 1
+                log.error("outbox_round_failed", error=type(exc).__name__, failures=failures)
                 self._discard_connection()
             if handled < BATCH_SIZE:
-                self._stop.wait(self.settings.outbox_poll_seconds)
+                self._stop.wait(self.pause(failures))
+
+    def pause(self, failures: int) -> float:
+        """The wait before the next round: the poll interval, doubled for each round in a row
+        that failed, so an unreachable database costs a log line a minute, not a second."""
+        return min(self.settings.outbox_poll_seconds * 2.0**failures, FAILING_PAUSE_CAP_SECONDS)
 
     def _discard_connection(self) -> None:
         try:

@@ -248,3 +248,10 @@ def test_a_token_used_before_delivery_is_not_sent(env):
     assert env.provider.messages == []
     assert env.provider.threads == []
     assert all(row.sent_at is not None and row.payload is None for row in env.rows())
+
+
+def test_an_unreachable_database_slows_the_drainer_down(env):
+    poll = env.settings.outbox_poll_seconds
+    assert env.drainer.pause(0) == poll
+    assert [env.drainer.pause(n) for n in (1, 2, 3)] == [2 * poll, 4 * poll, 8 * poll]
+    assert env.drainer.pause(30) == 60.0
