@@ -202,15 +202,6 @@ class _Mocks:
             }, []
         if invoked == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}, []
-        if invoked == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
-            return {
-                "id": "pl-4fa04526",
-                "arn": f"arn:aws:ec2:{self.region}:aws:prefix-list/pl-4fa04526",
-                "name": args.args.get("name", ""),
-                "entries": [],
-                "maxEntries": 55,
-                "ownerId": "AWS",
-            }, []
         return {}, []
 
     def register_transform(self, transform) -> None:  # pragma: no cover - interface only
