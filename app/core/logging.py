@@ -47,37 +47,46 @@ class _StdoutHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Idempotent: safe to call from every entrypoint (API workers, Lambdas, CLI)."""
-    numeric = logging.getLevelName(level.upper())
-    processors = [
+def _processor_chain() -> tuple[list, list]:
+    """The one chain every line goes through, structlog's and the standard library's alike.
+
+    The first part adds what a line carries (the request id and other context variables, the
+    level, the time); the second turns an exception into its traceback text, redacts, and
+    renders one JSON object. Standard-library records enter the first part through
+    ``ProcessorFormatter``'s ``foreign_pre_chain`` and the second through its ``processors``
+    (https://www.structlog.org/en/stable/standard-library.html#rendering-using-structlog-based-formatters-within-logging).
+    """
+    enrich = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    render = [
         structlog.processors.format_exc_info,
         redact_processor,
         structlog.processors.JSONRenderer(),
     ]
+    return enrich, render
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Idempotent: safe to call from every entrypoint (API workers, Lambdas, CLI)."""
+    numeric = logging.getLevelName(level.upper())
+    enrich, render = _processor_chain()
     structlog.configure(
-        processors=processors,
+        processors=[*enrich, *render],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # No file given: each line goes to whatever sys.stdout is when it is written.
         logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )
-    # Standard-library loggers (gunicorn, botocore, peewee) share stdout, one JSON line each.
+    # Standard-library loggers (gunicorn, botocore, peewee) share stdout, one JSON line each,
+    # through the same chain.
     handler = _StdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                redact_processor,
-                structlog.processors.JSONRenderer(),
-            ],
-            foreign_pre_chain=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
+            foreign_pre_chain=enrich,
         )
     )
     root = logging.getLogger()
