@@ -314,6 +314,26 @@ def test_threats_found_deletes_every_version_and_alerts(s3_env):
     )
 
 
+def test_threats_found_deletes_every_version_not_only_the_scanned_one(s3_env):
+    """The presigned POST can be replayed until it expires: the key then holds two versions,
+    and an infected result for the recorded one removes both."""
+    browser = signed_in(s3_env)
+    created = start_upload(browser, new_application(browser), EICAR)
+    assert post_to_s3(created["upload"], EICAR).status_code == 204
+    assert post_to_s3(created["upload"], EICAR).status_code == 204
+    attachment_id = created["attachment"]["id"]
+    assert browser.request("POST", f"/v1/attachments/{attachment_id}/complete").status_code == 200
+    with user_transaction(browser.user_id):
+        attachment = Attachment.get_by_id(uuid.UUID(attachment_id))
+    stored = versions(s3_env, attachment.storage_key)
+    assert len(stored) == 2 and attachment.version_id in stored
+    outcome = deliver(
+        s3_env, scan_event(attachment.storage_key, attachment.version_id, "THREATS_FOUND")
+    )
+    assert outcome["status"] == "infected"
+    assert versions(s3_env, attachment.storage_key) == []
+
+
 @pytest.mark.parametrize("status", ["UNSUPPORTED", "ACCESS_DENIED", "FAILED"])
 def test_other_results_mark_scan_failed_keep_the_object_and_alert(s3_env, status):
     browser, attachment = uploaded_and_completed(s3_env)
