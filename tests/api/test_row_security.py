@@ -199,15 +199,16 @@ def test_raw_sql_as_the_app_role_under_another_user_touches_no_row_of_any_owner_
         cursor.execute("SELECT current_user")
         assert cursor.fetchone() == (settings.db_app_user,)
         for table in found:
+            mine = f'SELECT count(*) FROM "{table}" WHERE owner_id = %s'
             cursor.execute("SELECT set_config('app.user_id', %s, true)", (str(alice.user_id),))
-            cursor.execute(f'SELECT count(*) FROM "{table}" WHERE owner_id = %s', (str(alice.user_id),))
+            cursor.execute(mine, (str(alice.user_id),))
             (own,) = cursor.fetchone()
             assert own > 0, (
                 f"no row of {table!r} for alice: create one in the owners_data fixture, so the "
                 f"cross-user check below has something to hide"
             )
             cursor.execute("SELECT set_config('app.user_id', %s, true)", (str(bob.user_id),))
-            cursor.execute(f'SELECT count(*) FROM "{table}" WHERE owner_id = %s', (str(alice.user_id),))
+            cursor.execute(mine, (str(alice.user_id),))
             assert cursor.fetchone() == (0,), f"{table}: bob sees alice's rows"
             cursor.execute(
                 f'UPDATE "{table}" SET owner_id = owner_id WHERE owner_id = %s', (alice.user_id,)
