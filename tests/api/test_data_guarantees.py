@@ -30,7 +30,8 @@ def owner_connection(settings):
 
 @pytest.fixture
 def env(settings):
-    config = fast_settings(settings)
+    # The tests below hold transactions open on purpose: no request deadline cuts them short.
+    config = fast_settings(settings, db_request_deadline_ms=120_000)
     app, clock, _ = build(config, clock=FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC)))
     email = unique_email()
     first = Browser(app, config)
