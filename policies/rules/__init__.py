@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ecr, events, iam, lambda_, rds, s3, secrets, service, tags
+from . import ecr, events, iam, lambda_, preflight, rds, s3, secrets, service, tags
 
 ALL_RULES = [
     *s3.RULES,
@@ -14,4 +14,5 @@ ALL_RULES = [
     *events.RULES,
     *tags.RULES,
     *secrets.RULES,
+    *preflight.RULES,
 ]
