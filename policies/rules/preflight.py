@@ -29,6 +29,11 @@ SNS_KEY_SOURCE = (
     "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"
     "#compatibility-with-aws-services"
 )
+CLOUDFRONT_CERT_SOURCE = (
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"
+    "cnames-and-https-requirements.html"
+)
+ACM_REGION_SOURCE = "https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html"
 LAMBDA_CONCURRENCY_SOURCE = (
     "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
 )
@@ -49,6 +54,9 @@ EVENT_TARGET = ("aws:cloudwatch/eventTarget:EventTarget",)
 TOPIC = ("aws:sns/topic:Topic",)
 KMS_KEY = ("aws:kms/key:Key",)
 KMS_ALIAS = ("aws:kms/alias:Alias",)
+DISTRIBUTION = ("aws:cloudfront/distribution:Distribution",)
+CERTIFICATE = ("aws:acm/certificate:Certificate",)
+CERT_VALIDATION = ("aws:acm/certificateValidation:CertificateValidation",)
 FUNCTION = ("aws:lambda/function:Function",)
 APPRUNNER_SERVICE = ("aws:apprunner/service:Service",)
 
@@ -206,6 +214,55 @@ def check_alarm_topic_keys(stack: StackView, config: Mapping) -> Iterator[tuple[
                 yield f"EventBridge target {target.name}: {problem}", target.urn
 
 
+# ----- CloudFront certificates -----------------------------------------------------------------
+
+_ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([^:]*):")
+
+
+def check_cloudfront_certificate(stack: StackView, config: Mapping) -> Iterator[tuple[str, str]]:
+    for dist in stack.of_type(*DISTRIBUTION):
+        arn = peek(dist.props, "viewerCertificate", "acmCertificateArn")
+        deps = (dist.property_dependencies or {}).get("viewerCertificate")
+        if not arn and not deps:
+            continue
+        if isinstance(arn, str):
+            m = _ARN_REGION.match(arn)
+            if m and m.group(1) != "us-east-1":
+                yield (
+                    f"distribution {dist.name} uses certificate {arn} from {m.group(1)}: "
+                    f"CloudFront takes ACM certificates from us-east-1 only ({ACM_REGION_SOURCE})",
+                    dist.urn,
+                )
+                continue
+        path = ("viewerCertificate", "acmCertificateArn")
+        validations = stack.refs(dist, "viewerCertificate", CERT_VALIDATION, path)
+        certs = stack.refs(dist, "viewerCertificate", CERTIFICATE, path)
+        for v in validations:
+            certs += [c for c in stack.refs(v, "certificateArn", CERTIFICATE) if c not in certs]
+        for cert in certs:
+            cert_arn = peek(cert.props, "arn")
+            m = _ARN_REGION.match(cert_arn) if isinstance(cert_arn, str) else None
+            if m and m.group(1) != "us-east-1":
+                yield (
+                    f"distribution {dist.name} uses certificate {cert.name}, created in "
+                    f"{m.group(1)}: CloudFront takes ACM certificates from us-east-1 only "
+                    f"({ACM_REGION_SOURCE})",
+                    dist.urn,
+                )
+            if peek(cert.props, "privateKey") or peek(cert.props, "certificateBody"):
+                continue  # an imported certificate is issued when it is created
+            validated = stack.referrers(cert, CERT_VALIDATION, "certificateArn")
+            if not validated:
+                yield (
+                    f"distribution {dist.name} uses certificate {cert.name}, which nothing in the "
+                    "stack validates: CloudFront refuses a certificate that is not issued. "
+                    "Validate it by DNS (aws.acm.CertificateValidation with the Route 53 records), "
+                    "give the ARN of an issued us-east-1 certificate, or serve on the default "
+                    f"CloudFront domain ({CLOUDFRONT_CERT_SOURCE})",
+                    dist.urn,
+                )
+
+
 # ----- Lambda reserved concurrency -------------------------------------------------------------
 
 
@@ -287,6 +344,21 @@ RULES = [
         unknown="defer: an unknown action ARN without dependency information reports the "
         "advisory 'can't run during preview'; an unknown key id or key policy passes",
         check=check_alarm_topic_keys,
+        kind="stack",
+    ),
+    Rule(
+        name="preflight-cloudfront-certificate",
+        description="A CloudFront distribution's ACM certificate is in us-east-1 and, when the "
+        "stack creates it, validated in the stack.",
+        control="JAT-PREFLIGHT-5",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        remediation="Create the certificate with a us-east-1 provider and validate it by DNS in "
+        "a Route 53 zone (aws.acm.CertificateValidation), pass the ARN of an issued us-east-1 "
+        "certificate, or serve on the default CloudFront domain.",
+        unknown="defer: an unknown certificate ARN without dependency information reports the "
+        "advisory 'can't run during preview'",
+        check=check_cloudfront_certificate,
         kind="stack",
     ),
     Rule(

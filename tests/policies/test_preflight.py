@@ -334,6 +334,45 @@ def test_eventbridge_target_on_topic_with_aws_managed_key():
     assert len(found) == 1 and "events.amazonaws.com" in found[0].message
 
 
+# ----- CloudFront certificates -----------------------------------------------------------------
+
+CERT_T = "aws:acm/certificate:Certificate"
+VALIDATION_T = "aws:acm/certificateValidation:CertificateValidation"
+DIST_T = "aws:cloudfront/distribution:Distribution"
+
+
+def _cdn(cert_arn, *, cert_region="us-east-1", validated=True, in_stack=True):
+    arn = f"arn:aws:acm:{cert_region}:{ACCOUNT}:certificate/abcd"
+    entries = []
+    if in_stack:
+        entries += _one(CERT_T, "cert", {
+            "arn": arn, "domainName": "api.example.com", "validationMethod": "DNS",
+        })  # fmt: skip
+    if in_stack and validated:
+        entries.append(res(VALIDATION_T, "cert-validation", {"certificateArn": arn}))
+    entries += _one(DIST_T, "cdn", {
+        "comment": "api", "viewerCertificate": {"acmCertificateArn": cert_arn or arn},
+    })  # fmt: skip
+    return entries
+
+
+def test_cloudfront_certificate_outside_us_east_1():
+    found = _rule(_cdn(None, cert_region="eu-west-1"), "preflight-cloudfront-certificate")
+    assert len(found) == 1 and "us-east-1 only" in found[0].message and found[0].resource == "cdn"
+
+
+def test_cloudfront_certificate_not_validated():
+    found = _rule(_cdn(None, validated=False), "preflight-cloudfront-certificate")
+    assert len(found) == 1 and "nothing in the stack validates" in found[0].message
+
+
+def test_cloudfront_certificates_that_work():
+    external = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/issued"
+    default = _one(DIST_T, "cdn", {"viewerCertificate": {"cloudfrontDefaultCertificate": True}})
+    for entries in (_cdn(None), _cdn(external, in_stack=False), default):
+        assert _rule(entries, "preflight-cloudfront-certificate") == []
+
+
 # ----- reserved concurrency, App Runner --------------------------------------------------------
 
 
