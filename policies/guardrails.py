@@ -340,6 +340,67 @@ def check_deploy_platform(root: Path) -> Iterator[tuple[str, str]]:
         )
 
 
+# ----- pushed manifest ------------------------------------------------------------------------
+
+_FLAG_OFF = r"[= ]\s*[\"']?(?:false|0)\b"
+_FLAG_ON = r"[= ]\s*[\"']?(?:true|1|mode=)"
+_NO_DEFAULT_ATTESTATIONS = re.compile(r"\bBUILDX_NO_DEFAULT_ATTESTATIONS=[\"']?1\b")
+_MULTI_PLATFORM = re.compile(r"--platform[= ]\s*[\"']?[\w/.-]+,[\w/.-]+")
+_BUILDAH_FORMAT = re.compile(r"(?:--format|-f)[= ]\s*[\"']?(?:v2s2|oci|docker)\b")
+
+
+def _joined(code: str) -> str:
+    return re.sub(r"\\\n\s*", " ", code)
+
+
+def build_manifest_problems(code: str) -> list[str]:
+    """Why the image pushed by this build script would not be a plain single-platform manifest."""
+    code = _joined(code)
+    problems = []
+    if re.search(r"\bdocker\s+(?:buildx\s+)?build\b", code):
+        defaults_off = bool(_NO_DEFAULT_ATTESTATIONS.search(code))
+        for kind in ("provenance", "sbom"):
+            if re.search(rf"--{kind}{_FLAG_ON}", code):
+                problems.append(
+                    f"docker buildx build turns the {kind} attestation on: the push becomes an "
+                    "OCI image index, which Lambda refuses"
+                )
+            elif not defaults_off and not re.search(rf"--{kind}{_FLAG_OFF}", code):
+                problems.append(
+                    f"docker buildx build does not pass --{kind}=false: buildx attaches "
+                    "attestations by default, so the push becomes an OCI image index, which "
+                    "Lambda refuses"
+                )
+        if re.search(r"--attest\b", code):
+            problems.append("docker buildx build --attest adds an attestation manifest")
+    if re.search(r"\bbuildah\b", code):
+        if re.search(r"\bbuildah\s+manifest\b|--manifest\b", code):
+            problems.append("buildah builds a manifest list (buildah manifest / --manifest)")
+        for line in code.splitlines():
+            if re.search(r"\bbuildah\s+push\b", line):
+                if not _BUILDAH_FORMAT.search(line):
+                    problems.append(
+                        "buildah push does not choose a single-manifest format (--format v2s2 or "
+                        "--format oci)"
+                    )
+                if "--all" in line:
+                    problems.append("buildah push --all pushes a manifest list")
+    if _MULTI_PLATFORM.search(code):
+        problems.append("the build names several platforms, which produces a manifest list")
+    return problems
+
+
+def check_build_manifest(root: Path) -> Iterator[tuple[str, str]]:
+    scripts = [root / "scripts" / "build-image", root / "scripts" / "deploy"]
+    builders = [p for p in scripts if p.is_file() and re.search(r"\b(docker|buildah)\b", _code(p))]
+    if not builders:
+        yield "no build script runs docker or buildah", "scripts/build-image"
+        return
+    for path in builders:
+        for problem in build_manifest_problems(_code(path)):
+            yield problem, str(path.relative_to(root))
+
+
 GUARDRAILS = [
     Guardrail(
         name="dockerfile-non-root",
@@ -404,6 +465,18 @@ GUARDRAILS = [
         remediation="Pass --platform linux/amd64 to docker buildx build / buildah build in "
         "scripts/build-image.",
         check=check_deploy_platform,
+    ),
+    Guardrail(
+        name="build-single-manifest",
+        description="The build script pushes a plain single-platform image manifest whichever "
+        "builder runs (buildx with provenance and SBOM attestations off, buildah in v2s2 or OCI "
+        "format, no manifest list): Lambda refuses image indexes.",
+        control="JAT-REPO-7",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        remediation="docker buildx build --provenance=false --sbom=false ...; buildah push "
+        "--format v2s2 ...; one --platform, no --manifest.",
+        check=check_build_manifest,
     ),
     Guardrail(
         name="migrations-expand-contract",

@@ -25,8 +25,8 @@ CMD ["gunicorn", "app.main:app"]
 """
 GOOD_IGNORE = ".git\n.env*\n**/.env*\n!.env.example\ntests/\nvar/\n"
 GOOD_BUILD = (
-    'set -eu\nPLATFORM="${PLATFORM:-linux/amd64}"\ndocker buildx build --platform "$PLATFORM" -t '
-    '"$1" .\n'
+    'set -eu\nPLATFORM="${PLATFORM:-linux/amd64}"\ndocker buildx build --platform "$PLATFORM" '
+    '--provenance=false --sbom=false -t "$1" .\n'
 )
 GOOD_DEPLOY = 'set -eu\npulumi up --yes\nscripts/build-image "$IMAGE"\n'
 
@@ -214,3 +214,69 @@ def test_dockerfile_parser_joins_continuations_and_skips_comments():
     ins = g.parse_dockerfile("FROM a\n# c\nRUN echo \\\n  one \\\n  # inside\n  two\nUSER app\n")
     assert [(i.keyword, i.line) for i in ins] == [("FROM", 1), ("RUN", 3), ("USER", 7)]
     assert "one" in ins[1].args and "two" in ins[1].args
+
+
+# ----- pushed manifest ----------------------------------------------------------------------
+
+DOCKER_AND_BUILDAH = """\
+set -euo pipefail
+args=(--platform linux/amd64 -t "$IMAGE")
+if command -v docker >/dev/null; then
+  docker buildx build "${args[@]}" --provenance=false --sbom=false --push .
+else
+  buildah bud --layers "${args[@]}" .
+  buildah push --format v2s2 "$IMAGE" "docker://${IMAGE}"
+fi
+"""
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        DOCKER_AND_BUILDAH,
+        DOCKER_AND_BUILDAH.replace("--format v2s2", "--format=oci"),
+        "export BUILDX_NO_DEFAULT_ATTESTATIONS=1\ndocker buildx build --platform linux/amd64 .\n",
+        "docker buildx build --platform linux/amd64 \\\n  --provenance false \\\n"
+        "  --sbom=false --push .\n",
+        "buildah bud --platform linux/amd64 -t x .\n",  # builds, never pushes
+    ],
+)
+def test_single_manifest_builds_pass(tmp_path, script):
+    root = repo(tmp_path, **{"scripts/build-image": script})
+    assert findings("build-single-manifest", root) == []
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (DOCKER_AND_BUILDAH.replace(" --provenance=false", ""), "--provenance=false"),
+        (DOCKER_AND_BUILDAH.replace(" --sbom=false", ""), "--sbom=false"),
+        (
+            DOCKER_AND_BUILDAH.replace("--provenance=false", "--provenance=mode=max"),
+            "provenance attestation on",
+        ),
+        (DOCKER_AND_BUILDAH.replace("--sbom=false", "--sbom=true"), "sbom attestation on"),
+        (DOCKER_AND_BUILDAH.replace("--sbom=false", "--sbom=false --attest type=sbom"), "--attest"),
+        (DOCKER_AND_BUILDAH.replace("--format v2s2 ", ""), "single-manifest format"),
+        (DOCKER_AND_BUILDAH.replace("--format v2s2", "--format v2s2 --all"), "--all"),
+        (
+            DOCKER_AND_BUILDAH.replace("buildah bud --layers", "buildah bud --manifest list"),
+            "manifest list",
+        ),
+        (
+            DOCKER_AND_BUILDAH.replace("linux/amd64", "linux/amd64,linux/arm64"),
+            "several platforms",
+        ),
+    ],
+)
+def test_builds_pushing_an_index_or_a_list_are_refused(tmp_path, script, expected):
+    root = repo(tmp_path, **{"scripts/build-image": script})
+    found = findings("build-single-manifest", root)
+    assert found and any(expected in m for m, _ in found), found
+    assert {p for _, p in found} == {"scripts/build-image"}
+
+
+def test_builder_flags_in_comments_do_not_count(tmp_path):
+    script = "# docker buildx build --provenance=false --sbom=false\ndocker buildx build .\n"
+    root = repo(tmp_path, **{"scripts/build-image": script})
+    assert len(findings("build-single-manifest", root)) == 2
