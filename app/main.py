@@ -55,6 +55,15 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _json_loads(text: str):
+    """json.loads, with a document nested deeper than the parser's recursion limit refused as
+    malformed (Falcon answers a ValueError with 400) instead of escaping as a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("the JSON document is nested too deeply") from exc
+
+
 def build_storage(settings: Settings):
     if settings.storage_backend == "s3":
         import boto3
@@ -144,7 +153,9 @@ def assemble(
             AuthenticationMiddleware(auth, settings),
         ],
     )
-    json_handler = falcon.media.JSONHandler(dumps=partial(json.dumps, default=_json_default))
+    json_handler = falcon.media.JSONHandler(
+        dumps=partial(json.dumps, default=_json_default), loads=_json_loads
+    )
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True

@@ -8,6 +8,7 @@ import hmac
 import os
 import secrets
 import threading
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,12 @@ class InvalidToken(AppError):
         )
 
 
+def normalise_password(password: str) -> str:
+    """The one form a password is hashed and verified in: NFKC (NIST SP 800-63B), so a password
+    typed with a ligature or full-width characters matches the one it was set with."""
+    return unicodedata.normalize("NFKC", password)
+
+
 class PasswordHashing:
     """argon2id with parameters from settings, and a per-process bound on concurrent hashes:
     each hash holds ``memory_kib`` of RAM, so a flood of logins waits for a slot (then gets a
@@ -65,7 +72,7 @@ class PasswordHashing:
 
     def hash(self, password: str) -> str:
         with self._slot():
-            return self._hasher.hash(password)
+            return self._hasher.hash(normalise_password(password))
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """Constant work whether or not the account exists: an unknown account verifies
@@ -73,7 +80,7 @@ class PasswordHashing:
         target = password_hash or self._dummy()
         with self._slot():
             try:
-                matched = self._hasher.verify(target, password)
+                matched = self._hasher.verify(target, normalise_password(password))
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 matched = False
         return matched and password_hash is not None

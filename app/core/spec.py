@@ -9,6 +9,7 @@ from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 
 from app.core.errors import ValidationFailed
 from app.schemas.common import ErrorEnvelope
+from app.schemas.text import PATTERN_MESSAGES
 
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -16,12 +17,13 @@ def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     details = []
     for error in errors:
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
-        details.append(
-            {
-                "field": ".".join(location) or "body",
-                "message": str(error.get("msg", "is not valid")).removeprefix("Value error, "),
-            }
-        )
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+        if error.get("type") == "string_pattern_mismatch":
+            # spectree drops pydantic's context, so the pattern is read back from the message.
+            for pattern, readable in PATTERN_MESSAGES.items():
+                if message.endswith(f"'{pattern}'"):
+                    message = readable
+        details.append({"field": ".".join(location) or "body", "message": message})
     return details
 
 

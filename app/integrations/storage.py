@@ -25,7 +25,21 @@ from urllib.parse import quote
 
 import jwt
 
+from app.core.errors import AppError
+
 SCAN_TAG = "GuardDutyMalwareScanStatus"
+
+
+class IncompleteUpload(AppError):
+    """The upload's body ended before the size it declared: nothing was stored."""
+
+    def __init__(self, received: int, declared: int):
+        super().__init__(
+            400,
+            "UPLOAD_INCOMPLETE",
+            "The upload ended before its declared size. Send the whole file again.",
+            details=[{"field": "size", "message": f"received {received} of {declared} bytes"}],
+        )
 
 
 @dataclass(frozen=True)
@@ -224,7 +238,10 @@ class LocalStorage:
         remaining = size
         with open(partial, "wb") as out:
             while remaining > 0:
-                chunk = stream.read(min(65536, remaining))
+                try:
+                    chunk = stream.read(min(65536, remaining))
+                except OSError:  # the client went away mid-body (gunicorn's NoMoreData)
+                    chunk = b""
                 if not chunk:
                     break
                 digest.update(chunk)
@@ -232,7 +249,7 @@ class LocalStorage:
                 remaining -= len(chunk)
         if remaining:
             partial.unlink(missing_ok=True)
-            raise ValueError("the upload ended before its declared size")
+            raise IncompleteUpload(size - remaining, size)
         os.replace(partial, target)
         return StoredVersion(version_id, digest.hexdigest(), size)
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.schemas.common import SuccessEnvelope
+from app.schemas.text import multi_line, single_line
 
 Status = Literal[
     "wishlist", "applied", "screening", "interviewing", "offer", "accepted", "rejected", "withdrawn"
@@ -26,6 +27,7 @@ CURRENCIES = frozenset(
     TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()
 )
 MAX_SALARY = 1_000_000_000
+MAX_VERSION = 2**31 - 1  # the column is a PostgreSQL integer
 
 
 def _http_url(value: str | None) -> str | None:
@@ -40,17 +42,17 @@ def _http_url(value: str | None) -> str | None:
 class ApplicationFields(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    company: str | None = Field(default=None, min_length=1, max_length=200)
-    role_title: str | None = Field(default=None, min_length=1, max_length=200)
+    company: str | None = single_line(None, min_length=1, max_length=200)
+    role_title: str | None = single_line(None, min_length=1, max_length=200)
     status: Status | None = None
     applied_on: date | None = None
-    job_url: str | None = Field(default=None, max_length=2048)
-    location: str | None = Field(default=None, max_length=200)
-    source: str | None = Field(default=None, max_length=100)
+    job_url: str | None = single_line(None, max_length=2048)
+    location: str | None = single_line(None, max_length=200)
+    source: str | None = single_line(None, max_length=100)
     salary_min: int | None = Field(default=None, ge=0, le=MAX_SALARY)
     salary_max: int | None = Field(default=None, ge=0, le=MAX_SALARY)
-    salary_currency: str | None = Field(default=None, examples=["EUR"])
-    notes: str | None = Field(default=None, max_length=10_000)
+    salary_currency: str | None = single_line(None, examples=["EUR"])
+    notes: str | None = multi_line(None, max_length=10_000)
     next_action_at: datetime | None = None
     archived: bool | None = None
 
@@ -66,9 +68,14 @@ class ApplicationFields(BaseModel):
     @field_validator("next_action_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("must include a time zone offset")
-        return value.astimezone(UTC) if value is not None else None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 9999-12-31T23:00:00-14:00 is past year 9999 in UTC
+            raise ValueError("is out of range") from exc
 
     @field_validator("salary_max")
     @classmethod
@@ -80,16 +87,16 @@ class ApplicationFields(BaseModel):
 
 
 class ApplicationCreate(ApplicationFields):
-    company: str = Field(min_length=1, max_length=200, examples=["Acme Corp"])
-    role_title: str = Field(min_length=1, max_length=200, examples=["Backend Engineer"])
+    company: str = single_line(min_length=1, max_length=200, examples=["Acme Corp"])
+    role_title: str = single_line(min_length=1, max_length=200, examples=["Backend Engineer"])
     status: Status = "applied"
     archived: bool = False
-    status_note: str | None = Field(default=None, max_length=2000)
+    status_note: str | None = multi_line(None, max_length=2000)
 
 
 class ApplicationUpdate(ApplicationFields):
-    version: int | None = Field(default=None, ge=1, description="or send If-Match")
-    status_note: str | None = Field(default=None, max_length=2000)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="or send If-Match")
+    status_note: str | None = multi_line(None, max_length=2000)
 
 
 class ApplicationOut(BaseModel):
@@ -124,13 +131,13 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: list[Status] | None = None
-    q: str | None = Field(default=None, min_length=1, max_length=200)
+    q: str | None = single_line(None, min_length=1, max_length=200)
     applied_from: date | None = None
     applied_to: date | None = None
     archived: bool | None = None
     sort: Sort = "-updated_at"
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=512)
+    cursor: str | None = single_line(None, max_length=512)
 
     @field_validator("status", mode="before")
     @classmethod
@@ -151,7 +158,7 @@ class ListQuery(BaseModel):
 class StatsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tz: str = Field(default="UTC", max_length=64, examples=["Europe/Paris"])
+    tz: str = single_line("UTC", max_length=64, examples=["Europe/Paris"])
 
 
 class WeekCount(BaseModel):
@@ -171,7 +178,7 @@ class StatsOut(BaseModel):
 class DeleteAccountBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = single_line(min_length=1, max_length=1024)
 
 
 class ApplicationResponse(SuccessEnvelope[ApplicationOut]):

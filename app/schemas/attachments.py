@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.common import SuccessEnvelope
+from app.schemas.text import single_line
 
 ContentType = Literal[
     "application/pdf",
@@ -24,7 +25,7 @@ AttachmentStatus = Literal[
 class AttachmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=1024, examples=["resume.pdf"])
+    filename: str = single_line(min_length=1, max_length=1024, examples=["resume.pdf"])
     content_type: ContentType
     size: int = Field(ge=1, description="bytes; at most UPLOAD_MAX_BYTES", examples=[48213])
 

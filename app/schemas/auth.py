@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.common import SuccessEnvelope
+from app.schemas.text import single_line
 
 # Long enough for any passphrase; the byte cap (1024) is enforced by the password policy.
-PasswordText = Field(min_length=1, max_length=1024)
+PasswordText = single_line(min_length=1, max_length=1024)
 
 
 class StrictBody(BaseModel):
@@ -18,12 +19,12 @@ class StrictBody(BaseModel):
 
 
 class RegisterBody(StrictBody):
-    email: str = Field(min_length=3, max_length=320, examples=["ada@example.com"])
+    email: str = single_line(min_length=3, max_length=320, examples=["ada@example.com"])
     password: str = PasswordText
 
 
 class LoginBody(StrictBody):
-    email: str = Field(min_length=1, max_length=320, examples=["ada@example.com"])
+    email: str = single_line(min_length=1, max_length=320, examples=["ada@example.com"])
     password: str = PasswordText
 
 
@@ -33,15 +34,15 @@ class ChangePasswordBody(StrictBody):
 
 
 class TokenBody(StrictBody):
-    token: str = Field(min_length=16, max_length=256)
+    token: str = single_line(min_length=16, max_length=256)
 
 
 class PasswordResetBody(StrictBody):
-    email: str = Field(min_length=1, max_length=320)
+    email: str = single_line(min_length=1, max_length=320)
 
 
 class PasswordResetConfirmBody(StrictBody):
-    token: str = Field(min_length=16, max_length=256)
+    token: str = single_line(min_length=16, max_length=256)
     new_password: str = PasswordText
 
 

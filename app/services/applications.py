@@ -12,7 +12,7 @@ import binascii
 import json
 import re
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
@@ -41,6 +41,7 @@ PAST_APPLIED = ("screening", "interviewing", "offer", "accepted", "rejected")
 AT_OR_BEYOND_APPLIED = ("applied", *PAST_APPLIED)
 WEEKS = 12
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 APPLICATION_FIELDS = (
     "company", "role_title", "status", "applied_on", "job_url", "location", "source",
@@ -90,6 +91,8 @@ def serialise_event(event: ApplicationEvent) -> dict:
 
 
 def encode_cursor(sort: str, key, row_id: uuid.UUID) -> str:
+    if isinstance(key, datetime):
+        key = key.astimezone(UTC)  # cursors carry UTC only; decode_cursor refuses other offsets
     value = key.isoformat() if isinstance(key, date | datetime) else key
     raw = json.dumps([sort, value, str(row_id)], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -103,13 +106,17 @@ def decode_cursor(cursor: str, sort: str):
         field = sort.lstrip("-")
         if cursor_sort != sort:
             raise ValueError("the cursor belongs to another sort order")
+        if not isinstance(value, str) or _CONTROL_CHARACTER.search(value):
+            raise ValueError("the cursor's key is not text this service wrote")
         if field == "updated_at":
             value = datetime.fromisoformat(value)
+            # Only the UTC this service writes: a forged offset such as +23:59 is one Python
+            # parses and PostgreSQL refuses.
+            if value.utcoffset() != timedelta(0):
+                raise ValueError("the cursor's timestamp is not in UTC")
         elif field == "applied_on":
             value = date.fromisoformat(value)
-        elif not isinstance(value, str):
-            raise ValueError("bad key")
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error) as exc:
         raise ValidationFailed(
             [{"field": "cursor", "message": "is not a cursor from this listing"}]
         ) from exc

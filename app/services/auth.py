@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -36,13 +34,13 @@ from app.core.security import token_digest as digest
 from app.core.settings import Settings
 from app.models import EmailToken, RefreshToken, SecurityEvent, User
 from app.services import auth_sessions, rate_limit
+from app.services.emails import normalise_email, valid_email
 from app.services.outbox import OutboxWriter
 from app.services.passwords import check_password
 from app.services.rate_limit import RateLimiter
 
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 PASSWORD_RESET_TTL = timedelta(hours=1)
-_EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 # A sign-in's session and security event, stored only while the account still has the hash
@@ -123,14 +121,6 @@ class SessionGrant:
 class CurrentUser:
     user: User
     family_id: uuid.UUID | None
-
-
-def normalise_email(raw: str) -> str:
-    return unicodedata.normalize("NFKC", raw).strip().lower()
-
-
-def valid_email(email: str) -> bool:
-    return len(email) <= 320 and bool(_EMAIL_SHAPE.match(email))
 
 
 def account_subject(email: str) -> str:

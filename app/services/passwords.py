@@ -5,10 +5,10 @@ Checked only when a password is set or changed; login never rejects an existing 
 
 from __future__ import annotations
 
-import unicodedata
 from functools import cache
 
 from app.core.errors import ValidationFailed
+from app.core.security import normalise_password
 
 MAX_PASSWORD_BYTES = 1024  # well above 64 characters; stops hashing abuse with huge inputs
 
@@ -21,13 +21,9 @@ def common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
-def normalise(password: str) -> str:
-    return unicodedata.normalize("NFKC", password)
-
-
 def password_problems(password: str, *, email: str | None, min_length: int) -> list[str]:
     problems = []
-    normalised = normalise(password)
+    normalised = normalise_password(password)  # counted as it will be hashed
     if len(normalised) < min_length:
         problems.append(f"must be at least {min_length} characters")
     if len(normalised.encode()) > MAX_PASSWORD_BYTES:
@@ -42,8 +38,8 @@ def password_problems(password: str, *, email: str | None, min_length: int) -> l
 def check_password(
     password: str, *, email: str | None, min_length: int, field: str = "password"
 ) -> str:
-    """The NFKC-normalised password, or a 422 naming every problem."""
+    """The password as given (hashing normalises it), or a 422 naming every problem."""
     problems = password_problems(password, email=email, min_length=min_length)
     if problems:
         raise ValidationFailed([{"field": field, "message": problem} for problem in problems])
-    return normalise(password)
+    return password
