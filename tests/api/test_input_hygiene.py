@@ -87,6 +87,10 @@ def query_text_fields() -> list[tuple[str, str, str | None]]:
     for path, item in DOCUMENT["paths"].items():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
+                if "$ref" in parameter:
+                    parameter = DOCUMENT["components"]["parameters"][
+                        parameter["$ref"].rsplit("/", 1)[-1]
+                    ]
                 if parameter["in"] != "query":
                     continue
                 branch = string_branch(parameter["schema"])
