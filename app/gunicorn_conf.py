@@ -16,7 +16,8 @@ except SettingsError as error:
     raise SystemExit(str(error)) from None
 
 bind = f"0.0.0.0:{_settings.port}"  # noqa: S104 - inside the container; make dev binds 127.0.0.1
-worker_class = "gthread"
+# gthread, answering gunicorn's own refusals in the envelope and naming no server.
+worker_class = "app.gunicorn_worker.ApiWorker"
 workers = _settings.web_concurrency or multiprocessing.cpu_count()
 threads = _settings.gunicorn_threads
 # SIGTERM: stop accepting, let in-flight requests finish for up to graceful_timeout seconds.

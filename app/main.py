@@ -82,6 +82,7 @@ class Assembly:
 
     app: falcon.App
     outbox_drainer: OutboxDrainer
+    security_headers: dict[str, str]
 
 
 def create_app(settings: Settings, **collaborators) -> falcon.App:
@@ -180,7 +181,11 @@ def assemble(
     application_routes.add_routes(app, applications, creates)
     attachment_routes.add_routes(app, attachments, settings, clock, creates)
     openapi.add_routes(app)
-    return Assembly(app=app, outbox_drainer=outbox_drainer)
+    return Assembly(
+        app=app,
+        outbox_drainer=outbox_drainer,
+        security_headers=middleware.security_headers(hsts=settings.is_production),
+    )
 
 
 _running: Assembly | None = None
@@ -194,6 +199,14 @@ def _wsgi_app():
     _running = assemble(Settings.from_env(component="api"))
     _running.outbox_drainer.start()
     return _running.app
+
+
+def security_headers_in_force() -> dict[str, str]:
+    """The security headers this worker's app sets, for the answers gunicorn writes itself
+    (app/gunicorn_worker.py); the production-free set until the app is loaded."""
+    if _running is None:
+        return middleware.security_headers(hsts=False)
+    return _running.security_headers
 
 
 def stop_background(timeout: float = 10.0) -> None:

@@ -64,6 +64,20 @@ def envelope(req: falcon.Request, code: str, message: str, details: list[dict]) 
     }
 
 
+def error_document(
+    code: str, message: str, details: list[dict], *, request_id: str, now: datetime
+) -> dict:
+    """The envelope outside a Falcon request (gunicorn's own refusals, app/gunicorn_worker.py)."""
+    return {
+        "success": False,
+        "error": {"code": code, "message": message, "details": details},
+        "meta": {
+            "request_id": request_id,
+            "timestamp": now.isoformat().replace("+00:00", "Z"),
+        },
+    }
+
+
 def meta(req: falcon.Request, **extra) -> dict:
     return {
         "request_id": getattr(req.context, "request_id", None),

@@ -104,19 +104,35 @@ class DatabaseSessionMiddleware:
             db_deadline.end()
 
 
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def security_headers(*, hsts: bool) -> dict[str, str]:
+    """The headers every response carries (HSTS in production): one list, used by the
+    middleware below and by the gunicorn worker for the requests the app never sees."""
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": API_CSP,
+    }
+    if hsts:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
 class SecurityHeadersMiddleware:
-    API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    # A resource may set its own cache policy and CSP (the docs page); the rest are fixed.
+    OWN_VALUES_ALLOWED = frozenset({"Cache-Control", "Content-Security-Policy"})
 
     def __init__(self, settings: Settings):
-        self.hsts = settings.is_production
+        self.headers = security_headers(hsts=settings.is_production)
 
     def process_response(self, req, resp, resource, req_succeeded) -> None:
-        resp.set_header("X-Content-Type-Options", "nosniff")
-        resp.set_header("X-Frame-Options", "DENY")
-        resp.set_header("Referrer-Policy", "no-referrer")
-        resp.set_header("Cross-Origin-Opener-Policy", "same-origin")
-        resp.set_header("Cache-Control", resp.get_header("Cache-Control") or "no-store")
-        if resp.get_header("Content-Security-Policy") is None:
-            resp.set_header("Content-Security-Policy", self.API_CSP)
-        if self.hsts:
-            resp.set_header("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        for name, value in self.headers.items():
+            if name in self.OWN_VALUES_ALLOWED and resp.get_header(name) is not None:
+                continue
+            resp.set_header(name, value)
