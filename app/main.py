@@ -180,7 +180,7 @@ def assemble(
     creates = IdempotentCreates(sealer, clock, _json_default)
     application_routes.add_routes(app, applications, creates)
     attachment_routes.add_routes(app, attachments, settings, clock, creates)
-    openapi.add_routes(app)
+    openapi.add_routes(app, settings)
     return Assembly(
         app=app,
         outbox_drainer=outbox_drainer,

@@ -4,13 +4,16 @@ request) and the /docs page, whose assets the API serves itself: no CDN."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 import threading
 from pathlib import Path
 
 import falcon
 
+from app.core.settings import Settings
 from app.core.spec import api_spec
+from app.routes.auth import COOKIE_PATH, CSRF_HEADER, DEVICE_COOKIE, REFRESH_COOKIE
 from app.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.services.idempotency import IDEMPOTENT_OPERATIONS, REPLAYED_HEADER
 
@@ -45,46 +48,187 @@ PAGE = """<!doctype html>
 </body>
 </html>
 """
-_ERROR_STATUSES = (
-    "400",
-    "401",
-    "403",
-    "404",
-    "405",
-    "409",
-    "413",
-    "415",
-    "422",
-    "429",
-    "500",
-    "503",
-)
+_ERROR_REASONS = {
+    "400": "Bad Request",
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "404": "Not Found",
+    "405": "Method Not Allowed",
+    "409": "Conflict",
+    "411": "Length Required",
+    "413": "Content Too Large",
+    "415": "Unsupported Media Type",
+    "422": "Unprocessable Content",
+    "428": "Precondition Required",
+    "429": "Too Many Requests",
+    "500": "Internal Server Error",
+    "503": "Service Unavailable",
+}
+# The body policy (app.core.middleware.BodyPolicyMiddleware) answers these for any request of
+# these methods that carries a body, whether or not the operation takes one.
+_BODY_METHODS = ("post", "put", "patch", "delete")
+_BODY_POLICY_STATUSES = ("411", "413", "415")
+_SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
+
+SERVERS = [{"url": "/", "description": "The origin that serves this document."}]
+LICENSE = {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}
+TAG_DESCRIPTIONS = {
+    "auth": "Accounts and sessions: register, sign in, rotate the refresh cookie, sign out, "
+    "passwords and email verification.",
+    "users": "The signed-in account: who it is, its security events, its export and its deletion.",
+    "applications": "Job applications, their status timelines and statistics.",
+    "attachments": "Files attached to an application: upload, malware scan, download.",
+}
+REFRESH_COOKIE_SCHEME = {
+    "type": "apiKey",
+    "in": "cookie",
+    "name": REFRESH_COOKIE,
+    "description": (
+        "The refresh token, set by `login` and `refreshSession` as an HttpOnly, Secure cookie "
+        f"with `Path={COOKIE_PATH}`; a client keeps it in its cookie jar and never reads it. "
+        "Sent more than once in one request, it is refused."
+    ),
+}
+ORIGIN_PARAMETER = {
+    "name": "Origin",
+    "in": "header",
+    "required": True,
+    "description": (
+        "Must be the frontend's origin (`FRONTEND_URL`); any other origin, or none, gets 403 "
+        "`ORIGIN_NOT_ALLOWED`. Browsers send it themselves; other clients set it."
+    ),
+    "schema": {"type": "string", "format": "uri", "examples": ["https://app.example.com"]},
+}
+CSRF_PARAMETER = {
+    "name": CSRF_HEADER,
+    "in": "header",
+    "required": True,
+    "description": (
+        "The `csrf_token` from the last login or refresh (or from `getCsrfToken`); a missing or "
+        "different token gets 403 `CSRF_FAILED`."
+    ),
+    "schema": {"type": "string", "minLength": 1},
+}
+DEVICE_COOKIE_PARAMETER = {
+    "name": DEVICE_COOKIE,
+    "in": "cookie",
+    "required": False,
+    "description": (
+        "The signed device cookie an earlier successful login on this client set: with it the "
+        "client is limited only by its own budget, not by the account's budget for unknown "
+        "clients."
+    ),
+    "schema": {"type": "string"},
+}
+IF_MATCH_PARAMETER = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        'The application\'s `ETag` (for example `"3"`). This or `version` in the body is '
+        "required: without either the answer is 428 `PRECONDITION_REQUIRED`; when both are "
+        "sent they must agree (400 `VERSION_MISMATCH`); a stale one gets 409 `VERSION_CONFLICT`."
+    ),
+    "schema": {"type": "string", "pattern": r'^(W/)?"[0-9]+"$', "examples": ['"3"']},
+}
+HEADERS = {
+    "ETag": {
+        "description": 'The application\'s version as a strong ETag, for example `"3"`; send it '
+        "back as `If-Match`.",
+        "schema": {"type": "string", "pattern": r'^"[0-9]+"$'},
+    },
+    "Location": {
+        "description": "The URL of the resource.",
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again (a create: with the same "
+        "Idempotency-Key).",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "SetRefreshCookie": {
+        "description": (
+            f"`{REFRESH_COOKIE}=<token>; Path={COOKIE_PATH}; Secure; HttpOnly; SameSite=<Strict "
+            "or None>; Max-Age=<seconds>`: the new refresh token for the cookie jar."
+        ),
+        "schema": {"type": "string"},
+    },
+    "SetLoginCookies": {
+        "description": (
+            f"Two cookies: `{REFRESH_COOKIE}=<token>; Path={COOKIE_PATH}; Secure; HttpOnly; "
+            "SameSite=<Strict or None>; Max-Age=<seconds>`, the refresh token, and "
+            f"`{DEVICE_COOKIE}=<signed>; Path=/; Secure; HttpOnly`, this client's device cookie."
+        ),
+        "schema": {"type": "string"},
+    },
+    "ClearRefreshCookie": {
+        "description": (
+            f"Clears `{REFRESH_COOKIE}` (an expired cookie with the same `Path`, `Secure`, "
+            "`HttpOnly` and `SameSite`)."
+        ),
+        "schema": {"type": "string"},
+    },
+}
+# The error codes each status carries, for the response's description; the example shows the
+# first.
+ERROR_CODES = {
+    "400": ["MALFORMED_JSON", "BODY_REQUIRED", "TOKEN_INVALID", "VERSION_MISMATCH"],
+    "401": ["INVALID_TOKEN", "TOKEN_EXPIRED", "SESSION_REVOKED", "REFRESH_TOKEN_REUSED"],
+    "403": ["FORBIDDEN", "PASSWORD_CHANGE_REQUIRED", "EMAIL_NOT_VERIFIED", "ORIGIN_NOT_ALLOWED"],
+    "404": ["NOT_FOUND"],
+    "405": ["METHOD_NOT_ALLOWED"],
+    "409": ["VERSION_CONFLICT", "EMAIL_TAKEN", "ATTACHMENT_NOT_AVAILABLE"],
+    "411": ["LENGTH_REQUIRED"],
+    "413": ["PAYLOAD_TOO_LARGE"],
+    "415": ["UNSUPPORTED_MEDIA_TYPE"],
+    "422": ["VALIDATION_ERROR"],
+    "428": ["PRECONDITION_REQUIRED"],
+    "429": ["RATE_LIMITED"],
+    "500": ["INTERNAL_ERROR"],
+    "503": ["DATABASE_UNAVAILABLE", "SERVICE_UNAVAILABLE"],
+}
 
 
-def build_document(app: falcon.App) -> dict:
-    """spectree's document for ``app``'s validated routes, with the shared pieces added."""
+def build_document(app: falcon.App, settings: Settings) -> dict:
+    """spectree's document for ``app``'s validated routes, completed with what the server does
+    outside the models: the cookie session, headers, the errors of every layer, the configured
+    limits."""
     api_spec.app = app  # spectree reads the routes from the app it is told about
     api_spec.__dict__.pop("_spec", None)
-    document = copy.deepcopy(api_spec.spec)
-    document.setdefault("info", {})["summary"] = "The Job App Tracker's HTTP API, version 1"
-    document.setdefault("components", {}).setdefault("parameters", {})["IdempotencyKey"] = (
-        IDEMPOTENCY_KEY_PARAMETER
-    )
+    # spectree moves nested models out of its registry ("$defs" deleted) while generating, so
+    # a second document would lack them: generate from a copy and keep the registry whole.
+    models = copy.deepcopy(api_spec.models)
+    try:
+        document = copy.deepcopy(api_spec.spec)
+    finally:
+        api_spec.models = models
+    info = document.setdefault("info", {})
+    info["summary"] = "The Job App Tracker's HTTP API, version 1"
+    info["license"] = LICENSE
+    document["servers"] = SERVERS
+    document["tags"] = [
+        {"name": tag["name"], "description": TAG_DESCRIPTIONS[tag["name"]]}
+        for tag in document.get("tags", [])
+    ]
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["refreshCookie"] = REFRESH_COOKIE_SCHEME
+    components["headers"] = HEADERS
+    components.setdefault("parameters", {})["IdempotencyKey"] = IDEMPOTENCY_KEY_PARAMETER
+    _configured_limits(components["schemas"], settings)
     for path, path_item in document.get("paths", {}).items():
         for method, operation in path_item.items():
+            resource = _resource_of(app, path)
             if (method, path) in IDEMPOTENT_OPERATIONS:
                 _idempotent(operation)
-            responses = operation.get("responses", {})
-            # Every operation can also meet the shared failures (DESIGN.md §4).
-            for status in ("500", "503"):
-                responses.setdefault(status, _error_response(document, status))
-            for status in _ERROR_STATUSES:
-                if status in responses:
-                    code = _documented_code(responses[status].get("description", ""))
-                    example = _example(status, code)
-                    responses[status]["content"]["application/json"]["example"] = example
-            # The database deadline's 503 (and every other) says when to try again.
-            responses["503"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
+            _describe(operation)
+            _complete_errors(operation, method, resource)
+            _OPERATIONS.get(operation["operationId"], _nothing)(operation)
+            _add_header(operation, ("429", "503"), "Retry-After")
+            for status, response in operation["responses"].items():
+                if status in ERROR_CODES:
+                    _shape_error(response, status)
+    _name_enum_members(document)
+    _drop_unused_schemas(document)
     return document
 
 
@@ -103,12 +247,6 @@ IDEMPOTENCY_KEY_PARAMETER = {
 }
 
 
-RETRY_AFTER_HEADER = {
-    "description": "Seconds to wait before retrying (a create: with the same Idempotency-Key)",
-    "schema": {"type": "integer", "minimum": 1},
-}
-
-
 def _idempotent(operation: dict) -> None:
     operation.setdefault("parameters", []).append(
         {"$ref": "#/components/parameters/IdempotencyKey"}
@@ -121,12 +259,60 @@ def _idempotent(operation: dict) -> None:
         }
 
 
-def _error_response(document: dict, status: str) -> dict:
-    reason = {"500": "Internal Server Error", "503": "Service Unavailable"}[status]
+def _nothing(operation: dict) -> None:
+    return None
+
+
+def _resource_of(app: falcon.App, path: str):
+    """The resource the router picks for a documented path (ids filled with a sample)."""
+    concrete = re.sub(r"\{[^}]+\}", _SAMPLE_ID, path)
+    found = app._router.find(concrete)
+    return found[0] if found else None
+
+
+def _describe(operation: dict) -> None:
+    """The docstring as Markdown: the first sentence is the summary, the whole is the
+    description."""
+    parts = (operation.get("summary"), operation.get("description"))
+    text = " ".join(part for part in parts if part).replace("``", "`")
+    operation["summary"] = re.split(r"(?<=[.:])\s", text, maxsplit=1)[0].rstrip(".:")
+    operation["description"] = text
+
+
+def _complete_errors(operation: dict, method: str, resource) -> None:
+    responses = operation["responses"]
+    if method in _BODY_METHODS:
+        statuses = list(_BODY_POLICY_STATUSES)
+        if "requestBody" in operation:
+            statuses.append("400")  # MALFORMED_JSON, BODY_REQUIRED
+        for status in statuses:
+            responses.setdefault(status, _error_response(status))
+    if operation.get("security"):
+        responses.setdefault("401", _error_response("401"))
+        exempt = getattr(resource, "account_state_exempt", frozenset())
+        if method.upper() not in exempt:
+            responses.setdefault("403", _error_response("403"))  # the account-state gates
+    # Every operation can also meet the shared failures (DESIGN.md §4).
+    for status in ("500", "503"):
+        responses.setdefault(status, _error_response(status))
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _error_response(status: str) -> dict:
     return {
-        "description": reason,
+        "description": _ERROR_REASONS[status],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
     }
+
+
+def _shape_error(response: dict, status: str) -> None:
+    """A route's own ``"CODE: when it happens"`` stays as the description and its example's
+    code; other errors list the codes their status carries."""
+    code = _documented_code(response.get("description", ""))
+    if code is None:
+        codes = ", ".join(f"`{code}`" for code in ERROR_CODES[status])
+        response["description"] = f"{_ERROR_REASONS[status]}: the error envelope ({codes})."
+    response["content"]["application/json"]["example"] = _example(status, code)
 
 
 def _documented_code(description: str) -> str | None:
@@ -135,13 +321,153 @@ def _documented_code(description: str) -> str | None:
     return code if separator and re.fullmatch(r"[A-Z][A-Z0-9_]+", code) else None
 
 
+def _add_header(operation: dict, statuses, name: str, header: str | None = None) -> None:
+    for status in statuses:
+        if status in operation["responses"]:
+            headers = operation["responses"][status].setdefault("headers", {})
+            headers[name] = {"$ref": f"#/components/headers/{header or name}"}
+
+
+def _add_parameters(operation: dict, *parameters: dict) -> None:
+    operation.setdefault("parameters", []).extend(copy.deepcopy(list(parameters)))
+
+
+def _cookie_session(operation: dict, *, csrf: bool, cookie_required: bool = True) -> None:
+    cookie = {"refreshCookie": []}
+    operation["security"] = [cookie] if cookie_required else [cookie, {}]
+    _add_parameters(operation, ORIGIN_PARAMETER, *([CSRF_PARAMETER] if csrf else []))
+    operation["responses"].setdefault("403", _error_response("403"))
+
+
+def _login(operation: dict) -> None:
+    _add_parameters(operation, DEVICE_COOKIE_PARAMETER)
+    _add_header(operation, ("200",), "Set-Cookie", "SetLoginCookies")
+
+
+def _refresh(operation: dict) -> None:
+    _cookie_session(operation, csrf=True)
+    _add_header(operation, ("200",), "Set-Cookie", "SetRefreshCookie")
+    _add_header(operation, ("401",), "Set-Cookie", "ClearRefreshCookie")
+
+
+def _logout(operation: dict) -> None:
+    _cookie_session(operation, csrf=True, cookie_required=False)
+    _add_header(operation, ("204",), "Set-Cookie", "ClearRefreshCookie")
+
+
+def _csrf(operation: dict) -> None:
+    _cookie_session(operation, csrf=False)
+    operation["responses"].setdefault("401", _error_response("401"))
+
+
+def _created(operation: dict) -> None:
+    _add_header(operation, ("201",), "Location")
+
+
+def _create_application(operation: dict) -> None:
+    _created(operation)
+    _add_header(operation, ("201",), "ETag")
+
+
+def _read_application(operation: dict) -> None:
+    _add_header(operation, ("200",), "ETag")
+
+
+def _update_application(operation: dict) -> None:
+    _add_parameters(operation, IF_MATCH_PARAMETER)
+    responses = operation["responses"]
+    responses.setdefault("428", _error_response("428"))
+    _add_header(operation, ("200",), "ETag")
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _download(operation: dict) -> None:
+    operation["responses"]["302"] = {
+        "description": (
+            "Found: `Location` is a short-lived URL of the scanned file. Fetch it without this "
+            "API's `Authorization` header; it is not an operation of this API."
+        ),
+        "headers": {
+            "Location": {
+                "description": "The file's short-lived URL.",
+                "required": True,
+                "schema": {"type": "string", "format": "uri"},
+            }
+        },
+    }
+
+
+def _logout_all(operation: dict) -> None:
+    _add_header(operation, ("204",), "Set-Cookie", "ClearRefreshCookie")
+
+
+_OPERATIONS = {
+    "login": _login,
+    "refreshSession": _refresh,
+    "logout": _logout,
+    "getCsrfToken": _csrf,
+    "logoutAll": _logout_all,
+    "register": _created,
+    "createApplication": _create_application,
+    "getApplication": _read_application,
+    "updateApplication": _update_application,
+    "createAttachment": _created,
+    "downloadAttachment": _download,
+}
+
+
+def _configured_limits(schemas: dict, settings: Settings) -> None:
+    """The limits the server takes from its configuration, as the schema's own."""
+    for model, field in (
+        ("RegisterBody", "password"),
+        ("ChangePasswordBody", "new_password"),
+        ("PasswordResetConfirmBody", "new_password"),
+    ):
+        schemas[model]["properties"][field]["minLength"] = settings.password_min_length
+    schemas["AttachmentCreate"]["properties"]["size"]["maximum"] = settings.upload_max_bytes
+
+
+def _enum_member_name(value: str) -> str:
+    name = re.sub(r"[^0-9A-Za-z]+", "_", value.lstrip("-")).strip("_").upper()
+    return f"{name}_DESC" if value.startswith("-") else name
+
+
+def _name_enum_members(node) -> None:
+    """`x-enum-varnames` on every string enum, so generated code says `COMPANY_DESC` or
+    `APPLICATION_PDF` rather than `VALUE_1`."""
+    if isinstance(node, dict):
+        values = node.get("enum")
+        if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
+            node["x-enum-varnames"] = [_enum_member_name(value) for value in values]
+        for child in node.values():
+            _name_enum_members(child)
+    elif isinstance(node, list):
+        for child in node:
+            _name_enum_members(child)
+
+
+def _schema_refs(node) -> set[str]:
+    return set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(node)))
+
+
+def _drop_unused_schemas(document: dict) -> None:
+    """Query models are documented as parameters; their schemas would be unused components."""
+    components = document["components"]
+    schemas = components["schemas"]
+    pending = _schema_refs({k: v for k, v in document.items() if k != "components"})
+    pending |= _schema_refs({k: v for k, v in components.items() if k != "schemas"})
+    used: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name not in used and name in schemas:
+            used.add(name)
+            pending |= _schema_refs(schemas[name])
+    for name in set(schemas) - used:
+        del schemas[name]
+
+
 def _example(status: str, code: str | None = None) -> dict:
-    code = code or {
-        "400": "TOKEN_INVALID", "401": "INVALID_TOKEN", "403": "FORBIDDEN", "404": "NOT_FOUND",
-        "405": "METHOD_NOT_ALLOWED", "409": "VERSION_CONFLICT", "413": "PAYLOAD_TOO_LARGE",
-        "415": "UNSUPPORTED_MEDIA_TYPE", "422": "VALIDATION_ERROR", "429": "RATE_LIMITED",
-        "500": "INTERNAL_ERROR", "503": "DATABASE_UNAVAILABLE",
-    }[status]  # fmt: skip
+    code = code or ERROR_CODES[status][0]
     details = (
         [{"field": "email", "message": "is not a valid email address"}] if status == "422" else []
     )
@@ -156,8 +482,9 @@ def _example(status: str, code: str | None = None) -> dict:
 
 
 class OpenApiResource:
-    def __init__(self, app: falcon.App):
+    def __init__(self, app: falcon.App, settings: Settings):
         self._app = app
+        self._settings = settings
         self._document: dict | None = None
         self._lock = threading.Lock()
 
@@ -165,7 +492,7 @@ class OpenApiResource:
         if self._document is None:
             with self._lock:
                 if self._document is None:
-                    self._document = build_document(self._app)
+                    self._document = build_document(self._app, self._settings)
         resp.media = self._document
         resp.cache_control = ["public", "max-age=300"]
 
@@ -188,7 +515,7 @@ class DocsAssetResource:
         resp.cache_control = ["public", "max-age=86400"]
 
 
-def add_routes(app: falcon.App) -> None:
-    app.add_route("/openapi.json", OpenApiResource(app))
+def add_routes(app: falcon.App, settings: Settings) -> None:
+    app.add_route("/openapi.json", OpenApiResource(app, settings))
     app.add_route("/docs", DocsPageResource())
     app.add_route("/docs/assets/{name}", DocsAssetResource())

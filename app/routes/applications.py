@@ -7,7 +7,7 @@ import uuid
 
 import falcon
 
-from app.core.errors import ValidationFailed
+from app.core.errors import AppError, ValidationFailed
 from app.core.spec import api_spec
 from app.routes.auth import BEARER
 from app.routes.common import ok, respond_created, responses
@@ -50,25 +50,29 @@ class ApplicationsResource:
         self.creates = creates
 
     @api_spec.validate(
+        operation_id="listApplications",
         query=ListQuery,
         resp=responses(200, ApplicationListResponse, 401, 403, 422),
         tags=TAGS,
         security=BEARER,
     )
     def on_get(self, req, resp, query: ListQuery):
-        """List applications: filters, sort and keyset pagination (meta.next_cursor)."""
+        """List applications, with filters, a sort order and keyset pagination: pass
+        `meta.next_cursor` as `cursor` for the next page (it is null on the last page)."""
         items, next_cursor = self.service.list(req.context.current.user.id, query)
         ok(req, resp, items, next_cursor=next_cursor, limit=query.limit, sort=query.sort)
 
     @api_spec.validate(
+        operation_id="createApplication",
         json=ApplicationCreate,
         resp=responses(201, ApplicationResponse, 401, 403, 422),
         tags=TAGS,
         security=BEARER,
     )
     def on_post(self, req, resp, json: ApplicationCreate):
-        """Track a new application; its first timeline event records the initial status. With
-        an Idempotency-Key, a retry answers the first result again and creates nothing."""
+        """Track a new application. Its first timeline event records the initial status;
+        `Location` is its URL and `ETag` its version. With an `Idempotency-Key`, a retry answers
+        the first result again and creates nothing."""
         user_id = req.context.current.user.id
 
         def create() -> Created:
@@ -86,30 +90,45 @@ class ApplicationResource:
         self.service = service
 
     @api_spec.validate(
-        resp=responses(200, ApplicationResponse, 401, 403, 404), tags=TAGS, security=BEARER
+        operation_id="getApplication",
+        resp=responses(200, ApplicationResponse, 401, 403, 404),
+        tags=TAGS,
+        security=BEARER,
     )
     def on_get(self, req, resp, application_id: uuid.UUID):
-        """One application. Another user's id answers 404."""
+        """Read one application, with its version as `ETag`. Another user's id answers 404."""
         data = self.service.get(req.context.current.user.id, application_id)
         etag(resp, data)
         ok(req, resp, data)
 
     @api_spec.validate(
+        operation_id="updateApplication",
         json=ApplicationUpdate,
         resp=responses(200, ApplicationResponse, 401, 403, 404, 409, 422),
         tags=TAGS,
         security=BEARER,
     )
     def on_patch(self, req, resp, application_id: uuid.UUID, json: ApplicationUpdate):
-        """Partial update. Send ``version`` (or If-Match); a stale one gets 409
-        VERSION_CONFLICT. A status change records a timeline event in the same transaction."""
+        """Change some fields of an application. The change must name the version it is based
+        on, as `version` in the body or an `If-Match` header: without either the answer is 428
+        `PRECONDITION_REQUIRED`, when both are sent and differ 400 `VERSION_MISMATCH`, and a stale
+        version gets 409 `VERSION_CONFLICT`. A status change records a timeline event in the same
+        transaction."""
+        if not req.content_length:
+            # spectree reads a missing body as {}; the document says a body is required.
+            raise AppError(400, "BODY_REQUIRED", "The request needs a JSON body.")
         data = self.service.update(
             req.context.current.user.id, application_id, json, if_match_version(req)
         )
         etag(resp, data)
         ok(req, resp, data)
 
-    @api_spec.validate(resp=responses(204, None, 401, 403, 404), tags=TAGS, security=BEARER)
+    @api_spec.validate(
+        operation_id="deleteApplication",
+        resp=responses(204, None, 401, 403, 404),
+        tags=TAGS,
+        security=BEARER,
+    )
     def on_delete(self, req, resp, application_id: uuid.UUID):
         """Delete an application with its timeline."""
         self.service.delete(req.context.current.user.id, application_id)
@@ -123,7 +142,10 @@ class EventsResource:
         self.service = service
 
     @api_spec.validate(
-        resp=responses(200, EventListResponse, 401, 403, 404), tags=TAGS, security=BEARER
+        operation_id="listApplicationEvents",
+        resp=responses(200, EventListResponse, 401, 403, 404),
+        tags=TAGS,
+        security=BEARER,
     )
     def on_get(self, req, resp, application_id: uuid.UUID):
         """The status timeline of one application, oldest first."""
@@ -137,6 +159,7 @@ class StatsResource:
         self.service = service
 
     @api_spec.validate(
+        operation_id="getApplicationStats",
         query=StatsQuery,
         resp=responses(200, StatsResponse, 401, 403, 422),
         tags=TAGS,
@@ -145,7 +168,7 @@ class StatsResource:
     def on_get(self, req, resp, query: StatsQuery):
         """Counts by status, response rate (past `applied` among those at `applied` or beyond;
         wishlist and withdrawn are in neither), and applications per ISO week over the last 12
-        weeks in ``tz`` (an IANA zone; UTC by default)."""
+        weeks in `tz` (an IANA zone; UTC by default)."""
         ok(req, resp, self.service.stats(req.context.current.user.id, query.tz))
 
 

@@ -33,15 +33,17 @@ class ApplicationAttachmentsResource:
         self.creates = creates
 
     @api_spec.validate(
+        operation_id="createAttachment",
         json=AttachmentCreate,
         resp=responses(201, AttachmentCreatedResponse, 401, 403, 404, 422),
         tags=TAGS,
         security=BEARER,
     )
     def on_post(self, req, resp, application_id: uuid.UUID, json: AttachmentCreate):
-        """Start an upload: the attachment (pending_upload) and `upload`, which the client
-        follows exactly (a presigned S3 POST, or a PUT to this API locally). With an
-        Idempotency-Key, a retry answers the first result again and creates nothing."""
+        """Start an upload: the attachment (`pending_upload`) and `upload`, which the client
+        follows exactly (a presigned S3 POST, or a PUT to this API locally). `size` is at most
+        the configured upload limit; `Location` is the attachment's URL. With an
+        `Idempotency-Key`, a retry answers the first result again and creates nothing."""
         if json.size > self.max_bytes:
             raise ValidationFailed(
                 [{"field": "size", "message": f"must be at most {self.max_bytes} bytes"}]
@@ -49,12 +51,16 @@ class ApplicationAttachmentsResource:
         user_id = req.context.current.user.id
 
         def create() -> Created:
-            return Created(self.service.create(user_id, application_id, json))
+            data = self.service.create(user_id, application_id, json)
+            return Created(data, {"Location": f"/v1/attachments/{data['attachment']['id']}"})
 
         respond_created(req, resp, self.creates.run(req, user_id, create))
 
     @api_spec.validate(
-        resp=responses(200, AttachmentListResponse, 401, 403, 404), tags=TAGS, security=BEARER
+        operation_id="listAttachments",
+        resp=responses(200, AttachmentListResponse, 401, 403, 404),
+        tags=TAGS,
+        security=BEARER,
     )
     def on_get(self, req, resp, application_id: uuid.UUID):
         """The application's attachments."""
@@ -68,13 +74,21 @@ class AttachmentResource:
         self.service = service
 
     @api_spec.validate(
-        resp=responses(200, AttachmentResponse, 401, 403, 404), tags=TAGS, security=BEARER
+        operation_id="getAttachment",
+        resp=responses(200, AttachmentResponse, 401, 403, 404),
+        tags=TAGS,
+        security=BEARER,
     )
     def on_get(self, req, resp, attachment_id: uuid.UUID):
         """One attachment; `download_url` only when it is clean."""
         ok(req, resp, self.service.get(req.context.current.user.id, attachment_id))
 
-    @api_spec.validate(resp=responses(204, None, 401, 403, 404), tags=TAGS, security=BEARER)
+    @api_spec.validate(
+        operation_id="deleteAttachment",
+        resp=responses(204, None, 401, 403, 404),
+        tags=TAGS,
+        security=BEARER,
+    )
     def on_delete(self, req, resp, attachment_id: uuid.UUID):
         """Delete every stored version of the file, and the record."""
         self.service.delete(req.context.current.user.id, attachment_id)
@@ -88,7 +102,10 @@ class CompleteResource:
         self.service = service
 
     @api_spec.validate(
-        resp=responses(200, AttachmentResponse, 401, 403, 404, 409, 422), tags=TAGS, security=BEARER
+        operation_id="completeAttachmentUpload",
+        resp=responses(200, AttachmentResponse, 401, 403, 404, 409, 422),
+        tags=TAGS,
+        security=BEARER,
     )
     def on_post(self, req, resp, attachment_id: uuid.UUID):
         """After uploading: record the object's version and start waiting for the scan.
@@ -102,10 +119,15 @@ class DownloadResource:
     def __init__(self, service: AttachmentService):
         self.service = service
 
-    @api_spec.validate(resp=responses(302, None, 401, 403, 404, 409), tags=TAGS, security=BEARER)
+    @api_spec.validate(
+        operation_id="downloadAttachment",
+        resp=responses(302, None, 401, 403, 404, 409),
+        tags=TAGS,
+        security=BEARER,
+    )
     def on_get(self, req, resp, attachment_id: uuid.UUID):
-        """302 to a short-lived URL of the scanned version; 409 ATTACHMENT_NOT_AVAILABLE
-        unless the file is clean."""
+        """Redirect (302) to a short-lived URL of the scanned version; 409
+        `ATTACHMENT_NOT_AVAILABLE` unless the file is clean."""
         url = self.service.download_url(req.context.current.user.id, attachment_id)
         raise falcon.HTTPFound(url)
 

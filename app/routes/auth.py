@@ -136,23 +136,33 @@ def origin_refusal(origin: str | None, expected: str, production: bool) -> str:
 
 class RegisterResource(AuthResources):
     @api_spec.validate(
-        json=RegisterBody, resp=responses(201, UserResponse, 409, 422, 429), tags=TAGS
+        operation_id="register",
+        json=RegisterBody,
+        resp=responses(201, UserResponse, 409, 422, 429),
+        tags=TAGS,
     )
     def on_post(self, req, resp, json: RegisterBody):
-        """Create an account. An existing email gets 409 EMAIL_TAKEN (a documented, rate-limited
-        enumeration trade-off: the sign-up form must say why it failed)."""
+        """Create an account. An existing email gets 409 `EMAIL_TAKEN` (a documented,
+        rate-limited enumeration trade-off: the sign-up form must say why it failed). `Location`
+        is where the account is read once signed in."""
         user = self.auth.register(json.email, json.password, req.context.client)
+        resp.location = "/v1/users/me"
         ok(req, resp, self.auth.describe(user), status=201)
 
 
 class LoginResource(AuthResources):
     @api_spec.validate(
-        json=LoginBody, resp=responses(200, SessionResponse, 401, 422, 429, 503), tags=TAGS
+        operation_id="login",
+        json=LoginBody,
+        resp=responses(200, SessionResponse, 401, 422, 429, 503),
+        tags=TAGS,
     )
     def on_post(self, req, resp, json: LoginBody):
-        """Sign in: an access token in the body, the refresh token in an HttpOnly cookie, and
-        a device cookie that keeps this browser signing in while unknown clients are throttled
-        for the account."""
+        """Sign in. The access token is in the body (send it as `Authorization: Bearer`); the
+        refresh token is set as the HttpOnly, Secure `jat_refresh` cookie for `/v1/auth`, and
+        `csrf_token` is what `refreshSession` and `logout` need in `X-CSRF-Token`. A device
+        cookie keeps this browser signing in while unknown clients are throttled for the
+        account."""
         grant = self.auth.login(
             json.email, json.password, req.context.client, req.cookies.get(DEVICE_COOKIE)
         )
@@ -164,6 +174,7 @@ class LoginResource(AuthResources):
 
 class RefreshResource(AuthResources):
     @api_spec.validate(
+        operation_id="refreshSession",
         resp=responses(
             200,
             SessionResponse,
@@ -181,12 +192,13 @@ class RefreshResource(AuthResources):
         tags=TAGS,
     )
     def on_post(self, req, resp):
-        """Rotate the refresh cookie. Needs the frontend's Origin and X-CSRF-Token. A token
-        that was already used revokes its whole family: 401 REFRESH_TOKEN_REUSED; except when
-        another request (a second tab) rotated it less than REFRESH_GRACE_SECONDS ago and its
-        successor is still unused: 409 REFRESH_RACE, nothing minted or revoked, and the client
-        retries with the cookie it now holds. More than one refresh cookie: 400
-        REFRESH_COOKIE_DUPLICATED."""
+        """Rotate the refresh cookie: a new access token, refresh cookie and CSRF token. The
+        request carries the `jat_refresh` cookie, the frontend's `Origin` and the session's
+        `X-CSRF-Token`. A refresh token that was already used revokes its whole family: 401
+        `REFRESH_TOKEN_REUSED`, and the cookie is cleared; except when another request (a second
+        tab) rotated it less than `REFRESH_GRACE_SECONDS` ago and its successor is still unused:
+        409 `REFRESH_RACE`, nothing minted or revoked, and the client retries with the cookie it
+        now holds. More than one refresh cookie: 400 `REFRESH_COOKIE_DUPLICATED`."""
         self.require_origin(req)
         try:
             grant = self.auth.refresh(
@@ -201,9 +213,13 @@ class RefreshResource(AuthResources):
 
 
 class LogoutResource(AuthResources):
-    @api_spec.validate(resp=responses(204, None, (400, DUPLICATED_COOKIE), 403), tags=TAGS)
+    @api_spec.validate(
+        operation_id="logout", resp=responses(204, None, (400, DUPLICATED_COOKIE), 403), tags=TAGS
+    )
     def on_post(self, req, resp):
-        """End this session (its whole refresh family) and clear the cookie."""
+        """Sign out: end this session (its whole refresh family) and clear the cookie. Needs
+        the frontend's `Origin`, and `X-CSRF-Token` when the cookie is present; without a cookie
+        there is nothing to end and the answer is still 204."""
         self.require_origin(req)
         self.auth.logout(self.refresh_cookie(req), req.get_header(CSRF_HEADER), req.context.client)
         self.clear_refresh_cookie(resp)
@@ -212,10 +228,13 @@ class LogoutResource(AuthResources):
 
 class CsrfResource(AuthResources):
     @api_spec.validate(
-        resp=responses(200, CsrfResponse, (400, DUPLICATED_COOKIE), 401, 403), tags=TAGS
+        operation_id="getCsrfToken",
+        resp=responses(200, CsrfResponse, (400, DUPLICATED_COOKIE), 401, 403),
+        tags=TAGS,
     )
     def on_get(self, req, resp):
-        """The CSRF token of the current session again, for a reloaded page."""
+        """The CSRF token of the current session again, for a reloaded page. Needs the
+        `jat_refresh` cookie and the frontend's `Origin`."""
         self.require_origin(req)
         ok(req, resp, {"csrf_token": self.auth.csrf_for(self.refresh_cookie(req))})
 
@@ -224,7 +243,9 @@ class LogoutAllResource(AuthResources):
     auth_required = True
     account_state_exempt = EVERY_METHOD
 
-    @api_spec.validate(resp=responses(204, None, 401), tags=TAGS, security=BEARER)
+    @api_spec.validate(
+        operation_id="logoutAll", resp=responses(204, None, 401), tags=TAGS, security=BEARER
+    )
     def on_post(self, req, resp):
         """Revoke every session of this account, and every open password-reset link."""
         self.auth.logout_all(req.context.current, req.context.client)
@@ -236,7 +257,12 @@ class SessionsResource(AuthResources):
     auth_required = True
     account_state_exempt = EVERY_METHOD
 
-    @api_spec.validate(resp=responses(200, SessionListResponse, 401), tags=TAGS, security=BEARER)
+    @api_spec.validate(
+        operation_id="listSessions",
+        resp=responses(200, SessionListResponse, 401),
+        tags=TAGS,
+        security=BEARER,
+    )
     def on_get(self, req, resp):
         """Active sessions (refresh families) of this account."""
         ok(req, resp, self.auth.list_sessions(req.context.current))
@@ -246,7 +272,12 @@ class SessionResource(AuthResources):
     auth_required = True
     account_state_exempt = EVERY_METHOD
 
-    @api_spec.validate(resp=responses(204, None, 401, 404), tags=TAGS, security=BEARER)
+    @api_spec.validate(
+        operation_id="revokeSession",
+        resp=responses(204, None, 401, 404),
+        tags=TAGS,
+        security=BEARER,
+    )
     def on_delete(self, req, resp, session_id: uuid.UUID):
         """Revoke one session."""
         self.auth.revoke_session(req.context.current, session_id, req.context.client)
@@ -258,6 +289,7 @@ class PasswordResource(AuthResources):
     account_state_exempt = EVERY_METHOD
 
     @api_spec.validate(
+        operation_id="changePassword",
         json=ChangePasswordBody,
         resp=responses(204, None, 401, 422, 429),
         tags=TAGS,
@@ -272,7 +304,12 @@ class PasswordResource(AuthResources):
 
 
 class VerifyEmailResource(AuthResources):
-    @api_spec.validate(json=TokenBody, resp=responses(200, UserResponse, 400, 422), tags=TAGS)
+    @api_spec.validate(
+        operation_id="verifyEmail",
+        json=TokenBody,
+        resp=responses(200, UserResponse, 400, 422),
+        tags=TAGS,
+    )
     def on_post(self, req, resp, json: TokenBody):
         """Confirm an email address with the token from the verification email."""
         user = self.auth.verify_email(json.token, req.context.client)
@@ -283,7 +320,12 @@ class ResendVerificationResource(AuthResources):
     auth_required = True
     account_state_exempt = EVERY_METHOD
 
-    @api_spec.validate(resp=responses(202, MessageResponse, 401, 429), tags=TAGS, security=BEARER)
+    @api_spec.validate(
+        operation_id="resendVerificationEmail",
+        resp=responses(202, MessageResponse, 401, 429),
+        tags=TAGS,
+        security=BEARER,
+    )
     def on_post(self, req, resp):
         """Send the verification email again."""
         self.auth.resend_verification(req.context.current)
@@ -297,7 +339,10 @@ class ResendVerificationResource(AuthResources):
 
 class PasswordResetResource(AuthResources):
     @api_spec.validate(
-        json=PasswordResetBody, resp=responses(202, MessageResponse, 422, 429), tags=TAGS
+        operation_id="requestPasswordReset",
+        json=PasswordResetBody,
+        resp=responses(202, MessageResponse, 422, 429),
+        tags=TAGS,
     )
     def on_post(self, req, resp, json: PasswordResetBody):
         """Ask for a reset link. Always 202, whether or not the account exists."""
@@ -312,7 +357,10 @@ class PasswordResetResource(AuthResources):
 
 class PasswordResetConfirmResource(AuthResources):
     @api_spec.validate(
-        json=PasswordResetConfirmBody, resp=responses(204, None, 400, 422), tags=TAGS
+        operation_id="confirmPasswordReset",
+        json=PasswordResetConfirmBody,
+        resp=responses(204, None, 400, 422),
+        tags=TAGS,
     )
     def on_post(self, req, resp, json: PasswordResetConfirmBody):
         """Set a new password with the token from the reset email; every session is revoked."""

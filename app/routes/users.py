@@ -19,12 +19,18 @@ class MeResource(AuthResources):
         super().__init__(auth, settings)
         self.service = service
 
-    @api_spec.validate(resp=responses(200, UserResponse, 401), tags=["users"], security=BEARER)
+    @api_spec.validate(
+        operation_id="getCurrentUser",
+        resp=responses(200, UserResponse, 401),
+        tags=["users"],
+        security=BEARER,
+    )
     def on_get(self, req, resp):
-        """The signed-in user, with must_change_password."""
+        """The signed-in user, with `must_change_password`."""
         ok(req, resp, self.auth.describe(req.context.current.user))
 
     @api_spec.validate(
+        operation_id="deleteAccount",
         json=DeleteAccountBody,
         resp=responses(204, None, 401, 403, 422, 429),
         tags=["users"],
@@ -44,6 +50,7 @@ class SecurityEventsResource(AuthResources):
     auth_required = True
 
     @api_spec.validate(
+        operation_id="listSecurityEvents",
         query=SecurityEventsQuery,
         resp=responses(200, SecurityEventListResponse, 401),
         tags=["users"],
@@ -61,7 +68,10 @@ class ExportResource:
         self.service = service
 
     @api_spec.validate(
-        resp=responses(200, ExportResponse, 401, 403), tags=["users"], security=BEARER
+        operation_id="exportAccount",
+        resp=responses(200, ExportResponse, 401, 403),
+        tags=["users"],
+        security=BEARER,
     )
     def on_get(self, req, resp):
         """Everything this account owns, as JSON."""

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 
-from app.schemas.common import SuccessEnvelope
-from app.schemas.text import multi_line, single_line
+from app.schemas.attachments import AttachmentOut
+from app.schemas.common import PageMeta, SuccessEnvelope
+from app.schemas.text import HTTP_URL_PATTERN, multi_line, single_line
 
 Status = Literal[
     "wishlist", "applied", "screening", "interviewing", "offer", "accepted", "rejected", "withdrawn"
@@ -28,6 +38,21 @@ CURRENCIES = frozenset(
 )
 MAX_SALARY = 1_000_000_000
 MAX_VERSION = 2**31 - 1  # the column is a PostgreSQL integer
+JobUrl = Field(
+    default=None, max_length=2048, pattern=HTTP_URL_PATTERN, json_schema_extra={"format": "uri"}
+)
+
+
+def _query_bool(value):
+    """Query booleans are exactly `true` or `false`, as the schema says; not 0, 1, yes or on."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("must be true or false")
+
+
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 
 
 def _http_url(value: str | None) -> str | None:
@@ -46,7 +71,7 @@ class ApplicationFields(BaseModel):
     role_title: str | None = single_line(None, min_length=1, max_length=200)
     status: Status | None = None
     applied_on: date | None = None
-    job_url: str | None = single_line(None, max_length=2048)
+    job_url: str | None = JobUrl
     location: str | None = single_line(None, max_length=200)
     source: str | None = single_line(None, max_length=100)
     salary_min: int | None = Field(default=None, ge=0, le=MAX_SALARY)
@@ -54,7 +79,7 @@ class ApplicationFields(BaseModel):
     salary_currency: str | None = single_line(None, examples=["EUR"])
     notes: str | None = multi_line(None, max_length=10_000)
     next_action_at: datetime | None = None
-    archived: bool | None = None
+    archived: StrictBool | None = None
 
     _url = field_validator("job_url")(classmethod(lambda cls, value: _http_url(value)))
 
@@ -86,21 +111,38 @@ class ApplicationFields(BaseModel):
         return value
 
 
+def _absent(schema: dict) -> None:
+    """A field that may be left out but not sent as null: its schema has no (null) default."""
+    schema.pop("default", None)
+
+
 class ApplicationCreate(ApplicationFields):
     company: str = single_line(min_length=1, max_length=200, examples=["Acme Corp"])
     role_title: str = single_line(min_length=1, max_length=200, examples=["Backend Engineer"])
     status: Status = "applied"
-    archived: bool = False
+    archived: StrictBool = False
     status_note: str | None = multi_line(None, max_length=2000)
 
 
 class ApplicationUpdate(ApplicationFields):
-    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="or send If-Match")
+    """Only the fields sent change. `null` clears an optional field; the four fields every
+    application has (company, role_title, status, archived) cannot be null."""
+
+    company: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)  # type: ignore[assignment]
+    role_title: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)  # type: ignore[assignment]
+    status: Status = Field(default=None, json_schema_extra=_absent)  # type: ignore[assignment]
+    archived: StrictBool = Field(default=None, json_schema_extra=_absent)  # type: ignore[assignment]
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="the version this change is based on; this or an If-Match header is required",
+    )
     status_note: str | None = multi_line(None, max_length=2000)
 
 
 class ApplicationOut(BaseModel):
-    id: str
+    id: uuid.UUID
     company: str
     role_title: str
     status: Status
@@ -120,7 +162,7 @@ class ApplicationOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    id: str
+    id: uuid.UUID
     from_status: Status | None
     to_status: Status
     note: str | None
@@ -134,16 +176,24 @@ class ListQuery(BaseModel):
     q: str | None = single_line(None, min_length=1, max_length=200)
     applied_from: date | None = None
     applied_to: date | None = None
-    archived: bool | None = None
+    archived: QueryBool | None = None
     sort: Sort = "-updated_at"
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = single_line(None, max_length=512)
+    cursor: str | None = single_line(None, min_length=1, max_length=512)
 
     @field_validator("status", mode="before")
     @classmethod
     def _split(cls, value):
+        # `status=a,b` is accepted as well as `status=a&status=b`; an empty part (`status=`)
+        # is not a status, so it is refused as the schema refuses it.
         if isinstance(value, str):
-            return [part for part in value.split(",") if part]
+            return value.split(",")
+        if isinstance(value, list):
+            return [
+                part
+                for item in value
+                for part in (item.split(",") if isinstance(item, str) else [item])
+            ]
         return value
 
     @field_validator("applied_to")
@@ -185,8 +235,12 @@ class ApplicationResponse(SuccessEnvelope[ApplicationOut]):
     pass
 
 
+class ApplicationListMeta(PageMeta):
+    sort: Sort
+
+
 class ApplicationListResponse(SuccessEnvelope[list[ApplicationOut]]):
-    pass
+    meta: ApplicationListMeta
 
 
 class EventListResponse(SuccessEnvelope[list[EventOut]]):
@@ -197,5 +251,42 @@ class StatsResponse(SuccessEnvelope[StatsOut]):
     pass
 
 
-class ExportResponse(SuccessEnvelope[dict]):
+class ExportedUser(BaseModel):
+    id: uuid.UUID
+    email: str
+    email_verified_at: datetime | None
+    password_changed_at: datetime
+    created_at: datetime
+
+
+class ExportedApplication(ApplicationOut):
+    events: list[EventOut]
+
+
+class ExportedSession(BaseModel):
+    family_id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    user_agent: str | None
+    ip: str | None
+
+
+class ExportedSecurityEvent(BaseModel):
+    type: str
+    created_at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+class ExportOut(BaseModel):
+    exported_at: datetime
+    user: ExportedUser
+    applications: list[ExportedApplication]
+    attachments: list[AttachmentOut]
+    sessions: list[ExportedSession]
+    security_events: list[ExportedSecurityEvent]
+
+
+class ExportResponse(SuccessEnvelope[ExportOut]):
     pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -27,12 +28,14 @@ class AttachmentCreate(BaseModel):
 
     filename: str = single_line(min_length=1, max_length=1024, examples=["resume.pdf"])
     content_type: ContentType
-    size: int = Field(ge=1, description="bytes; at most UPLOAD_MAX_BYTES", examples=[48213])
+    size: int = Field(
+        ge=1, description="bytes; at most the configured UPLOAD_MAX_BYTES", examples=[48213]
+    )
 
 
 class AttachmentOut(BaseModel):
-    id: str
-    application_id: str
+    id: uuid.UUID
+    application_id: uuid.UUID
     filename: str
     content_type: ContentType
     size: int
@@ -42,13 +45,15 @@ class AttachmentOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     download_url: str | None = Field(
-        default=None, description="present only when status is clean; short-lived"
+        default=None,
+        description="present only when status is clean; short-lived",
+        json_schema_extra={"format": "uri"},
     )
 
 
 class UploadOut(BaseModel):
     method: Literal["POST", "PUT"]
-    url: str = Field(description="absolute")
+    url: str = Field(description="absolute", json_schema_extra={"format": "uri"})
     fields: dict[str, str] = Field(description="form fields to send before the file (POST)")
     headers: dict[str, str] = Field(description="headers to send (PUT)")
     expires_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -47,7 +48,7 @@ class PasswordResetConfirmBody(StrictBody):
 
 
 class UserOut(BaseModel):
-    id: str
+    id: uuid.UUID
     email: str
     email_verified: bool
     must_change_password: bool
@@ -67,7 +68,7 @@ class CsrfData(BaseModel):
 
 
 class SessionOut(BaseModel):
-    id: str
+    id: uuid.UUID
     started_at: datetime
     last_used_at: datetime
     expires_at: datetime
@@ -77,7 +78,7 @@ class SessionOut(BaseModel):
 
 
 class SecurityEventOut(BaseModel):
-    id: str
+    id: uuid.UUID
     type: str = Field(examples=["login_succeeded"])
     created_at: datetime
     ip: str | None

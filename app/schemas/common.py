@@ -20,6 +20,16 @@ class SuccessEnvelope(BaseModel, Generic[T]):
     meta: Meta
 
 
+class PageMeta(Meta):
+    """A list's ``meta``: where the next page starts, and the page's size and order."""
+
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
+    limit: int
+    sort: str
+
+
 class ErrorDetail(BaseModel):
     field: str
     message: str

@@ -14,11 +14,18 @@ from pydantic import Field
 
 SINGLE_LINE_PATTERN = r"^[^\u0000-\u001F\u007F-\u009F]*$"
 MULTI_LINE_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+# An http(s) URL (app/schemas/applications.py's _http_url in the schema's terms: the scheme in
+# any case, then an authority) with no control character anywhere.
+HTTP_URL_PATTERN = (
+    r"^[hH][tT][tT][pP][sS]?://[^/?#\s\u0000-\u001F\u007F-\u009F]+"
+    r"[^\u0000-\u001F\u007F-\u009F]*$"
+)
 CONTROL_CHARACTERS_MESSAGE = "must not contain control characters"
 MULTI_LINE_MESSAGE = "must not contain control characters other than tab and line breaks"
 PATTERN_MESSAGES = {
     SINGLE_LINE_PATTERN: CONTROL_CHARACTERS_MESSAGE,
     MULTI_LINE_PATTERN: MULTI_LINE_MESSAGE,
+    HTTP_URL_PATTERN: "must be an http or https URL without control characters",
 }
 
 

@@ -59,6 +59,30 @@ class VersionConflict(AppError):
         )
 
 
+def expected_version(body_version: int | None, if_match: int | None) -> int:
+    """The version a change is based on, from the body or If-Match; one of them is required,
+    so a client cannot overwrite someone else's change by leaving both out."""
+    if body_version is None and if_match is None:
+        raise AppError(
+            428,
+            "PRECONDITION_REQUIRED",
+            "Send the version you are changing: `version` in the body or an If-Match header.",
+        )
+    if body_version is not None and if_match is not None and body_version != if_match:
+        raise AppError(
+            400,
+            "VERSION_MISMATCH",
+            "If-Match and version name different versions; send one, or the same in both.",
+            details=[
+                {
+                    "field": "version",
+                    "message": f"is {body_version} but If-Match is {if_match}",
+                }
+            ],
+        )
+    return body_version if body_version is not None else if_match
+
+
 def serialise(application: Application) -> dict:
     return {
         "id": str(application.id),
@@ -228,7 +252,7 @@ class ApplicationService:
         body: ApplicationUpdate,
         if_match: int | None,
     ) -> dict:
-        expected = body.version if body.version is not None else if_match
+        expected = expected_version(body.version, if_match)
         changes = body.model_dump(include=set(APPLICATION_FIELDS), exclude_unset=True)
         for required in ("company", "role_title", "status", "archived"):
             if required in changes and changes[required] is None:
@@ -236,7 +260,7 @@ class ApplicationService:
         now = self.clock()
         with user_transaction(user_id):
             current = self._get(user_id, application_id, lock=True)
-            if expected is not None and expected != current.version:
+            if expected != current.version:
                 raise VersionConflict(current.version)
             low = changes.get("salary_min", current.salary_min)
             high = changes.get("salary_max", current.salary_max)

@@ -109,10 +109,12 @@ def test_create_with_every_field_and_defaults(env):
 def test_patch_validates_the_merged_salary_range(env):
     browser = signed_in(env)
     data = create(browser, salary_min=100, salary_max=200)
-    result = browser.request("PATCH", f"/v1/applications/{data['id']}", json={"salary_max": 50})
+    result = browser.request(
+        "PATCH", f"/v1/applications/{data['id']}", json={"salary_max": 50, "version": 1}
+    )
     assert fields_of(result) == {"salary_max"}
     null_company = browser.request(
-        "PATCH", f"/v1/applications/{data['id']}", json={"company": None}
+        "PATCH", f"/v1/applications/{data['id']}", json={"company": None, "version": 1}
     )
     assert fields_of(null_company) == {"company"}
 
@@ -154,10 +156,99 @@ def test_stale_version_or_if_match_is_409(env):
     assert fields_of(bad_header) == {"If-Match"}
 
 
+def test_patch_without_version_or_if_match_is_428(env):
+    browser = signed_in(env)
+    data = create(browser)
+    path = f"/v1/applications/{data['id']}"
+    result = browser.request("PATCH", path, json={"notes": "blind overwrite"})
+    assert result.status_code == 428, result.text
+    assert result.json["error"]["code"] == "PRECONDITION_REQUIRED"
+    assert browser.request("GET", path).json["data"]["notes"] is None  # nothing was written
+
+
+def test_if_match_and_version_that_disagree_are_400_not_a_conflict(env):
+    browser = signed_in(env)
+    data = create(browser)
+    path = f"/v1/applications/{data['id']}"
+    result = browser.request(
+        "PATCH", path, json={"notes": "a", "version": 1}, headers={"If-Match": '"2"'}
+    )
+    assert result.status_code == 400, result.text
+    assert result.json["error"]["code"] == "VERSION_MISMATCH"
+    assert "If-Match" in result.json["error"]["message"]
+    assert [d["field"] for d in result.json["error"]["details"]] == ["version"]
+    agreeing = browser.request(
+        "PATCH", path, json={"notes": "a", "version": 1}, headers={"If-Match": '"1"'}
+    )
+    assert agreeing.status_code == 200 and agreeing.json["data"]["version"] == 2
+
+
+def test_patch_without_a_body_is_refused_as_the_schema_requires_one(env):
+    browser = signed_in(env)
+    data = create(browser)
+    result = browser.request("PATCH", f"/v1/applications/{data['id']}", headers={"If-Match": '"1"'})
+    assert result.status_code == 400, result.text
+    assert result.json["error"]["code"] == "BODY_REQUIRED"
+
+
+def test_null_clears_an_optional_field_and_is_refused_for_a_required_one(env):
+    browser = signed_in(env)
+    data = create(browser, job_url="https://jobs.example.com/1", archived=True)
+    path = f"/v1/applications/{data['id']}"
+    cleared = browser.request("PATCH", path, json={"job_url": None, "version": 1})
+    assert cleared.status_code == 200 and cleared.json["data"]["job_url"] is None
+    for field in ("company", "role_title", "status", "archived"):
+        assert fields_of(browser.request("PATCH", path, json={field: None, "version": 2})) == {
+            field
+        }
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "false", None])
+def test_archived_is_a_strict_boolean_in_the_body(env, value):
+    browser = signed_in(env)
+    body = {"company": "Acme", "role_title": "Engineer", "archived": value}
+    assert fields_of(browser.request("POST", "/v1/applications", json=body)) == {"archived"}
+
+
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("archived=0", "archived"),
+        ("archived=yes", "archived"),
+        ("status=", "status.0"),
+        ("status=applied,", "status.1"),
+        ("cursor=", "cursor"),
+    ],
+)
+def test_query_values_the_schema_refuses_are_refused(env, query, field):
+    browser = signed_in(env)
+    assert fields_of(browser.request("GET", "/v1/applications", query_string=query)) == {field}
+
+
+def test_query_booleans_and_repeated_statuses_the_schema_allows_are_accepted(env):
+    browser = signed_in(env)
+    create(browser, status="offer", archived=True)
+    create(browser, status="applied")
+    result = browser.request(
+        "GET", "/v1/applications", query_string="archived=true&status=offer&status=rejected"
+    )
+    assert result.status_code == 200, result.text
+    assert [item["status"] for item in result.json["data"]] == ["offer"]
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "https://", "example.com/jobs"])
+def test_job_url_must_be_http_or_https_with_a_host(env, url):
+    browser = signed_in(env)
+    body = {"company": "Acme", "role_title": "Engineer", "job_url": url}
+    assert fields_of(browser.request("POST", "/v1/applications", json=body)) == {"job_url"}
+
+
 def test_delete_removes_the_application_and_its_events(env):
     browser = signed_in(env)
     data = create(browser)
-    browser.request("PATCH", f"/v1/applications/{data['id']}", json={"status": "offer"})
+    browser.request(
+        "PATCH", f"/v1/applications/{data['id']}", json={"status": "offer", "version": 1}
+    )
     assert browser.request("DELETE", f"/v1/applications/{data['id']}").status_code == 204
     assert browser.request("GET", f"/v1/applications/{data['id']}").status_code == 404
     with user_transaction(browser.user_id):
@@ -171,7 +262,11 @@ def test_another_users_application_is_404_everywhere(env):
     alice, bob = signed_in(env), signed_in(env)
     data = create(alice)
     path = f"/v1/applications/{data['id']}"
-    for method, body in (("GET", None), ("PATCH", {"notes": "mine now"}), ("DELETE", None)):
+    for method, body in (
+        ("GET", None),
+        ("PATCH", {"notes": "mine now", "version": 1}),
+        ("DELETE", None),
+    ):
         result = bob.request(method, path, json=body)
         assert result.status_code == 404, method
         assert result.json["error"]["code"] == "NOT_FOUND"
@@ -500,7 +595,9 @@ def test_export_has_everything_the_user_owns(env):
     browser = signed_in(env)
     first = create(browser, company="One", notes="secret plans")
     create(browser, company="Two")
-    browser.request("PATCH", f"/v1/applications/{first['id']}", json={"status": "offer"})
+    browser.request(
+        "PATCH", f"/v1/applications/{first['id']}", json={"status": "offer", "version": 1}
+    )
     other = signed_in(env)
     create(other, company="Not mine")
     result = browser.request("GET", "/v1/users/me/export")
@@ -519,7 +616,9 @@ def test_export_has_everything_the_user_owns(env):
 def test_account_deletion_needs_the_password_and_leaves_no_rows(env):
     browser = signed_in(env)
     data = create(browser)
-    browser.request("PATCH", f"/v1/applications/{data['id']}", json={"status": "offer"})
+    browser.request(
+        "PATCH", f"/v1/applications/{data['id']}", json={"status": "offer", "version": 1}
+    )
     wrong = browser.request("DELETE", "/v1/users/me", json={"password": "not-my-password"})
     assert fields_of(wrong) == {"password"}
     done = browser.request("DELETE", "/v1/users/me", json={"password": STRONG_PASSWORD})

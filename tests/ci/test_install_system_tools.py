@@ -52,7 +52,16 @@ def runner(tmp_path):
     return run
 
 
-EVERYTHING_BUT_IMAGE_TOOLS = ("make", "python3", "git", "chromium", "certutil", "curl")
+EVERYTHING_BUT_IMAGE_TOOLS = (
+    "make",
+    "python3",
+    "git",
+    "chromium",
+    "certutil",
+    "curl",
+    "node",
+    "npm",
+)
 
 
 def test_missing_tools_are_installed_with_sudo_when_not_root(runner):
