@@ -107,9 +107,12 @@ class PageServer:
 class ApiServer:
     """The API as production runs it: gunicorn with app/gunicorn_conf.py, here with TLS."""
 
-    def __init__(self, env: dict[str, str], tls: Certificates, log_path: Path):
+    def __init__(
+        self, env: dict[str, str], tls: Certificates, log_path: Path, host: str = API_HOST
+    ):
         self.port = free_port()
-        self.origin = f"https://{API_HOST}:{self.port}"
+        self.host = host
+        self.origin = f"https://{host}:{self.port}"
         self.tls_context = tls.client_context()
         self.log_path = log_path
         self.log = log_path.open("wb")
@@ -148,10 +151,10 @@ class ApiServer:
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.output()}")
 
     def request(self, method, path, body=None, headers=None, timeout=10):
-        """One HTTPS request to 127.0.0.1, verified as api.jat.test against the test CA."""
+        """One HTTPS request to 127.0.0.1, verified as the server's host against the test CA."""
         raw = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        connection = http.client.HTTPSConnection(API_HOST, self.port, timeout=timeout)
-        connection.sock = self.tls_context.wrap_socket(raw, server_hostname=API_HOST)
+        connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout)
+        connection.sock = self.tls_context.wrap_socket(raw, server_hostname=self.host)
         try:
             payload = None if body is None else json.dumps(body).encode()
             sent = {"Content-Type": "application/json"} if payload is not None else {}
