@@ -194,7 +194,9 @@ def owners_data(settings, tmp_path):
     )
     alice, bob = signed_in(env), signed_in(env)
     application_id = new_application(alice)
-    moved = alice.request("PATCH", f"/v1/applications/{application_id}", json={"status": "offer"})
+    moved = alice.request(
+        "PATCH", f"/v1/applications/{application_id}", json={"status": "offer", "version": 1}
+    )
     assert moved.status_code == 200, moved.text
     start_upload(alice, application_id, b"cv text\n")
     keyed = alice.request(
