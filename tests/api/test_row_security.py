@@ -35,10 +35,10 @@ NOT_OWNER_TABLES = {
 # so each one widens what a user's transaction can reach and must be listed here with its reason.
 EXTRA_POLICIES = {
     ("idempotency_keys", "idempotency_keys_expired_read"): (
-        "the API's housekeeping finds expired keys with no user set (SELECT only)"
+        "the API's housekeeping finds expired keys, only with no user set (SELECT only)"
     ),
     ("idempotency_keys", "idempotency_keys_expired_purge"): (
-        "the API's housekeeping deletes expired keys with no user set (DELETE only)"
+        "the API's housekeeping deletes expired keys, only with no user set (DELETE only)"
     ),
 }
 
@@ -245,3 +245,30 @@ def test_raw_sql_as_the_app_role_under_another_user_touches_no_row_of_any_owner_
             cursor.execute("SELECT set_config('app.user_id', '', true)")
             cursor.execute(f'SELECT count(*) FROM "{table}"')
             assert cursor.fetchone() == (0,), f"{table}: rows visible with no user in context"
+
+
+def test_expired_idempotency_keys_are_reachable_by_the_housekeeping_only(settings, owners_data):
+    """The housekeeping policies are OR-ed with the owner policy: they must admit a transaction
+    with no user set (the purge) and never a signed-in user's, or every user could read and
+    delete the stored answers of everybody else's expired keys."""
+    alice, bob = owners_data
+    with connection(settings.database_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT set_config('app.user_id', %s, true)", (str(alice.user_id),))
+        cursor.execute(
+            "UPDATE idempotency_keys SET expires_at = now() - interval '1 hour' "
+            "WHERE owner_id = %s",
+            (str(alice.user_id),),
+        )
+        expired = cursor.rowcount
+        assert expired > 0
+        mine = "SELECT count(*) FROM idempotency_keys WHERE owner_id = %s"
+        cursor.execute("SELECT set_config('app.user_id', %s, true)", (str(bob.user_id),))
+        cursor.execute(mine, (str(alice.user_id),))
+        assert cursor.fetchone() == (0,), "bob reads alice's expired keys"
+        cursor.execute("DELETE FROM idempotency_keys WHERE owner_id = %s", (str(alice.user_id),))
+        assert cursor.rowcount == 0, "bob deletes alice's expired keys"
+        cursor.execute("SELECT set_config('app.user_id', '', true)")
+        cursor.execute(mine, (str(alice.user_id),))
+        assert cursor.fetchone() == (expired,), "the housekeeping cannot see expired keys"
+        cursor.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
+        assert cursor.rowcount >= expired, "the housekeeping cannot purge expired keys"
