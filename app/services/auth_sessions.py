@@ -27,16 +27,23 @@ from app.models import EmailToken, RefreshToken, User
 _LOCK = "FOR NO KEY UPDATE"
 
 
+def _require_transaction() -> None:
+    # Outside a transaction the row lock would end with its own statement and order nothing.
+    # An explicit check, not an assert, so ``python -O`` keeps it.
+    if not db.in_transaction():
+        raise RuntimeError("the session lock is only held inside a transaction")
+
+
 def lock_account(user_id: uuid.UUID | str) -> User | None:
     """Take the account's session lock (until the transaction ends) and read the account."""
-    assert db.in_transaction(), "the session lock is only held inside a transaction"
+    _require_transaction()
     return User.select().where(User.id == user_id).for_update(_LOCK).first()
 
 
 def lock_account_of_token(token_hash: str) -> User | None:
     """The same lock, found from a refresh token's digest: one statement that locks only the
     account's row (a subquery's rows are not locked)."""
-    assert db.in_transaction(), "the session lock is only held inside a transaction"
+    _require_transaction()
     owner = RefreshToken.select(RefreshToken.user).where(RefreshToken.token_hash == token_hash)
     return User.select().where(User.id == owner).for_update(_LOCK).first()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -184,3 +185,12 @@ def test_a_sign_in_racing_a_password_change_leaves_no_session_of_the_old_passwor
             thief.join(30)
         survivors += bool(at_answer or live_tokens(trial))
     assert survivors == 0, f"{survivors} of {TRIALS} trials kept a session of the old password"
+
+
+def test_the_session_lock_refuses_to_run_outside_a_transaction(race_env):
+    """Outside a transaction the row lock would be released with its own statement and order
+    nothing; the check is explicit so it survives ``python -O``."""
+    from app.services import auth_sessions
+
+    with pytest.raises(RuntimeError, match="inside a transaction"):
+        auth_sessions.lock_account(uuid.uuid4())
