@@ -16,6 +16,7 @@ from typing import Any
 
 import pulumi
 
+from app.core.settings import MAX_PRODUCTION_UPLOAD_BYTES
 from app.core.sites import same_site
 
 PROJECT = "jobapptracker"
@@ -317,7 +318,9 @@ def from_mapping(
             problems.append(f"{key} must be one of {', '.join(map(str, allowed))} (got {value!r})")
         return value
 
-    def integer(d: Mapping, key: str, default: int, where: str, minimum: int = 0) -> int:
+    def integer(
+        d: Mapping, key: str, default: int, where: str, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         v = d.get(key, default)
         try:
             n = int(v)
@@ -326,6 +329,8 @@ def from_mapping(
             return default
         if n < minimum:
             problems.append(f"{where}.{key} must be at least {minimum} (got {n})")
+        if maximum is not None and n > maximum:
+            problems.append(f"{where}.{key} must be at most {maximum} (got {n})")
         return n
 
     def boolean(d: Mapping, key: str, default: bool, where: str) -> bool:
@@ -460,7 +465,15 @@ def from_mapping(
     )
     u = obj("uploads")
     uploads = UploadsConfig(
-        max_bytes=integer(u, "maxBytes", 10 * 1024 * 1024, f"{PROJECT}:uploads", minimum=1),
+        # The API refuses to start in production above this (app/core/settings.py).
+        max_bytes=integer(
+            u,
+            "maxBytes",
+            10 * 1024 * 1024,
+            f"{PROJECT}:uploads",
+            minimum=1,
+            maximum=MAX_PRODUCTION_UPLOAD_BYTES,
+        ),
         noncurrent_version_days=integer(
             u, "noncurrentVersionDays", 30, f"{PROJECT}:uploads", minimum=1
         ),

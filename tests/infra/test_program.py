@@ -298,3 +298,18 @@ def test_plan_json_for_ecs_has_the_fargate_service_and_no_apprunner(tmp_path):
     assert "aws:ecs/service:Service" in types
     assert "aws:apprunner/service:Service" not in types
     assert all(set(r) == {"type", "name", "props"} for r in data)
+
+
+def test_an_upload_cap_the_api_would_refuse_in_production_is_refused_at_plan_time():
+    from app.core.settings import MAX_PRODUCTION_UPLOAD_BYTES
+
+    at_cap = cfgmod.from_mapping(
+        _values(uploads={"maxBytes": MAX_PRODUCTION_UPLOAD_BYTES}), stack="dev", region="eu-west-1"
+    )
+    assert at_cap.uploads.max_bytes == MAX_PRODUCTION_UPLOAD_BYTES
+    with pytest.raises(cfgmod.ConfigError, match="uploads.maxBytes must be at most"):
+        cfgmod.from_mapping(
+            _values(uploads={"maxBytes": MAX_PRODUCTION_UPLOAD_BYTES + 1}),
+            stack="dev",
+            region="eu-west-1",
+        )
