@@ -25,7 +25,7 @@ MULTI_LINE_MESSAGE = "must not contain control characters other than tab and lin
 PATTERN_MESSAGES = {
     SINGLE_LINE_PATTERN: CONTROL_CHARACTERS_MESSAGE,
     MULTI_LINE_PATTERN: MULTI_LINE_MESSAGE,
-    HTTP_URL_PATTERN: "must be an http or https URL without control characters",
+    HTTP_URL_PATTERN: "must not contain control characters, and must be an http or https URL",
 }
 
 

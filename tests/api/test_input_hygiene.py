@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.schemas.text import MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN
+from app.schemas.text import HTTP_URL_PATTERN, MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN
 from tests.helpers import STRONG_PASSWORD, Browser, build, fast_settings, unique_email
 
 DOCUMENT = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
@@ -131,6 +131,11 @@ def test_every_free_text_field_of_the_document_declares_the_control_character_pa
     for method, path, name, pattern in BODY_FIELDS:
         multi_line = name in ("notes", "status_note")
         expected = MULTI_LINE_PATTERN if multi_line else SINGLE_LINE_PATTERN
+        if name == "job_url":  # a URL pattern that refuses every control character as well
+            expected = HTTP_URL_PATTERN
+            assert re.fullmatch(pattern, "https://example.com/jobs?id=1")
+            for character in REFUSED_EVERYWHERE + ["\t", "\n", "\r"]:
+                assert not re.fullmatch(pattern, f"https://example.com/{character}"), character
         assert pattern == expected, (method, path, name)
         assert (method, path) in BODIES, f"no test body for {method} {path}"
     for path, name, pattern in QUERY_FIELDS:
