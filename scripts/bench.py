@@ -160,6 +160,21 @@ class Result:
 # ----- dataset --------------------------------------------------------------------------------
 
 
+def machine_neutral(text: str) -> str:
+    """Profile lines name files relative to the repository, site-packages or the standard
+    library, never by this machine's absolute paths."""
+    import sysconfig
+
+    prefixes = [
+        (sysconfig.get_paths()["purelib"] + "/", "site-packages/"),
+        (sysconfig.get_paths()["stdlib"] + "/", "stdlib/"),
+        (str(REPO) + "/", ""),
+    ]
+    for prefix, short in prefixes:
+        text = text.replace(prefix, short)
+    return text
+
+
 def seed_applications(url: str, per_user: int) -> dict[str, list[str]]:
     """``per_user`` applications for every user, inserted as the app role under RLS, each with
     its creation event and, past ``applied``, a status-change event. Returns ids per user."""
@@ -454,7 +469,7 @@ def profile_list(database: Database, token: str, count: int) -> dict:
         "requests": count,
         "ms_per_request": elapsed / count * 1000,
         "buckets": {name: seconds / count * 1000 for name, seconds in buckets.items()},
-        "top": out.getvalue(),
+        "top": machine_neutral(out.getvalue()),
         "statements": statements,
     }
 
