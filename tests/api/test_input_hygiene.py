@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.main import MAX_JSON_DEPTH
 from app.schemas.text import HTTP_URL_PATTERN, MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN
 from tests.helpers import STRONG_PASSWORD, Browser, build, fast_settings, unique_email
 
@@ -184,7 +185,7 @@ def test_control_characters_in_query_parameters_get_a_field_error(env, path, nam
     assert result.status_code == 422 and field_errors(result) == [name], result.text
 
 
-@pytest.mark.parametrize("depth", [1_000, 10_000, 100_000])
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 1_000, 10_000, 100_000])
 def test_json_nested_past_the_recursion_limit_is_malformed(env, depth):
     for body in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
         result = env.request(
