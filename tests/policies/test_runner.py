@@ -294,8 +294,17 @@ def fake_infra(tmp_path, monkeypatch):
     module.list_stacks = lambda: sorted(stacks)
     package = types.ModuleType("infra")
     package.offline = module
+    # The CI access project is its own fake with no stacks, so these runs are the stacks above
+    # whatever else the session has imported.
+    ci_module = types.ModuleType("infra.ci_access.offline")
+    ci_module.list_stacks = lambda: []
+    ci_package = types.ModuleType("infra.ci_access")
+    ci_package.offline = ci_module
+    package.ci_access = ci_package
     monkeypatch.setitem(sys.modules, "infra", package)
     monkeypatch.setitem(sys.modules, "infra.offline", module)
+    monkeypatch.setitem(sys.modules, "infra.ci_access", ci_package)
+    monkeypatch.setitem(sys.modules, "infra.ci_access.offline", ci_module)
     monkeypatch.setattr(check, "ROOT", tmp_path)
     return types.SimpleNamespace(calls=calls, stacks=stacks, root=tmp_path)
 
