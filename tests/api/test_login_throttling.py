@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from http.cookies import SimpleCookie
-from pathlib import Path
 
 import pytest
 
-from app.core.local_postgres import free_port
 from app.services import rate_limit
+from tests.api.test_gunicorn import Gunicorn
 from tests.helpers import STRONG_PASSWORD, Browser, build, fast_settings, unique_email
 
-REPO = Path(__file__).resolve().parents[2]
 DEVICE_COOKIE = "__Host-jat_device"
 ACCOUNT_BUDGET = rate_limit.LOGIN_FAILURES_PER_ACCOUNT.limit
 
@@ -35,36 +28,8 @@ def fresh_addresses():
     return (f"127.{first}.{third}.{fourth}" for third in range(1, 250) for fourth in (2, 3, 4))
 
 
-class Server:
-    def __init__(self, env: dict[str, str]):
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "app/gunicorn_conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "app.main:app",
-            ],
-            cwd=REPO,
-            env={"PATH": os.environ["PATH"], **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if self.post("127.0.0.1", "/health", None, method="GET")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.process.kill()
-        raise RuntimeError(self.process.stdout.read().decode())
+class Server(Gunicorn):
+    """The project's gunicorn, asked from a chosen client address."""
 
     def post(self, source: str, path: str, body, *, cookie: str | None = None, method="POST"):
         """One request from ``source`` (a loopback address bound as the client's own)."""
@@ -81,13 +46,6 @@ class Server:
             return response.status, response.read(), response
         finally:
             connection.close()
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=40)
-        finally:
-            self.process.stdout.close()
 
 
 @pytest.fixture
