@@ -14,7 +14,7 @@ STACK ?= dev
 
 export UV_PYTHON_PREFERENCE ?= system
 
-.PHONY: help dev test plan policy deploy image lint sync
+.PHONY: help dev test plan policy deploy image lint typecheck sync
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,3 +53,6 @@ lint: $(VENV)/.synced ## ruff, and the workflows: actionlint, zizmor, every acti
 	@$(RUN) actionlint
 	@$(RUN) zizmor --offline --quiet .github/workflows
 	@$(RUN) python scripts/ci/check_pinned_actions.py
+
+typecheck: $(VENV)/.synced ## mypy over app/ (strict), infra/, policies/ and scripts/ (config in pyproject.toml)
+	@$(RUN) mypy
