@@ -292,7 +292,7 @@ def _complete_errors(operation: dict, method: str, resource) -> None:
         exempt = getattr(resource, "account_state_exempt", frozenset())
         if method.upper() not in exempt:
             responses.setdefault("403", _error_response("403"))  # the account-state gates
-    # Every operation can also meet the shared failures (DESIGN.md §4).
+    # Every operation can also meet the shared failures (docs/design.md §4).
     for status in ("500", "503"):
         responses.setdefault(status, _error_response(status))
     operation["responses"] = dict(sorted(responses.items()))

@@ -161,7 +161,7 @@ def guardrail(generate: Generator = generate_document) -> Guardrail:
         "request field, no tightened request constraint, no narrowed enum, no changed type, no "
         "removed response field, header or media type; compatible changes update the snapshot in "
         "the same commit.",
-        control="JAT-API-1 (DESIGN 4)",
+        control="JAT-API-1 (docs/design.md §4)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         remediation="Restore the old shape, or add the new shape under a new version prefix (/v2) "

@@ -1,4 +1,4 @@
-"""Idempotent bootstrap of the three database roles (DESIGN.md §5).
+"""Idempotent bootstrap of the three database roles (docs/design.md §5).
 
 It runs as an admin that is *not* a superuser but holds CREATEROLE and owns the database, which is
 what RDS's master user is. Running it again changes nothing except the passwords, which it sets

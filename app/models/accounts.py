@@ -1,7 +1,7 @@
 """Auth tables: users, refresh-token families, email tokens, security events, rate limits.
 
 These are read before anyone is identified (login, refresh, reset), so they are not scoped per
-user by row-level security; only the auth services touch them (DESIGN.md §5, and the note in
+user by row-level security; only the auth services touch them (docs/design.md §5, and the note in
 migrations/002_accounts.py beside the grants).
 """
 

@@ -1,4 +1,4 @@
-"""Envelope models shared by every operation (DESIGN.md §4)."""
+"""Envelope models shared by every operation (docs/design.md §4)."""
 
 from __future__ import annotations
 

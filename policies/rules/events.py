@@ -88,7 +88,7 @@ RULES = [
         description="An EventBridge rule for the uploads bucket's GuardDuty Malware Protection "
         "scan results "
         "exists and targets the scan-result Lambda.",
-        control="JAT-EVENTS-1 (DESIGN 6)",
+        control="JAT-EVENTS-1 (docs/design.md §6)",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         remediation="Create aws.cloudwatch.EventRule with event_pattern {source: [aws.guardduty], "

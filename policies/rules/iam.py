@@ -144,7 +144,7 @@ RULES = [
         name="iam-no-static-credentials",
         description="No IAM users, access keys, login profiles or other long-lived user "
         "credentials.",
-        control="JAT-IAM-1 (DESIGN 3: credentials only from the default chain)",
+        control="JAT-IAM-1 (docs/design.md §3: credentials only from the default chain)",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         remediation="Delete the user or key; give workloads roles and CI an OIDC role.",

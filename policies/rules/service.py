@@ -232,7 +232,7 @@ RULES = [
         description="The API service can reach neither the migrator's nor the jobs role's "
         "credentials: not "
         "injected, not referenced, not readable through its roles.",
-        control="JAT-SVC-1 (least privilege, DESIGN 7)",
+        control="JAT-SVC-1 (least privilege, docs/design.md §7)",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         remediation="Inject only the app role's secret; scope the instance/task role's "

@@ -1,4 +1,4 @@
-"""DESIGN.md §4 conventions through falcon.testing against the real PostgreSQL."""
+"""docs/design.md §4 conventions through falcon.testing against the real PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""DESIGN.md §5 on a real PostgreSQL: roles bootstrapped by a non-superuser admin, the app role
-unable to change the schema, and migrations that are idempotent and all-or-nothing."""
+"""docs/design.md §5 on a real PostgreSQL: roles bootstrapped by a non-superuser admin, the app
+role unable to change the schema, and migrations that are idempotent and all-or-nothing."""
 
 from __future__ import annotations
 
