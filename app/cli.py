@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 import psycopg2
 
 from app.core import migrations
-from app.core.clock import system_clock
 from app.core.errors import AppError
 from app.core.local_postgres import LocalPostgres
 from app.core.memory import GLIBC_TUNABLES
@@ -323,13 +322,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_force_password_change(args: argparse.Namespace) -> int:
     """Revoking sessions needs the database only: no signing key, no email provider."""
-    from app.core.database import init_database
+    from app.bootstrap import operator_commands
     from app.services.auth import force_password_change
 
     def run(settings: Settings) -> int:
-        database = init_database(settings.database_url, settings, pool_size=1)
-        with database.connection_context():
-            user = force_password_change(args.email, system_clock)
+        commands = operator_commands(settings)
+        with commands.database.connection_context():
+            user = force_password_change(args.email, commands.clock)
         print(f"{user.email}: password change required; every session revoked")
         return 0
 

@@ -1,58 +1,31 @@
-"""The application factory. gunicorn serves the module-level ``app`` (``app.main:app``)."""
+"""The API factory: Falcon's app (middleware, media handlers, error handlers, routes) on top of
+the services the composition root builds (app/bootstrap.py). gunicorn serves the module-level
+``app`` (``app.main:app``)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from functools import partial
-from pathlib import Path
-from uuid import UUID
 
 import falcon
 import falcon.media
 
-from app import openapi
-from app.core import db_deadline, middleware
-from app.core.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
-from app.core.clock import Clock, system_clock
-from app.core.database import init_database, make_database
+from app import bootstrap, openapi
+from app.core import middleware
 from app.core.errors import register_error_handlers
-from app.core.logging import configure_logging
-from app.core.sealing import PayloadSealer
-from app.core.security import PasswordHashing
+from app.core.json_encoding import json_default
 from app.core.settings import Settings
-from app.integrations.email import EmailSender, build_email_sender
-from app.integrations.notifier import build_notifier
-from app.integrations.scanner import LocalScanner
-from app.integrations.storage import LocalStorage, LocalTokens, ObjectStorage, S3Storage
 from app.routes import applications as application_routes
 from app.routes import attachments as attachment_routes
 from app.routes import auth as auth_routes
 from app.routes import users as user_routes
+from app.routes.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
 from app.routes.health import LivenessResource, ReadinessResource
-from app.services.applications import ApplicationService
-from app.services.attachments import AttachmentService
-from app.services.auth import AuthService
-from app.services.idempotency import REPLAYED_HEADER, IdempotentCreates, purge_expired
-from app.services.local_scanning import LocalScanRunner
-from app.services.outbox import OutboxDrainer, OutboxWriter
-from app.services.rate_limit import RateLimiter
+from app.services.idempotency import REPLAYED_HEADER
+from app.services.outbox import OutboxDrainer
 
 EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Location", REPLAYED_HEADER]
-
-
-def _json_default(value):
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 # No request body of this API nests more than a few levels; anything deeper is refused the same
@@ -84,18 +57,6 @@ def _json_loads(text: str):
     return value
 
 
-def build_storage(settings: Settings):
-    if settings.storage_backend == "s3":
-        import boto3
-
-        return S3Storage(
-            settings.uploads_bucket, boto3.client("s3", region_name=settings.aws_region)
-        )
-    return LocalStorage(
-        Path(settings.local_storage_dir), settings.api_url, LocalTokens(settings.jwt_secret)
-    )
-
-
 @dataclass(frozen=True)
 class Assembly:
     """The WSGI app and the background work that runs beside it in each worker."""
@@ -110,54 +71,14 @@ def create_app(settings: Settings, **collaborators) -> falcon.App:
     return assemble(settings, **collaborators).app
 
 
-def assemble(
-    settings: Settings,
-    *,
-    clock: Clock = system_clock,
-    email_sender: EmailSender | None = None,
-    hashing: PasswordHashing | None = None,
-    storage: ObjectStorage | None = None,
-    notifier=None,
-) -> Assembly:
-    """Wire everything in one visible place. Collaborators can be passed in by tests."""
-    configure_logging(settings.log_level)
-    deadline_seconds = settings.db_request_deadline_ms / 1000
-    # Process-wide: every psycopg2 wait in the API process is bounded (app/core/db_deadline.py).
-    db_deadline.install(deadline_seconds)
-    init_database(settings.database_url, settings)
-    # The limiter commits through its own pool, apart from the request's transaction.
-    limiter_db = make_database(
-        settings.database_url, settings, application_name="jobapptracker-limiter"
-    )
-    sealer = PayloadSealer(settings)
-    # One connection of its own: the drainer never takes a request thread's connection.
-    outbox_drainer = OutboxDrainer(
-        settings,
-        make_database(
-            settings.database_url, settings, application_name="jobapptracker-outbox", pool_size=1
-        ),
-        email_sender or build_email_sender(settings),
-        sealer,
-        clock,
-        housekeeping=[purge_expired],
-    )
-    auth = AuthService(
-        settings,
-        hashing=hashing or PasswordHashing(settings),
-        limiter=RateLimiter(
-            limiter_db,
-            clock,
-            scale=settings.rate_limit_scale,
-            fail_closed=settings.rate_limiter_fail_closed,
-        ),
-        outbox=OutboxWriter(sealer, clock),
-        clock=clock,
-    )
-
+def assemble(settings: Settings, **collaborators) -> Assembly:
+    """The HTTP side of the API on the services the composition root builds (app/bootstrap.py);
+    collaborators passed in replace the ones the settings would choose (tests)."""
+    services = bootstrap.api(settings, **collaborators)
     app = falcon.App(
         middleware=[
             # First, so the request's database budget is set before any middleware's query.
-            middleware.DatabaseSessionMiddleware(deadline_seconds),
+            middleware.DatabaseSessionMiddleware(settings.db_request_deadline_ms / 1000),
             middleware.RequestIdMiddleware(),
             middleware.AccessLogMiddleware(),
             middleware.SecurityHeadersMiddleware(settings),
@@ -171,11 +92,11 @@ def assemble(
                 settings.max_request_bytes, exempt_prefixes=("/local-storage/uploads/",)
             ),
             ClientInfoMiddleware(settings),
-            AuthenticationMiddleware(auth, settings),
+            AuthenticationMiddleware(services.auth, settings),
         ],
     )
     json_handler = falcon.media.JSONHandler(
-        dumps=partial(json.dumps, default=_json_default), loads=_json_loads
+        dumps=partial(json.dumps, default=json_default), loads=_json_loads
     )
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
@@ -185,25 +106,14 @@ def assemble(
 
     app.add_route("/health", LivenessResource())
     app.add_route("/health/ready", ReadinessResource(settings))
-    storage = storage or build_storage(settings)
-    local_scan = None
-    if settings.scanner == "local" and isinstance(storage, LocalStorage):
-        local_scan = LocalScanRunner(LocalScanner(settings.clamd_socket), storage)
-    attachments = AttachmentService(
-        settings, storage, clock, notifier or build_notifier(settings), local_scan
-    )
-    if local_scan is not None:
-        local_scan.service = attachments
-    applications = ApplicationService(clock, attachments)
-    auth_routes.add_routes(app, auth, settings)
-    user_routes.add_routes(app, auth, settings, applications)
-    creates = IdempotentCreates(sealer, clock, _json_default)
-    application_routes.add_routes(app, applications, creates)
-    attachment_routes.add_routes(app, attachments, settings, clock, creates)
+    auth_routes.add_routes(app, services.auth, settings)
+    user_routes.add_routes(app, services.auth, settings, services.applications)
+    application_routes.add_routes(app, services.applications, services.creates)
+    attachment_routes.add_routes(app, services.attachments, settings, services.creates)
     openapi.add_routes(app, settings)
     return Assembly(
         app=app,
-        outbox_drainer=outbox_drainer,
+        outbox_drainer=services.outbox_drainer,
         security_headers=middleware.security_headers(hsts=settings.is_production),
     )
 

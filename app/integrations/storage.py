@@ -7,7 +7,11 @@ downloads are presigned GETs of one recorded version.
 
 Local: uploads are a PUT to the API with a signed, single-use token; downloads are a GET from the
 API with a signed, short-lived token. Both tokens are JWTs (PyJWT) under a key derived from
-JWT_SECRET, with their own audience.
+JWT_SECRET, with their own audience. That local-only part of the interface is ``served_files``:
+the files the API holds and serves itself, ``None`` for S3, so no caller tests for a class.
+
+This module imports no AWS SDK: the S3 client arrives built (app/bootstrap.py builds it only when
+STORAGE_BACKEND=s3).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 import jwt
@@ -42,6 +46,13 @@ class IncompleteUpload(AppError):
         )
 
 
+class FileGone(AppError):
+    """A valid download link whose file is no longer stored."""
+
+    def __init__(self):
+        super().__init__(404, "NOT_FOUND", "The file is gone.")
+
+
 @dataclass(frozen=True)
 class UploadTicket:
     method: str
@@ -58,7 +69,34 @@ class StoredVersion:
     size: int
 
 
+@dataclass(frozen=True)
+class ServedFile:
+    """One stored version, opened for the API to send as a download."""
+
+    stream: BinaryIO
+    size: int
+    content_type: str
+    content_disposition: str
+
+
+class ServedFiles(Protocol):
+    """Files the API holds and serves itself (local mode): it takes their uploads (a PUT with a
+    signed, single-use token) and serves their downloads (a GET with a signed, short-lived
+    token). S3 takes and serves its own, so an S3 store has none."""
+
+    def upload_claims(self, token: str, now: datetime) -> dict[str, str] | None: ...
+
+    def write(self, key: str, stream: BinaryIO, size: int) -> StoredVersion: ...
+
+    def open_download(self, token: str, now: datetime) -> ServedFile | None: ...
+
+    def path_of(self, key: str, version_id: str) -> Path: ...
+
+
 class ObjectStorage(Protocol):
+    @property
+    def served_files(self) -> ServedFiles | None: ...
+
     def presign_upload(
         self,
         key: str,
@@ -98,6 +136,11 @@ class S3Storage:
     def __init__(self, bucket: str, client):
         self.bucket = bucket
         self.client = client
+
+    @property
+    def served_files(self) -> None:
+        """S3 takes the uploads (presigned POST) and serves the downloads (presigned GET)."""
+        return None
 
     def presign_upload(
         self, key, content_type, size, expires_at, expires_in, claims
@@ -204,6 +247,29 @@ class LocalStorage:
         self.root = root
         self.api_url = api_url.rstrip("/")
         self.tokens = tokens
+
+    @property
+    def served_files(self) -> LocalStorage:
+        return self
+
+    def upload_claims(self, token: str, now: datetime) -> dict[str, str] | None:
+        """The claims of a valid upload token (the key, the attachment and its owner)."""
+        return self.tokens.read(LocalTokens.UPLOAD, token, now)
+
+    def open_download(self, token: str, now: datetime) -> ServedFile | None:
+        """The version a valid download token names, opened; ``None`` for an invalid token."""
+        claims = self.tokens.read(LocalTokens.DOWNLOAD, token, now)
+        if claims is None:
+            return None
+        path = self.path_of(claims["key"], claims["version"])
+        if not path.is_file():
+            raise FileGone()
+        return ServedFile(
+            path.open("rb"),
+            path.stat().st_size,
+            claims["content_type"],
+            content_disposition(claims["filename"]),
+        )
 
     def _dir(self, key: str) -> Path:
         path = (self.root / key).resolve()

@@ -15,28 +15,16 @@ from urllib.parse import quote
 
 import structlog
 
+from app import bootstrap
 from app.core import migrations
-from app.core.logging import configure_logging
 from app.core.roles import RoleSpec, bootstrap_roles
-from app.core.settings import (
-    SecretFetcher,
-    Settings,
-    read_master_credentials,
-    secrets_manager_fetcher,
-)
+from app.core.settings import SecretFetcher, Settings, read_master_credentials
 
 log = structlog.get_logger("app.jobs.db_admin")
 
-_settings: Settings | None = None
-
-
-def settings() -> Settings:
-    """Read once per cold start; secrets resolved from Secrets Manager then."""
-    global _settings
-    if _settings is None:
-        _settings = Settings.from_env(component="db_admin")
-        configure_logging(_settings.log_level)
-    return _settings
+# Built once per execution environment by the composition root (app/bootstrap.py): the
+# settings, with their secrets resolved from Secrets Manager, and the secret reader.
+cold_start = bootstrap.ColdStart("db_admin", bootstrap.db_admin_job)
 
 
 def admin_url(config: Settings, fetch: SecretFetcher) -> str:
@@ -67,6 +55,6 @@ def run(config: Settings, action: str, fetch: SecretFetcher) -> dict[str, Any]:
 
 
 def handler(event: dict | None, context: Any) -> dict[str, Any]:
-    config = settings()
+    job = cold_start()
     action = (event or {}).get("action", "migrate")
-    return run(config, action, secrets_manager_fetcher(config.aws_region))
+    return run(job.settings, action, job.fetch_secret)

@@ -15,12 +15,7 @@ from typing import Any
 
 import structlog
 
-from app.core.clock import system_clock
-from app.core.database import db, init_database
-from app.core.logging import configure_logging
-from app.core.settings import Settings
-from app.integrations.notifier import build_notifier
-from app.integrations.storage import S3Storage
+from app import bootstrap
 from app.services.attachments import AttachmentService
 
 log = structlog.get_logger("app.jobs.scan_result")
@@ -74,26 +69,11 @@ def run(event: dict[str, Any], service: AttachmentService, bucket: str) -> dict[
     }
 
 
-_service: AttachmentService | None = None
-_settings: Settings | None = None
-
-
-def _cold_start() -> tuple[Settings, AttachmentService]:
-    global _service, _settings
-    if _service is None:
-        import boto3
-
-        _settings = Settings.from_env(component="scan_result")
-        configure_logging(_settings.log_level)
-        init_database(_settings.jobs_database_url, _settings, application_name="jat-scan-result")
-        storage = S3Storage(
-            _settings.uploads_bucket, boto3.client("s3", region_name=_settings.aws_region)
-        )
-        _service = AttachmentService(_settings, storage, system_clock, build_notifier(_settings))
-    return _settings, _service
+# Built once per execution environment by the composition root (app/bootstrap.py).
+cold_start = bootstrap.ColdStart("scan_result", bootstrap.scan_result_job)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings, service = _cold_start()
-    with db.connection_context():
-        return run(event, service, settings.uploads_bucket)
+    job = cold_start()
+    with job.database.connection_context():
+        return run(event, job.attachments, job.settings.uploads_bucket)

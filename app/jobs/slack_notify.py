@@ -20,7 +20,7 @@ from typing import Any
 import requests
 import structlog
 
-from app.core.logging import configure_logging
+from app import bootstrap
 from app.core.settings import Settings
 
 log = structlog.get_logger("app.jobs.slack_notify")
@@ -144,17 +144,10 @@ def run(event: Any, settings: Settings, session: requests.Session | None = None)
     return {"status": status}
 
 
-_settings: Settings | None = None
-
-
-def settings() -> Settings:
-    """Read once per cold start; the webhook URL is resolved from Secrets Manager then."""
-    global _settings
-    if _settings is None:
-        _settings = Settings.from_env(component="slack_notify")
-        configure_logging(_settings.log_level)
-    return _settings
+# Read once per execution environment (the webhook URL resolved from Secrets Manager then), by
+# the composition root (app/bootstrap.py).
+cold_start = bootstrap.ColdStart("slack_notify", bootstrap.slack_notify_job)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(event, settings())
+    return run(event, cold_start().settings)

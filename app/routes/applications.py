@@ -10,7 +10,7 @@ import falcon
 from app.core.errors import AppError, ValidationFailed
 from app.core.spec import api_spec
 from app.routes.auth import BEARER
-from app.routes.common import ok, respond_created, responses
+from app.routes.common import create_request, ok, respond_created, responses
 from app.schemas.applications import (
     ApplicationCreate,
     ApplicationListResponse,
@@ -80,7 +80,7 @@ class ApplicationsResource:
             location = f"/v1/applications/{data['id']}"
             return Created(data, {"ETag": f'"{data["version"]}"', "Location": location})
 
-        respond_created(req, resp, self.creates.run(req, user_id, create))
+        respond_created(req, resp, self.creates.run(create_request(req), user_id, create))
 
 
 class ApplicationResource:

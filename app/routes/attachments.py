@@ -6,12 +6,11 @@ import uuid
 
 import falcon
 
-from app.core.errors import AppError, ValidationFailed
+from app.core.errors import ValidationFailed
 from app.core.settings import Settings
 from app.core.spec import api_spec
-from app.integrations.storage import LocalStorage, content_disposition
 from app.routes.auth import BEARER
-from app.routes.common import ok, respond_created, responses
+from app.routes.common import create_request, ok, respond_created, responses
 from app.schemas.attachments import (
     AttachmentCreate,
     AttachmentCreatedResponse,
@@ -54,7 +53,7 @@ class ApplicationAttachmentsResource:
             data = self.service.create(user_id, application_id, json)
             return Created(data, {"Location": f"/v1/attachments/{data['attachment']['id']}"})
 
-        respond_created(req, resp, self.creates.run(req, user_id, create))
+        respond_created(req, resp, self.creates.run(create_request(req), user_id, create))
 
     @api_spec.validate(
         operation_id="listAttachments",
@@ -148,31 +147,19 @@ class LocalUploadResource:
 class LocalDownloadResource:
     """Local mode only: the short-lived download URL of a clean file's recorded version."""
 
-    def __init__(self, storage: LocalStorage, clock):
-        self.storage = storage
-        self.clock = clock
+    def __init__(self, service: AttachmentService):
+        self.service = service
 
     def on_get(self, req, resp, token: str):
-        claims = self.storage.tokens.read(self.storage.tokens.DOWNLOAD, token, self.clock())
-        if claims is None:
-            raise AppError(
-                403, "DOWNLOAD_TOKEN_INVALID", "This download link is invalid or expired."
-            )
-        path = self.storage.path_of(claims["key"], claims["version"])
-        if not path.is_file():
-            raise AppError(404, "NOT_FOUND", "The file is gone.")
-        resp.content_type = claims["content_type"]
-        resp.set_header("Content-Disposition", content_disposition(claims["filename"]))
-        resp.stream = path.open("rb")
-        resp.content_length = path.stat().st_size
+        served = self.service.open_local_download(token)
+        resp.content_type = served.content_type
+        resp.set_header("Content-Disposition", served.content_disposition)
+        resp.stream = served.stream
+        resp.content_length = served.size
 
 
 def add_routes(
-    app: falcon.App,
-    service: AttachmentService,
-    settings: Settings,
-    clock,
-    creates: IdempotentCreates,
+    app: falcon.App, service: AttachmentService, settings: Settings, creates: IdempotentCreates
 ) -> None:
     app.add_route(
         "/v1/applications/{application_id:uuid}/attachments",
@@ -181,8 +168,6 @@ def add_routes(
     app.add_route("/v1/attachments/{attachment_id:uuid}", AttachmentResource(service))
     app.add_route("/v1/attachments/{attachment_id:uuid}/complete", CompleteResource(service))
     app.add_route("/v1/attachments/{attachment_id:uuid}/download", DownloadResource(service))
-    if isinstance(service.storage, LocalStorage):
+    if service.serves_files:
         app.add_route("/local-storage/uploads/{token}", LocalUploadResource(service))
-        app.add_route(
-            "/local-storage/downloads/{token}", LocalDownloadResource(service.storage, clock)
-        )
+        app.add_route("/local-storage/downloads/{token}", LocalDownloadResource(service))

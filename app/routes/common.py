@@ -7,6 +7,8 @@ from spectree import Response
 
 from app.core.errors import meta
 from app.schemas.common import ErrorEnvelope
+from app.services.idempotency import HEADER as IDEMPOTENCY_KEY_HEADER
+from app.services.idempotency import REPLAYED_HEADER, CreateRequest
 
 
 def ok(req: falcon.Request, resp: falcon.Response, data, *, status: int = 200, **extra) -> None:
@@ -14,10 +16,16 @@ def ok(req: falcon.Request, resp: falcon.Response, data, *, status: int = 200, *
     resp.media = {"success": True, "data": data, "meta": meta(req, **extra)}
 
 
+def create_request(req: falcon.Request) -> CreateRequest:
+    """What ``IdempotentCreates.run`` needs of the request; the body is read only when an
+    ``Idempotency-Key`` makes it part of the key's fingerprint."""
+    key = req.get_header(IDEMPOTENCY_KEY_HEADER)
+    body = req.get_media(default_when_empty=None) if key is not None else None
+    return CreateRequest(key, req.method, req.path, body)
+
+
 def respond_created(req: falcon.Request, resp: falcon.Response, outcome) -> None:
     """The answer of a create run through ``IdempotentCreates.run``: first time or replayed."""
-    from app.services.idempotency import REPLAYED_HEADER
-
     result, replayed = outcome
     for name, value in result.headers.items():
         resp.set_header(name, value)

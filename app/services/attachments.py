@@ -21,7 +21,7 @@ from app.core.clock import Clock
 from app.core.database import db, user_transaction
 from app.core.errors import AppError, NotFound
 from app.core.settings import Settings
-from app.integrations.storage import ObjectStorage
+from app.integrations.storage import ObjectStorage, ServedFile, ServedFiles
 from app.models import Application, Attachment
 
 log = structlog.get_logger("app.attachments")
@@ -34,7 +34,6 @@ CONTENT_TYPES = {
     "image/jpeg": ".jpg",
 }
 CLEAN, INFECTED, FAILED = "NO_THREATS_FOUND", "THREATS_FOUND", "FAILED"
-FAILURE_STATUSES = ("UNSUPPORTED", "ACCESS_DENIED", "FAILED")
 FINAL = ("clean", "infected", "scan_failed", "expired")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
@@ -78,7 +77,19 @@ class AttachmentService:
         self.storage = storage
         self.clock = clock
         self.notifier = notifier
-        self.local_scan = local_scan  # local mode: called with (attachment) after an upload
+        # Local mode: scans each upload in the background and reports through this service.
+        self.local_scan = local_scan
+
+    @property
+    def serves_files(self) -> bool:
+        """Whether uploads and downloads go through this API (local mode) rather than S3."""
+        return self.storage.served_files is not None
+
+    def _served_files(self) -> ServedFiles:
+        files = self.storage.served_files
+        if files is None:
+            raise NotFound("Uploads and downloads go to the object store, not to this API.")
+        return files
 
     # ----- shaping ------------------------------------------------------------------------
 
@@ -202,7 +213,8 @@ class AttachmentService:
 
     def receive_local_upload(self, token: str, stream, length: int | None, content_type) -> dict:
         """Local mode's PUT: a signed, single-use token names the attachment."""
-        claims = self.storage.tokens.read(self.storage.tokens.UPLOAD, token, self.clock())
+        files = self._served_files()
+        claims = files.upload_claims(token, self.clock())
         if claims is None:
             raise AppError(403, "UPLOAD_TOKEN_INVALID", "This upload link is invalid or expired.")
         # The token was signed by this service, so its owner claim is the request's identity.
@@ -220,11 +232,20 @@ class AttachmentService:
                     "Content-Length must equal the declared size.",
                     details=[{"field": "size", "message": f"expected {attachment.size} bytes"}],
                 )
-            version = self.storage.write(attachment.storage_key, stream, attachment.size)
+            version = files.write(attachment.storage_key, stream, attachment.size)
             self._record_version(attachment, version.version_id, version.etag)
         if self.local_scan is not None:
-            self.local_scan(attachment)
+            self.local_scan.submit(attachment, self.apply_scan_result)
         return self.describe(attachment)
+
+    def open_local_download(self, token: str) -> ServedFile:
+        """Local mode's GET of a clean file's recorded version, named by a signed token."""
+        opened = self._served_files().open_download(token, self.clock())
+        if opened is None:
+            raise AppError(
+                403, "DOWNLOAD_TOKEN_INVALID", "This download link is invalid or expired."
+            )
+        return opened
 
     def list(self, user_id: uuid.UUID, application_id: uuid.UUID) -> list[dict]:
         with user_transaction(user_id):

@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import falcon
-
 from app.core.clock import Clock
 from app.core.database import user_transaction
 from app.core.errors import AppError, ValidationFailed
@@ -58,6 +56,17 @@ class IdempotencyKeyReused(AppError):
 
 
 @dataclass(frozen=True)
+class CreateRequest:
+    """What identifies a create for its idempotency key: the key, if sent, and the request it
+    came with (the route reads these from the HTTP request)."""
+
+    key: str | None
+    method: str
+    path: str
+    body: object = None
+
+
+@dataclass(frozen=True)
 class Created:
     """What a create answers: its data and the headers that go with it (Location, ETag)."""
 
@@ -72,16 +81,16 @@ class IdempotentCreates:
         self.clock = clock
         self.encode = encode  # the API's JSON encoding of dates, UUIDs and decimals
 
-    def run(self, req: falcon.Request, user_id: uuid.UUID, create: Callable[[], Created]):
+    def run(self, request: CreateRequest, user_id: uuid.UUID, create: Callable[[], Created]):
         """``create()`` once per key; returns the answer and whether it was replayed."""
-        key = req.get_header(HEADER)
+        key = request.key
         if key is None:
             return create(), False
         if not _KEY_SHAPE.match(key):
             raise ValidationFailed(
                 [{"field": HEADER, "message": "must be 1 to 255 visible ASCII characters"}]
             )
-        fingerprint = _fingerprint(req)
+        fingerprint = _fingerprint(request)
         now = self.clock()
         with user_transaction(user_id):
             IdempotencyKey.delete().where(
@@ -125,10 +134,9 @@ class IdempotentCreates:
         return Created(answer["data"], answer["headers"], answer["status"])
 
 
-def _fingerprint(req: falcon.Request) -> str:
-    body = req.get_media(default_when_empty=None)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{req.method}\n{req.path}\n{canonical}".encode()).hexdigest()
+def _fingerprint(request: CreateRequest) -> str:
+    canonical = json.dumps(request.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{request.method}\n{request.path}\n{canonical}".encode()).hexdigest()
 
 
 def purge_expired(database, now) -> int:

@@ -1,43 +1,52 @@
 """Local mode's stand-in for GuardDuty: scan each upload in the background and report through
-the same service path the scan-result Lambda uses."""
+the same service path the scan-result Lambda uses.
+
+The runner holds no service: each submission carries the callback that records its verdict
+(``AttachmentService.apply_scan_result``), so the runner is built before the service that uses
+it and nothing is wired after construction (app/bootstrap.py).
+"""
 
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
 
 import structlog
 
 from app.core.database import db
-from app.integrations.storage import LocalStorage
+from app.integrations.scanner import ScanVerdict
+from app.integrations.storage import ServedFiles
 
 log = structlog.get_logger("app.local_scan")
 
+# apply_scan_result(key, version_id, status, threats, reason, owner_id=...) -> an outcome.
+ReportScan = Callable[..., Any]
+
+
+class FileScanner(Protocol):
+    def scan(self, path: Path) -> ScanVerdict: ...
+
 
 class LocalScanRunner:
-    def __init__(self, scanner, storage: LocalStorage):
+    def __init__(self, scanner: FileScanner, files: ServedFiles):
         self.scanner = scanner
-        self.storage = storage
-        self.service = None  # set once the service exists (they refer to each other)
+        self.files = files
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-scan")
-        self._pending: list[Future] = []
 
-    def __call__(self, attachment) -> None:
-        future = self._executor.submit(
-            self._scan, attachment.storage_key, attachment.version_id, attachment.owner_id
+    def submit(self, attachment, report: ReportScan) -> None:
+        """Scan the attachment's recorded version in the background; ``report`` records the
+        verdict."""
+        self._executor.submit(
+            self._scan, attachment.storage_key, attachment.version_id, attachment.owner_id, report
         )
-        self._pending.append(future)
 
-    def _scan(self, key: str, version_id: str, owner_id: uuid.UUID) -> None:
-        verdict = self.scanner.scan(self.storage.path_of(key, version_id))
+    def _scan(self, key: str, version_id: str, owner_id: uuid.UUID, report: ReportScan) -> None:
+        verdict = self.scanner.scan(self.files.path_of(key, version_id))
         with db.connection_context():
-            outcome = self.service.apply_scan_result(
+            outcome = report(
                 key, version_id, verdict.status, verdict.threats, verdict.reason, owner_id=owner_id
             )
         log.info("local_scan_done", result=verdict.status, outcome=outcome.outcome)
-
-    def drain(self, timeout: float = 30) -> None:
-        """Wait for every scan started so far (tests and shutdown)."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.result(timeout)

@@ -19,14 +19,16 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from app import bootstrap
 from app.core.database import init_database, user_transaction
 from app.core.local_postgres import free_port
 from app.core.settings import Settings
 from app.integrations.storage import S3Storage
-from app.jobs import maintenance, scan_result
+from app.jobs import scan_result
 from app.main import create_app
 from app.models import Attachment
 from app.services.attachments import AttachmentService
+from app.services.maintenance import MaintenanceService
 from tests.helpers import Browser, FakeClock, Outbox, fast_settings, unique_email
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "guardduty"
@@ -162,9 +164,24 @@ def scan_event(key: str, version_id: str | None, status: str, threats=None) -> d
 
 
 def jobs_service(env) -> AttachmentService:
-    """The scan-result Lambda's own wiring: the jobs database role, S3, the notifier."""
-    init_database(env.settings.jobs_database_url, env.settings, application_name="test-jobs")
-    return AttachmentService(env.settings, S3Storage(BUCKET, env.s3), env.clock, env.notifier)
+    """The scan-result Lambda's own wiring (the jobs database role, S3, the notifier), from the
+    composition root."""
+    job = bootstrap.scan_result_job(
+        env.settings, clock=env.clock, storage=S3Storage(BUCKET, env.s3), notifier=env.notifier
+    )
+    return job.attachments
+
+
+def maintenance_service(env, settings=None, outbox=None) -> MaintenanceService:
+    """The maintenance Lambda's own wiring, from the composition root."""
+    job = bootstrap.maintenance_job(
+        settings or env.settings,
+        clock=env.clock,
+        storage=S3Storage(BUCKET, env.s3),
+        notifier=env.notifier,
+        email_sender=outbox or Outbox(),
+    )
+    return job.maintenance
 
 
 def deliver(env, event) -> dict:
@@ -515,11 +532,11 @@ def test_maintenance_expires_abandoned_uploads_and_purges(s3_env):
     s3_env.clock.advance(seconds=s3_env.settings.upload_pending_ttl_seconds + 1)
     from app.core.database import db
 
-    service = jobs_service(s3_env)
+    service = maintenance_service(s3_env)
     try:
         with db.connection_context():
-            first = maintenance.run(s3_env.settings, service, Outbox(), s3_env.clock)
-            second = maintenance.run(s3_env.settings, service, Outbox(), s3_env.clock)
+            first = service.run()
+            second = service.run()
     finally:
         init_database(s3_env.settings.database_url, s3_env.settings)
     assert first["uploads_expired"] >= 1
@@ -619,17 +636,15 @@ def test_maintenance_purges_and_sends_each_reminder_once(s3_env):
         last_hit_at=s3_env.clock() - timedelta(days=3),
     )
     outbox = Outbox()
-    service = jobs_service(s3_env)
+    service = maintenance_service(s3_env, outbox=outbox)
+    reminders_off = maintenance_service(
+        s3_env, fast_settings(s3_env.settings, password_max_age_days=0), outbox
+    )
     try:
         with db.connection_context():
-            first = maintenance.run(s3_env.settings, service, outbox, s3_env.clock)
-            second = maintenance.run(s3_env.settings, service, outbox, s3_env.clock)
-            off = maintenance.run(
-                fast_settings(s3_env.settings, password_max_age_days=0),
-                service,
-                outbox,
-                s3_env.clock,
-            )
+            first = service.run()
+            second = service.run()
+            off = reminders_off.run()
     finally:
         init_database(s3_env.settings.database_url, s3_env.settings)
     assert first["sessions_purged"] >= 1

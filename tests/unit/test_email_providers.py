@@ -23,6 +23,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from structlog.testing import capture_logs
 
+from app.bootstrap import build_email_sender
 from app.core.settings import Settings
 from app.integrations.email import (
     ConsoleSender,
@@ -32,9 +33,8 @@ from app.integrations.email import (
     EmailSender,
     GmailSmtpSender,
     ResendSender,
-    SesSender,
-    build_email_sender,
 )
+from app.integrations.email.ses import SesSender
 
 API_KEY = "re_test_0123456789abcdef"
 FROM = "Job App Tracker <noreply@jat.example>"

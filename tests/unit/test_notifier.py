@@ -12,15 +12,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from app.bootstrap import build_notifier
 from app.core.logging import configure_logging
 from app.core.settings import Settings
-from app.integrations.notifier import (
-    LambdaNotifier,
-    LogNotifier,
-    NotificationError,
-    Notifier,
-    build_notifier,
-)
+from app.integrations.lambda_notifier import LambdaNotifier
+from app.integrations.notifier import LogNotifier, NotificationError, Notifier
 
 ALERT_FIELDS = {"attachment": "3f6c", "threats": "EICAR-Test-File", "token": "do-not-leak-9731"}
 

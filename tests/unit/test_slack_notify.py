@@ -12,6 +12,7 @@ import traceback
 import pytest
 import structlog
 
+from app import bootstrap
 from app.core.logging import configure_logging
 from app.core.settings import Settings
 from app.jobs import slack_notify
@@ -286,7 +287,9 @@ def test_a_webhook_from_a_secret_arn_is_used(slack):
 
 
 def test_handler_reads_settings_once_per_cold_start(slack, monkeypatch):
-    monkeypatch.setattr(slack_notify, "_settings", None)
+    # A fresh execution environment, for this test only.
+    fresh = bootstrap.ColdStart("slack_notify", bootstrap.slack_notify_job)
+    monkeypatch.setattr(slack_notify, "cold_start", fresh)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.webhook)
     monkeypatch.delenv("SLACK_WEBHOOK_URL_SECRET_ARN", raising=False)
     monkeypatch.setenv("APP_ENV", "test")

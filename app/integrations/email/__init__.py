@@ -1,6 +1,8 @@
 """Outgoing email: one interface, one adapter per provider, and the account templates.
 
-``build_email_sender(settings)`` is the only place that chooses a provider.
+``app.bootstrap.build_email_sender(settings)`` is the only place that chooses a provider. The SES
+adapter (``app.integrations.email.ses``) is not imported here: it loads boto3, which only a
+process configured for SES needs.
 """
 
 from app.integrations.email.base import (
@@ -10,9 +12,7 @@ from app.integrations.email.base import (
     EmailSender,
 )
 from app.integrations.email.console import ConsoleSender
-from app.integrations.email.factory import build_email_sender
 from app.integrations.email.resend import ResendSender
-from app.integrations.email.ses import SesSender
 from app.integrations.email.smtp import GmailSmtpSender
 from app.integrations.email.templates import (
     password_expiry_reminder,
@@ -28,8 +28,6 @@ __all__ = [
     "EmailSender",
     "GmailSmtpSender",
     "ResendSender",
-    "SesSender",
-    "build_email_sender",
     "password_expiry_reminder",
     "password_reset_email",
     "verification_email",

@@ -1,0 +1,355 @@
+"""The composition root: the one place that turns settings into working parts.
+
+Every entrypoint builds what it runs here, and nowhere else:
+
+- the API factory (``app.main``): ``api(settings)`` gives the services its routes call;
+- each Lambda handler (``app.jobs.*``): a module-level ``ColdStart`` reads the settings (secrets
+  resolved), configures logging and calls its builder (``scan_result_job``, ``maintenance_job``,
+  ``db_admin_job``, ``slack_notify_job``) once per execution environment;
+- the operator CLI (``app.cli``): ``operator_commands(settings)``;
+- the tests, through the same functions with a collaborator passed in (a fake clock, a recording
+  email sender, an S3 client on a moto server) instead of the one the settings would choose.
+
+Each adapter is chosen here, in one function per kind: ``build_email_sender``,
+``build_storage``, ``build_notifier`` and ``build_local_scan``. An AWS SDK (boto3, botocore) is
+imported inside the branch that builds an AWS adapter, so a process whose settings configure
+none (local storage and scanner, console, Resend or SMTP email, the log notifier) never loads
+it. Likewise each builder imports the services it builds, so a Lambda loads only its own parts
+(the slack-notify function: settings and logging, no database layer). Everything is built
+complete, in dependency order: nothing is assigned after construction.
+
+Layers (``[tool.importlinter]`` in pyproject.toml, checked by ``make lint``): entrypoints (main,
+cli, jobs) > this module | routes > services > models | integrations > core > schemas. This
+module knows nothing of HTTP: the API factory adds Falcon on top of what it builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from app.core.clock import Clock, system_clock
+from app.core.logging import configure_logging
+from app.core.settings import SecretFetcher, Settings, secrets_manager_fetcher
+
+if TYPE_CHECKING:
+    from playhouse.pool import PooledPostgresqlDatabase
+
+    from app.core.security import PasswordHashing
+    from app.integrations.email import EmailSender
+    from app.integrations.notifier import Notifier
+    from app.integrations.storage import ObjectStorage
+    from app.services.applications import ApplicationService
+    from app.services.attachments import AttachmentService
+    from app.services.auth import AuthService
+    from app.services.idempotency import IdempotentCreates
+    from app.services.local_scanning import LocalScanRunner
+    from app.services.maintenance import MaintenanceService
+    from app.services.outbox import OutboxDrainer
+
+T = TypeVar("T")
+
+# ----- adapters: each chosen in one place ---------------------------------------------------
+
+
+def build_email_sender(settings: Settings) -> EmailSender:
+    """The sender for ``settings.email_provider``.
+
+    Settings already refuses an incomplete provider in production; this repeats the check for
+    every environment, so a development or test set-up fails here, naming what is missing,
+    rather than at the first send.
+    """
+    from app.integrations.email import (
+        ConsoleSender,
+        EmailConfigurationError,
+        GmailSmtpSender,
+        ResendSender,
+    )
+
+    provider = settings.email_provider
+    if provider == "console":
+        return ConsoleSender(production=settings.is_production)
+    missing = _missing_email_settings(settings)
+    if missing:
+        raise EmailConfigurationError(f"EMAIL_PROVIDER={provider} needs {', '.join(missing)}")
+    if provider == "resend":
+        return ResendSender(
+            api_key=settings.resend_api_key,
+            from_email=settings.from_email,
+            api_url=settings.resend_api_url,
+        )
+    if provider == "ses":
+        from app.integrations.email.ses import SesSender  # boto3: only when SES is configured
+
+        return SesSender(from_email=settings.from_email, region=settings.aws_region)
+    if provider == "gmail":
+        return GmailSmtpSender(
+            user=settings.gmail_user,
+            app_password=settings.gmail_app_password,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+        )
+    raise EmailConfigurationError(f"EMAIL_PROVIDER={provider} is not a known email provider")
+
+
+def _missing_email_settings(settings: Settings) -> list[str]:
+    required = {
+        "resend": {"FROM_EMAIL": settings.from_email, "RESEND_API_KEY": settings.resend_api_key},
+        "ses": {"FROM_EMAIL": settings.from_email, "AWS_REGION": settings.aws_region},
+        "gmail": {
+            "GMAIL_USER": settings.gmail_user,
+            "GMAIL_APP_PASSWORD": settings.gmail_app_password,
+        },
+    }.get(settings.email_provider, {})
+    return [name for name, value in required.items() if not value]
+
+
+def build_storage(settings: Settings) -> ObjectStorage:
+    """S3 when ``STORAGE_BACKEND=s3``, else files under ``LOCAL_STORAGE_DIR``."""
+    from app.integrations.storage import LocalStorage, LocalTokens, S3Storage
+
+    if settings.storage_backend == "s3":
+        import boto3  # only when S3 is configured
+
+        return S3Storage(
+            settings.uploads_bucket, boto3.client("s3", region_name=settings.aws_region)
+        )
+    return LocalStorage(
+        Path(settings.local_storage_dir), settings.api_url, LocalTokens(settings.jwt_secret)
+    )
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    """LambdaNotifier when ``SLACK_LAMBDA_FUNCTION_NAME``/``_ARN`` is set, else LogNotifier."""
+    from app.integrations.notifier import LogNotifier
+
+    if settings.slack_lambda_function:
+        from app.integrations.lambda_notifier import LambdaNotifier  # boto3: only when set
+
+        return LambdaNotifier(settings.slack_lambda_function, settings.aws_region)
+    return LogNotifier()
+
+
+def build_local_scan(settings: Settings, storage: ObjectStorage) -> LocalScanRunner | None:
+    """The in-process scanner when ``SCANNER=local`` and the files are held locally; GuardDuty
+    scans S3 uploads by itself, so there is nothing to run then."""
+    from app.integrations.scanner import LocalScanner
+    from app.services.local_scanning import LocalScanRunner
+
+    files = storage.served_files
+    if settings.scanner != "local" or files is None:
+        return None
+    return LocalScanRunner(LocalScanner(settings.clamd_socket), files)
+
+
+# ----- the API ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """What the API factory puts behind its routes and middleware."""
+
+    settings: Settings
+    clock: Clock
+    database: PooledPostgresqlDatabase
+    auth: AuthService
+    applications: ApplicationService
+    attachments: AttachmentService
+    creates: IdempotentCreates
+    outbox_drainer: OutboxDrainer
+
+
+def api(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    email_sender: EmailSender | None = None,
+    hashing: PasswordHashing | None = None,
+    storage: ObjectStorage | None = None,
+    notifier: Notifier | None = None,
+) -> ApiServices:
+    """The API worker's services, on the app role's database. A collaborator passed in replaces
+    the one the settings would choose (tests)."""
+    from app.core import db_deadline
+    from app.core.database import init_database, make_database
+    from app.core.json_encoding import json_default
+    from app.core.sealing import PayloadSealer
+    from app.core.security import PasswordHashing
+    from app.services.applications import ApplicationService
+    from app.services.attachments import AttachmentService
+    from app.services.auth import AuthService
+    from app.services.idempotency import IdempotentCreates, purge_expired
+    from app.services.outbox import OutboxDrainer, OutboxWriter
+    from app.services.rate_limit import RateLimiter
+
+    configure_logging(settings.log_level)
+    # Process-wide: every psycopg2 wait in the API process is bounded (app/core/db_deadline.py).
+    db_deadline.install(settings.db_request_deadline_ms / 1000)
+    database = init_database(settings.database_url, settings)
+    # The limiter commits through its own pool, apart from the request's transaction.
+    limiter_db = make_database(
+        settings.database_url, settings, application_name="jobapptracker-limiter"
+    )
+    sealer = PayloadSealer(settings)
+    # One connection of its own: the drainer never takes a request thread's connection.
+    outbox_drainer = OutboxDrainer(
+        settings,
+        make_database(
+            settings.database_url, settings, application_name="jobapptracker-outbox", pool_size=1
+        ),
+        email_sender or build_email_sender(settings),
+        sealer,
+        clock,
+        housekeeping=[purge_expired],
+    )
+    auth = AuthService(
+        settings,
+        hashing=hashing or PasswordHashing(settings),
+        limiter=RateLimiter(
+            limiter_db,
+            clock,
+            scale=settings.rate_limit_scale,
+            fail_closed=settings.rate_limiter_fail_closed,
+        ),
+        outbox=OutboxWriter(sealer, clock),
+        clock=clock,
+    )
+    storage = storage or build_storage(settings)
+    attachments = AttachmentService(
+        settings,
+        storage,
+        clock,
+        notifier or build_notifier(settings),
+        build_local_scan(settings, storage),
+    )
+    return ApiServices(
+        settings=settings,
+        clock=clock,
+        database=database,
+        auth=auth,
+        applications=ApplicationService(clock, attachments),
+        attachments=attachments,
+        creates=IdempotentCreates(sealer, clock, json_default),
+        outbox_drainer=outbox_drainer,
+    )
+
+
+# ----- the Lambda jobs ----------------------------------------------------------------------
+
+
+class ColdStart(Generic[T]):
+    """What a Lambda handler builds once per execution environment and reuses on every later
+    invocation: the settings (secrets resolved from Secrets Manager), the logging, then
+    ``build(settings)``."""
+
+    def __init__(self, component: str, build: Callable[[Settings], T]):
+        self.component = component
+        self.build = build
+        self._built: T | None = None
+
+    def __call__(self) -> T:
+        if self._built is None:
+            settings = Settings.from_env(component=self.component)
+            configure_logging(settings.log_level)
+            self._built = self.build(settings)
+        return self._built
+
+
+@dataclass(frozen=True)
+class ScanResultJob:
+    settings: Settings
+    database: PooledPostgresqlDatabase
+    attachments: AttachmentService
+
+
+def scan_result_job(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    storage: ObjectStorage | None = None,
+    notifier: Notifier | None = None,
+) -> ScanResultJob:
+    """GuardDuty's results applied as the jobs role, which reads across users."""
+    from app.core.database import init_database
+    from app.services.attachments import AttachmentService
+
+    database = init_database(
+        settings.jobs_database_url, settings, application_name="jat-scan-result"
+    )
+    attachments = AttachmentService(
+        settings, storage or build_storage(settings), clock, notifier or build_notifier(settings)
+    )
+    return ScanResultJob(settings, database, attachments)
+
+
+@dataclass(frozen=True)
+class MaintenanceJob:
+    settings: Settings
+    database: PooledPostgresqlDatabase
+    maintenance: MaintenanceService
+
+
+def maintenance_job(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    storage: ObjectStorage | None = None,
+    notifier: Notifier | None = None,
+    email_sender: EmailSender | None = None,
+) -> MaintenanceJob:
+    """The daily housekeeping as the jobs role, whose grants allow exactly its reads, updates
+    and deletes."""
+    from app.core.database import init_database
+    from app.services.attachments import AttachmentService
+    from app.services.maintenance import MaintenanceService
+
+    database = init_database(
+        settings.jobs_database_url, settings, application_name="jat-maintenance"
+    )
+    attachments = AttachmentService(
+        settings, storage or build_storage(settings), clock, notifier or build_notifier(settings)
+    )
+    maintenance = MaintenanceService(
+        settings, attachments, email_sender or build_email_sender(settings), clock
+    )
+    return MaintenanceJob(settings, database, maintenance)
+
+
+@dataclass(frozen=True)
+class DbAdminJob:
+    settings: Settings
+    fetch_secret: SecretFetcher
+
+
+def db_admin_job(settings: Settings) -> DbAdminJob:
+    """Role bootstrap and migrations; the RDS master secret is read from Secrets Manager."""
+    return DbAdminJob(settings, secrets_manager_fetcher(settings.aws_region))
+
+
+@dataclass(frozen=True)
+class SlackNotifyJob:
+    settings: Settings
+
+
+def slack_notify_job(settings: Settings) -> SlackNotifyJob:
+    """The webhook URL is in the settings, resolved from its secret at cold start."""
+    return SlackNotifyJob(settings)
+
+
+# ----- the operator CLI ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperatorCommands:
+    """Account administration needs the database only: no signing key, no email provider."""
+
+    database: PooledPostgresqlDatabase
+    clock: Clock
+
+
+def operator_commands(settings: Settings, *, clock: Clock = system_clock) -> OperatorCommands:
+    from app.core.database import init_database
+
+    return OperatorCommands(init_database(settings.database_url, settings, pool_size=1), clock)

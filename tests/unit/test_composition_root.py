@@ -1,0 +1,80 @@
+"""The composition root (app/bootstrap.py) loads an AWS SDK only for the adapters the settings
+configure: an API worker with local storage, the local scanner, console email and the log
+notifier never imports boto3 or botocore (about 5 MB per worker).
+
+Each build runs in a fresh interpreter, so what other tests imported cannot hide an import.
+Building the app opens no database connection (the pools connect on first use), so no server
+is needed here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+AWS_SDKS = ("boto3", "botocore")
+
+# Builds the API (the WSGI app, as gunicorn's worker does, without its background thread) from
+# the settings given as JSON, then names the AWS SDK packages that were imported.
+BUILD_AND_REPORT = f"""
+import json, sys
+from app.core.settings import Settings
+from app.main import create_app
+create_app(Settings.from_env(json.loads(sys.argv[1])))
+print(json.dumps(sorted(name for name in {AWS_SDKS!r} if name in sys.modules)))
+"""
+
+NO_AWS_ADAPTER = {
+    "APP_ENV": "test",
+    "JWT_SECRET": "composition-root-test-secret-0123456789abcdefghijklmnop",
+    "DB_HOST": "127.0.0.1",
+    "DB_APP_PASSWORD": "unused-no-connection-is-opened",
+    "STORAGE_BACKEND": "local",
+    "SCANNER": "local",
+    "EMAIL_PROVIDER": "console",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def sdks_loaded_by_api(overrides: dict[str, str]) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD_AND_REPORT, json.dumps({**NO_AWS_ADAPTER, **overrides})],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_an_api_with_no_aws_adapter_never_imports_an_aws_sdk():
+    assert sdks_loaded_by_api({}) == []
+
+
+@pytest.mark.parametrize(
+    "adapter",
+    [
+        {
+            "STORAGE_BACKEND": "s3",
+            "UPLOADS_BUCKET": "jat-test-uploads",
+            "AWS_REGION": "eu-west-1",
+            "SCANNER": "guardduty",
+        },
+        {
+            "EMAIL_PROVIDER": "ses",
+            "FROM_EMAIL": "noreply@jat.example",
+            "AWS_REGION": "eu-west-1",
+        },
+        {"SLACK_LAMBDA_FUNCTION_NAME": "jat-test-slack-notify", "AWS_REGION": "eu-west-1"},
+    ],
+    ids=["s3-storage", "ses-email", "lambda-notifier"],
+)
+def test_an_aws_adapter_that_is_configured_brings_its_sdk(adapter):
+    assert sdks_loaded_by_api(adapter) == sorted(AWS_SDKS)
