@@ -48,10 +48,7 @@ CPU_MEMORY_MIB = {
 # ACM certificates CloudFront can use live in us-east-1.
 US_EAST_1_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
 
-# Secrets that come from outside (set with `pulumi config set --secret`); never committed in clear.
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+$")
-
-EXTERNAL_SECRET_KEYS = ("resendApiKey", "slackWebhookUrl", "gmailAppPassword")
 
 
 class ConfigError(ValueError):

@@ -39,7 +39,8 @@ class NotFound(AppError):
         super().__init__(404, "NOT_FOUND", message)
 
 
-# Falcon's own HTTP errors mapped to stable codes and messages that never echo internals.
+# Falcon's HTTP errors (those Falcon raises, and the 411, 413 and 415 the body policy raises)
+# mapped to stable codes and messages that never echo internals.
 _FALCON_CODES = {
     400: ("BAD_REQUEST", "The request could not be understood."),
     401: ("UNAUTHORIZED", "Authentication is required."),
@@ -54,6 +55,9 @@ _FALCON_CODES = {
     429: ("RATE_LIMITED", "Too many requests. Try again later."),
     503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable."),
 }
+# Statuses Falcon never raises by itself: the description is the body policy's own, naming the
+# configured limit, so the client sees it.
+_OWN_DESCRIPTIONS = frozenset({413})
 
 
 def envelope(req: falcon.Request, code: str, message: str, details: list[dict]) -> dict:
@@ -105,6 +109,8 @@ def handle_http_error(req, resp, ex: falcon.HTTPError, params) -> None:
         code, message = "MALFORMED_JSON", "The request body is not valid JSON."
     elif isinstance(ex, falcon.MediaNotFoundError):
         code, message = "BODY_REQUIRED", "The request needs a JSON body."
+    elif status in _OWN_DESCRIPTIONS and ex.description:
+        message = ex.description
     if ex.headers:
         for name, value in ex.headers.items():
             resp.set_header(name, value)

@@ -11,7 +11,6 @@ import structlog
 
 from app.core import db_deadline
 from app.core.database import release_connection
-from app.core.errors import AppError
 from app.core.settings import Settings
 
 log = structlog.get_logger("app.access")
@@ -58,7 +57,8 @@ class AccessLogMiddleware:
 
 class BodyPolicyMiddleware:
     """JSON only, of a declared length no larger than the configured limit, checked before
-    the body is read."""
+    the body is read. Falcon's own 411, 413 and 415 errors, so their codes and messages come from
+    the one error table (app/core/errors.py)."""
 
     def __init__(self, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()):
         self.max_bytes = max_bytes
@@ -69,21 +69,17 @@ class BodyPolicyMiddleware:
             return
         length = req.content_length
         if length is not None and length > self.max_bytes:
-            raise AppError(
-                413,
-                "PAYLOAD_TOO_LARGE",
-                f"The request body is larger than {self.max_bytes} bytes.",
+            raise falcon.HTTPContentTooLarge(
+                description=f"The request body is larger than {self.max_bytes} bytes."
             )
         if not length and req.get_header("Transfer-Encoding") is None:
             return  # no body at all: the resource decides whether it needs one
         media_type = (req.content_type or "").split(";")[0].strip().lower()
         if media_type != falcon.MEDIA_JSON:
-            raise AppError(
-                415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json."
-            )
+            raise falcon.HTTPUnsupportedMediaType()
         if length is None:
             # A chunked body of unknown size could be any size: ask for its length up front.
-            raise AppError(411, "LENGTH_REQUIRED", "A Content-Length header is required.")
+            raise falcon.HTTPLengthRequired()
 
 
 class DatabaseSessionMiddleware:

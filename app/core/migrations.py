@@ -38,11 +38,6 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def grant_app_dml(table: str) -> str:
-    """SQL giving the API's role DML on one table (default privileges cover new tables too)."""
-    return f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {_quote(table)} TO {_quote(ROLES.app)}"
-
-
 def grant_jobs(table: str, privileges: str) -> str:
     """SQL giving the jobs role exactly ``privileges`` on one table."""
     allowed = {"SELECT", "INSERT", "UPDATE", "DELETE"}

@@ -15,12 +15,9 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from app.core.sites import same_site
-
-Component = Literal["api", "scan_result", "maintenance", "slack_notify", "db_admin", "cli"]
 
 ENVIRONMENTS = ("development", "test", "production")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")

@@ -48,8 +48,6 @@ class RefreshToken(BaseModel):
 
 
 class EmailToken(BaseModel):
-    PURPOSES = ("verify_email", "password_reset")
-
     user = peewee.ForeignKeyField(User, backref="email_tokens", on_delete="CASCADE")
     purpose = peewee.CharField(max_length=32)
     token_hash = peewee.CharField(max_length=64, unique=True)

@@ -36,7 +36,7 @@ def max_connections(instance_class: str) -> int:
     return min(gib * 1024**3 // 9531392, 5000)
 
 
-def parameters(engine_major: str) -> list[dict[str, str]]:
+def parameters() -> list[dict[str, str]]:
     return [
         {"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"},
         {"name": "log_min_duration_statement", "value": "500"},
@@ -70,7 +70,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-params",
             family=family,
             description=f"{cfg.prefix}: TLS forced, slow-statement and DDL logging",
-            parameters=parameters(db.engine_version),
+            parameters=parameters(),
             opts=child,
         )
         self.identifier = f"{cfg.prefix}-db"

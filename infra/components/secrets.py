@@ -98,6 +98,3 @@ class Secrets(pulumi.ComponentResource):
 
     def arn(self, label: str) -> pulumi.Output[str]:
         return self.secrets[label].arn
-
-    def has(self, label: str) -> bool:
-        return label in self.secrets
