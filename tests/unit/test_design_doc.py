@@ -1,11 +1,15 @@
 """docs/design.md is the reference for how the code is built, so what it names must exist: every
-repository path it writes in backticks, and every module (with the name it points at) it writes
-as a dotted path. A file the "adding a resource" walkthrough introduces is marked *new*: it must
-not exist yet, and its folder must. The README links to the page."""
+repository path it writes in backticks, every module (with the name it points at) it writes as a
+dotted path, and every class, class member and function it names. What the "adding a resource"
+walkthrough introduces is marked: a file *new* must not exist yet, and its folder must; its
+resource's names must not exist yet. The README links to the page."""
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,13 @@ TOP = ("app", "infra", "policies", "scripts", "tests", "docs", "migrations")
 SPAN = re.compile(r"`([^`\n]+)`( \(\*new\*\))?")
 PATH = re.compile(rf"^(?:{'|'.join(TOP)})/[\w./-]*$")
 MODULE = re.compile(rf"^(?:{'|'.join(TOP[:5])})(?:\.\w+)+(?::\w+)?$")
+# A class by name (two capitals at least, so header names and plain words are left alone) or a
+# class's member, and a function called by name; each optionally with its arguments or subscript.
+CLASS = re.compile(r"^([A-Z][a-z0-9]+[A-Z]\w*|[A-Z]\w*(?=\.))(?:\.(\w+))?(?:\(.*\)|\[.*\])?$")
+FUNCTION = re.compile(r"^([a-z_][a-z0-9_]*)\(.*\)$")
+# The walkthrough's hypothetical resource: its names must not exist yet.
+NEW_NAME = re.compile(r"^Contact")
+SQL_FUNCTIONS = {"set_config"}
 
 
 def spans(text: str) -> list[tuple[str, bool]]:
@@ -78,6 +89,84 @@ def module_problems(text: str, root: Path) -> list[str]:
                 where = module.relative_to(root)
                 problems.append(f"{content}: {names[0]} is not defined in {where}")
     return problems
+
+
+@cache
+def definitions(root: Path = REPO) -> tuple[dict[str, set[str]], set[str]]:
+    """Every class of the repository's Python (with the names defined in its body) and every
+    function, module-level or method."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--", *(f"{top}/*.py" for top in TOP)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    classes: dict[str, set[str]] = {}
+    functions: set[str] = set()
+    for name in listed:
+        path = root / name
+        if not path.is_file():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                members = classes.setdefault(node.name, set())
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                        members.add(item.name)
+                    elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                        members.add(item.target.id)
+                    elif isinstance(item, ast.Assign):
+                        members.update(t.id for t in item.targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                functions.add(node.name)
+    return classes, functions
+
+
+def name_problems(text: str) -> list[str]:
+    """Classes, their members and functions named in backticks exist in the repository; the
+    walkthrough's new names do not."""
+    classes, functions = definitions()
+    problems = []
+    for content, _ in spans(text):
+        if match := CLASS.match(content):
+            cls, member = match.groups()
+            if NEW_NAME.match(cls):
+                if cls in classes:
+                    problems.append(f"{content}: {cls} is the walkthrough's new name but exists")
+            elif cls not in classes:
+                problems.append(f"{content}: no class {cls}")
+            elif member and member not in classes[cls]:
+                problems.append(f"{content}: {cls} has no {member}")
+        elif match := FUNCTION.match(content):
+            name = match.group(1)
+            if name not in functions and name not in SQL_FUNCTIONS:
+                problems.append(f"{content}: no function {name}")
+    return problems
+
+
+def test_every_class_member_and_function_the_design_names_exists():
+    text = DESIGN_DOC.read_text(encoding="utf-8")
+    named = [c for c, _ in spans(text) if CLASS.match(c) or FUNCTION.match(c)]
+    assert len(named) > 30, "the span parser finds the names"
+    assert name_problems(text) == []
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("`ApplicationService.remove_everything`", "ApplicationService has no remove_everything"),
+        ("`NoSuchService`", "no class NoSuchService"),
+        ("`no_such_function(x)`", "no function no_such_function"),
+        ("`ContactService`", None),
+    ],
+)
+def test_the_name_check_sees_a_missing_name(text, expected):
+    problems = name_problems(text)
+    if expected is None:
+        assert problems == []
+    else:
+        assert any(expected in problem for problem in problems), problems
 
 
 def test_every_path_the_design_names_exists():
