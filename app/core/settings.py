@@ -187,6 +187,7 @@ class Settings:
     scanner: str = "local"
     clamd_socket: str | None = None
     rate_limiter_fail_closed: bool = False
+    check_responses: bool = True
     slack_lambda_function: str | None = None
     slack_webhook_url: str | None = field(default=None, repr=False)
     outbox_poll_seconds: int = 1
@@ -371,6 +372,8 @@ class Settings:
             scanner=reader.choice("SCANNER", SCANNERS, "local"),
             clamd_socket=reader.text("CLAMD_SOCKET"),
             rate_limiter_fail_closed=reader.boolean("RATE_LIMITER_FAIL_CLOSED", False),
+            # Responses held to the contract everywhere but production (app/core/spec.py).
+            check_responses=reader.boolean("CHECK_RESPONSES", not production),
             slack_lambda_function=(
                 reader.text("SLACK_LAMBDA_FUNCTION_ARN")
                 or reader.text("SLACK_LAMBDA_FUNCTION_NAME")

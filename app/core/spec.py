@@ -1,11 +1,22 @@
 """The one source of request/response contracts: spectree validates at the edge and generates
-the OpenAPI 3.1 document from the same pydantic models."""
+the OpenAPI 3.1 document from the same pydantic models.
+
+Requests are always validated. Responses are checked against their documented model, and for
+fields the model does not declare, where ``CHECK_RESPONSES`` is on (the default everywhere but
+production, so the whole test suite runs with it): every response a test provokes is held to
+the contract, and a field added to a serialiser (a password hash, say) fails the tests that
+reach it. Production skips the check: each response is built by an explicit serialiser that
+names every field it writes (an allow-list), and checking it again per request cost more than
+the rest of a list request's Python (docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.plugins.falcon_plugin import FalconPlugin
 
 from app.core.errors import ValidationFailed
 from app.schemas.common import ErrorEnvelope
@@ -44,9 +55,73 @@ def nested_name(parent: str, child: str) -> str:
     return child
 
 
+def undeclared_fields(payload: Any, validated: Any, path: str = "") -> list[str]:
+    """Where ``payload`` holds a key its validated model does not declare, as dotted paths.
+
+    pydantic ignores unknown keys when it validates a response, so validation alone would let
+    an extra field through; this walks the payload beside the model instance validated from it.
+    """
+    found: list[str] = []
+    if isinstance(validated, BaseModel) and isinstance(payload, dict):
+        fields = type(validated).model_fields
+        declared = {info.alias or name: name for name, info in fields.items()}
+        for key, value in payload.items():
+            if key not in declared:
+                found.append(f"{path}{key}")
+            else:
+                found += undeclared_fields(
+                    value, getattr(validated, declared[key]), f"{path}{key}."
+                )
+    elif isinstance(validated, list | tuple) and isinstance(payload, list | tuple):
+        for index, (value, item) in enumerate(zip(payload, validated, strict=False)):
+            found += undeclared_fields(value, item, f"{path}{index}.")
+    elif isinstance(validated, dict) and isinstance(payload, dict):
+        for key, value in payload.items():
+            found += undeclared_fields(value, validated.get(key), f"{path}{key}.")
+    return found
+
+
+class ResponseCheckingPlugin(FalconPlugin):
+    """spectree's Falcon plugin, its response validation switched by ``CHECK_RESPONSES`` and,
+    when on, also refusing any field the documented model does not declare (a 500, as for a
+    response that fails validation)."""
+
+    check_responses = True
+
+    def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+        if not self.check_responses:
+            return None
+        error = super().validate_response(resp, resp_model, skip_validation, force_resp_serialize)
+        if error is not None or skip_validation or resp_model is None:
+            return error
+        model = resp_model.find_model(int(str(resp.status).split()[0]))
+        if model is None or resp.media is None:
+            return None
+        extra = undeclared_fields(resp.media, model.model_validate(resp.media))
+        if not extra:
+            return None
+        # Reported as pydantic reports a field a model forbids, as spectree reports a failure.
+        error = ValidationError.from_exception_data(
+            model.__name__,
+            [
+                {"type": "extra_forbidden", "loc": tuple(name.split(".")), "input": None}
+                for name in extra
+            ],
+        )
+        resp.status = 500
+        resp.media = self.model_adapter.validation_errors(error)
+        return error
+
+
+def check_responses(enabled: bool) -> None:
+    """Turn the response check on or off for every operation (``CHECK_RESPONSES``)."""
+    api_spec.backend.check_responses = enabled
+
+
 def build_spec() -> SpecTree:
     return SpecTree(
         "falcon",
+        backend=ResponseCheckingPlugin,
         title="Job App Tracker API",
         version="1.0.0",
         description=(

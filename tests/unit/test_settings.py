@@ -85,6 +85,14 @@ def test_production_with_everything_set_starts(tmp_path):
     assert "sslmode=verify-full" in settings.database_url
 
 
+def test_responses_are_checked_everywhere_but_production_unless_told(tmp_path):
+    assert Settings.from_env({}).check_responses is True
+    assert Settings.from_env({"CHECK_RESPONSES": "false"}).check_responses is False
+    assert Settings.from_env(production_env(tmp_path)).check_responses is False
+    checked = production_env(tmp_path, CHECK_RESPONSES="true")
+    assert Settings.from_env(checked).check_responses is True
+
+
 @pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
 def test_production_refuses_weak_sslmode(tmp_path, mode):
     problems = problems_of(production_env(tmp_path, DB_SSLMODE=mode))
