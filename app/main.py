@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import partial
 
 import falcon
 import falcon.media
 
 from app import bootstrap, openapi
-from app.core import middleware
+from app.core import middleware, spec
 from app.core.errors import register_error_handlers
-from app.core.json_encoding import json_default
+from app.core.json_encoding import json_dumps
 from app.core.settings import Settings
 from app.routes import applications as application_routes
 from app.routes import attachments as attachment_routes
@@ -64,6 +63,7 @@ class Assembly:
     app: falcon.App
     outbox_drainer: OutboxDrainer
     security_headers: dict[str, str]
+    wsgi: middleware.HealthFastPath
 
 
 def create_app(settings: Settings, **collaborators) -> falcon.App:
@@ -75,6 +75,7 @@ def assemble(settings: Settings, **collaborators) -> Assembly:
     """The HTTP side of the API on the services the composition root builds (app/bootstrap.py);
     collaborators passed in replace the ones the settings would choose (tests)."""
     services = bootstrap.api(settings, **collaborators)
+    spec.check_responses(settings.check_responses)
     app = falcon.App(
         middleware=[
             # First, so the request's database budget is set before any middleware's query.
@@ -95,9 +96,7 @@ def assemble(settings: Settings, **collaborators) -> Assembly:
             AuthenticationMiddleware(services.auth, settings),
         ],
     )
-    json_handler = falcon.media.JSONHandler(
-        dumps=partial(json.dumps, default=json_default), loads=_json_loads
-    )
+    json_handler = falcon.media.JSONHandler(dumps=json_dumps, loads=_json_loads)
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True
@@ -111,10 +110,12 @@ def assemble(settings: Settings, **collaborators) -> Assembly:
     application_routes.add_routes(app, services.applications, services.creates)
     attachment_routes.add_routes(app, services.attachments, settings, services.creates)
     openapi.add_routes(app, settings)
+    security_headers = middleware.security_headers(hsts=settings.is_production)
     return Assembly(
         app=app,
         outbox_drainer=services.outbox_drainer,
-        security_headers=middleware.security_headers(hsts=settings.is_production),
+        security_headers=security_headers,
+        wsgi=middleware.HealthFastPath(app, security_headers),
     )
 
 
@@ -128,7 +129,7 @@ def _wsgi_app():
     global _running
     _running = assemble(Settings.from_env(component="api"))
     _running.outbox_drainer.start()
-    return _running.app
+    return _running.wsgi
 
 
 def security_headers_in_force() -> dict[str, str]:
