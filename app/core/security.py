@@ -119,11 +119,24 @@ class AccessClaims:
 
 class AccessTokens:
     """HS256 access tokens. ``JWT_SECRET`` signs; ``JWT_PREVIOUS_SECRET`` still verifies while
-    a rotation is under way. The kid in the header picks the key; an unknown kid is refused."""
+    a rotation is under way. The kid in the header picks the key; an unknown kid is refused.
+
+    A token whose signature and claims verified is remembered (up to ``VERIFIED_CACHE_SIZE``
+    tokens per instance, about 0.5 MB, the oldest forgotten first) with the claims read from
+    it, so its next requests skip the signature check and the claim parsing. The cache holds
+    only what the token itself says, which never changes: its expiry is checked against the
+    clock on every use, and whether the session is live and the account active and current is
+    read from the database on every request (``AuthService.authenticate``), so a sign-out, a
+    deactivation or a forced password change takes effect on the next request. A token that
+    failed is never remembered.
+    """
 
     LEEWAY_SECONDS = 5
+    VERIFIED_CACHE_SIZE = 1024
 
-    def __init__(self, settings: Settings, clock: Clock = system_clock):
+    def __init__(
+        self, settings: Settings, clock: Clock = system_clock, *, cache_size: int | None = None
+    ):
         if not settings.jwt_secret:
             raise ValueError("JWT_SECRET is required to issue access tokens")
         self._clock = clock
@@ -134,6 +147,9 @@ class AccessTokens:
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self.ttl = settings.access_token_ttl_seconds
+        self._cache_size = cache_size or self.VERIFIED_CACHE_SIZE
+        self._verified: dict[str, AccessClaims] = {}
+        self._remembering = threading.Lock()
 
     def issue(self, user_id: uuid.UUID, family_id: uuid.UUID, now: datetime) -> tuple[str, int]:
         issued = int(now.timestamp())
@@ -151,6 +167,18 @@ class AccessTokens:
         return token, self.ttl
 
     def verify(self, token: str) -> AccessClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify_signed(token)
+            with self._remembering:
+                if len(self._verified) >= self._cache_size:
+                    del self._verified[next(iter(self._verified))]
+                self._verified[token] = claims
+        elif claims.expires_at <= self._clock().timestamp() - self.LEEWAY_SECONDS:
+            raise InvalidToken()
+        return claims
+
+    def _verify_signed(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
