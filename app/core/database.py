@@ -122,16 +122,8 @@ def user_transaction(user_id: UUID | str | None) -> Iterator[None]:
         yield
 
 
-def _user_message(user_id: UUID | str, query: peewee.SelectBase):
-    sql, params = query.sql()
-    return db.execute_sql(
-        "SELECT set_config(%s, %s, true); " + sql, (USER_SETTING, str(user_id), *params)
-    )
-
-
-def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict]:
-    """The rows of one read, with the row-level-security user set, in one round trip; each
-    row a plain dict of column name to the value psycopg2 decoded (no model instances).
+def _read_as_user(user_id: UUID | str, sql: str, params):
+    """One read with the row-level-security user set, in one round trip.
 
     ``set_config(..., true)`` and the query go to PostgreSQL as one simple-query message.
     Outside an explicit transaction (peewee runs psycopg2 in autocommit mode) PostgreSQL runs
@@ -142,11 +134,24 @@ def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict]:
     """
     if db.in_transaction():
         with user_transaction(user_id):
-            cursor = db.execute(query)
-    else:
-        cursor = _user_message(user_id, query)
+            return db.execute_sql(sql, params)
+    message = "SELECT set_config(%s, %s, true); " + sql
+    return db.execute_sql(message, (USER_SETTING, str(user_id), *params))
+
+
+def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict]:
+    """The rows of one peewee read as the user, in one round trip (``_read_as_user``); each
+    row a plain dict of column name to the value psycopg2 decoded (no model instances)."""
+    cursor = _read_as_user(user_id, *query.sql())
     names = [column.name for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def tuples_as_user(user_id: UUID | str, sql: str, params) -> list[tuple]:
+    """``fetch_as_user`` for SQL text already built (``PreparedSelect.statement``), the SQL
+    built once instead of per request: each row the tuple the cursor returned, in the SELECT's
+    column order."""
+    return _read_as_user(user_id, sql, params).fetchall()
 
 
 class PreparedSelect:
@@ -173,10 +178,14 @@ class PreparedSelect:
         self._prepared = (query, sql, order)
         return self._prepared
 
+    def statement(self, *values) -> tuple[str, list]:
+        """The SQL text and its parameters for ``values``."""
+        _, sql, order = self._prepared or self._prepare()
+        return sql, [values[item] if is_slot else item for is_slot, item in order]
+
     def rows(self, *values) -> list:
-        query, sql, order = self._prepared or self._prepare()
-        params = [values[item] if is_slot else item for is_slot, item in order]
-        return list(query._get_cursor_wrapper(db.execute_sql(sql, params)))
+        query = (self._prepared or self._prepare())[0]
+        return list(query._get_cursor_wrapper(db.execute_sql(*self.statement(*values))))
 
 
 def probe(settings: Settings, url: str) -> None:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import peewee
 
 from app.core.clock import Clock
-from app.core.database import fetch_as_user, user_transaction
+from app.core.database import PreparedSelect, tuples_as_user, user_transaction
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.models import (
     STATUSES,
@@ -83,6 +83,11 @@ def expected_version(body_version: int | None, if_match: int | None) -> int:
     return body_version if body_version is not None else if_match
 
 
+# An application as every response carries it, in order: a page's rows go from the cursor
+# straight into this shape (``ApplicationService.list``).
+RESPONSE_FIELDS = ("id", *APPLICATION_FIELDS, "created_at", "updated_at", "version")
+
+
 def serialise(application: Application) -> dict:
     return {
         "id": str(application.id),
@@ -90,17 +95,6 @@ def serialise(application: Application) -> dict:
         "created_at": application.created_at,
         "updated_at": application.updated_at,
         "version": application.version,
-    }
-
-
-def serialise_row(row: dict) -> dict:
-    """``serialise`` for a row fetched as a dict of column values (``fetch_as_user``)."""
-    return {
-        "id": str(row["id"]),
-        **{name: row[name] for name in APPLICATION_FIELDS},
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "version": row["version"],
     }
 
 
@@ -153,6 +147,52 @@ def prefix_query(text: str) -> str | None:
     return " & ".join(f"{word}:*" for word in words) or None
 
 
+def _page_query(sort, statuses, search, applied_from, applied_to, archived, after):
+    """How to build the SQL of one shape of list query (the sort, and which filters are set):
+    every value arrives as a placeholder, in the order ``ApplicationService.list`` passes them,
+    and the text is built once per shape (``PreparedSelect``), not per request."""
+    descending = sort.startswith("-")
+    key = SORT_KEYS[sort.lstrip("-")]
+
+    def build(owner, *values):
+        rest = list(values)
+        select = Application.select(
+            *(getattr(Application, name) for name in RESPONSE_FIELDS), key.alias("sort_key")
+        ).where(Application.owner == owner)
+        if statuses:
+            select = select.where(Application.status.in_([rest.pop(0) for _ in range(statuses)]))
+        if search:
+            terms = peewee.fn.to_tsquery("simple", rest.pop(0))
+            select = select.where(peewee.Expression(peewee.SQL("search"), "@@", terms))
+        if applied_from:
+            select = select.where(Application.applied_on >= rest.pop(0))
+        if applied_to:
+            select = select.where(Application.applied_on <= rest.pop(0))
+        if archived:
+            select = select.where(Application.archived == rest.pop(0))
+        if after:
+            bound = peewee.Tuple(rest.pop(0), rest.pop(0))
+            after_key = peewee.Tuple(key, Application.id)
+            select = select.where(after_key < bound if descending else after_key > bound)
+        order = (key.desc(), Application.id.desc()) if descending else (key, Application.id)
+        return select.order_by(*order).limit(rest.pop(0))
+
+    return build
+
+
+# One PreparedSelect per shape of list query: at most the six sorts x the filter combinations.
+_PAGES: dict[tuple, PreparedSelect] = {}
+# One application, by id and owner, in the response's shape.
+_ONE = PreparedSelect(
+    lambda application_id, owner: (
+        Application.select(*(getattr(Application, name) for name in RESPONSE_FIELDS))
+        .where(Application.id == application_id, Application.owner == owner)
+        .limit(1)
+    ),
+    arity=2,
+)
+
+
 class ApplicationService:
     def __init__(self, clock: Clock, attachments):
         self.clock = clock
@@ -161,40 +201,50 @@ class ApplicationService:
     # ----- reads --------------------------------------------------------------------------
 
     def list(self, user_id: uuid.UUID, query: ListQuery) -> tuple[list[dict], str | None]:
-        descending = query.sort.startswith("-")
-        field = query.sort.lstrip("-")
-        key = SORT_KEYS[field]
-        select = Application.select(Application, key.alias("sort_key")).where(
-            Application.owner == user_id
-        )
+        values: list = [str(user_id)]
         if query.status:
-            select = select.where(Application.status.in_(query.status))
+            values += query.status
         if query.q:
             terms = prefix_query(query.q)
             if terms is None:
                 return [], None
-            select = select.where(peewee.SQL("search @@ to_tsquery('simple', %s)", (terms,)))
+            values.append(terms)
         if query.applied_from:
-            select = select.where(Application.applied_on >= query.applied_from)
+            values.append(query.applied_from)
         if query.applied_to:
-            select = select.where(Application.applied_on <= query.applied_to)
+            values.append(query.applied_to)
         if query.archived is not None:
-            select = select.where(Application.archived == query.archived)
+            values.append(query.archived)
         if query.cursor:
-            value, row_id = decode_cursor(query.cursor, query.sort)
-            after = peewee.Tuple(key, Application.id)
-            bound = peewee.Tuple(value, row_id)
-            select = select.where(after < bound if descending else after > bound)
-        order = (key.desc(), Application.id.desc()) if descending else (key, Application.id)
-        rows = fetch_as_user(user_id, select.order_by(*order).limit(query.limit + 1))
+            key, row_id = decode_cursor(query.cursor, query.sort)
+            values += [key, str(row_id)]
+        values.append(query.limit + 1)
+        shape = (
+            query.sort,
+            len(query.status or ()),
+            bool(query.q),
+            bool(query.applied_from),
+            bool(query.applied_to),
+            query.archived is not None,
+            bool(query.cursor),
+        )
+        page = _PAGES.get(shape)
+        if page is None:
+            page = _PAGES.setdefault(shape, PreparedSelect(_page_query(*shape), len(values)))
+        rows = tuples_as_user(user_id, *page.statement(*values))
         more = len(rows) > query.limit
-        rows = rows[: query.limit]
+        items = []
+        for row in rows[: query.limit]:
+            # The row's last column, the sort key, is not part of the response.
+            item = dict(zip(RESPONSE_FIELDS, row[:-1], strict=True))
+            item["id"] = str(item["id"])
+            items.append(item)
         next_cursor = (
-            encode_cursor(query.sort, rows[-1]["sort_key"], uuid.UUID(str(rows[-1]["id"])))
-            if more and rows
+            encode_cursor(query.sort, rows[query.limit - 1][-1], uuid.UUID(items[-1]["id"]))
+            if more and items
             else None
         )
-        return [serialise_row(row) for row in rows], next_cursor
+        return items, next_cursor
 
     def _get(self, user_id: uuid.UUID, application_id: uuid.UUID, *, lock=False) -> Application:
         select = Application.select().where(
@@ -206,15 +256,12 @@ class ApplicationService:
         return row
 
     def get(self, user_id: uuid.UUID, application_id: uuid.UUID) -> dict:
-        rows = fetch_as_user(
-            user_id,
-            Application.select()
-            .where(Application.id == application_id, Application.owner == user_id)
-            .limit(1),
-        )
+        rows = tuples_as_user(user_id, *_ONE.statement(str(application_id), str(user_id)))
         if not rows:  # another user's id looks exactly like a missing one
             raise NotFound("No application with this id.")
-        return serialise_row(rows[0])
+        item = dict(zip(RESPONSE_FIELDS, rows[0], strict=True))
+        item["id"] = str(item["id"])
+        return item
 
     def events(self, user_id: uuid.UUID, application_id: uuid.UUID) -> list[dict]:
         with user_transaction(user_id):

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg2
 import pytest
 
-from app.core.database import user_transaction
+from app.core.database import fetch_as_user, user_transaction
 from app.models import Application, ApplicationEvent, RefreshToken, SecurityEvent, User
 from tests.helpers import STRONG_PASSWORD, Browser, FakeClock, build, fast_settings, unique_email
 
@@ -567,6 +567,14 @@ def test_a_query_that_forgets_its_owner_filter_still_sees_only_the_caller(env):
         events = ApplicationEvent.select().count()
     assert unfiltered == ["Bob Co"]
     assert events == 1
+
+
+def test_fetch_as_user_reads_as_the_caller_in_one_message(env):
+    alice, bob = signed_in(env), signed_in(env)
+    create(alice, company="Alice Co")
+    create(bob, company="Bob Co")
+    rows = fetch_as_user(bob.user_id, Application.select(Application.company))
+    assert rows == [{"company": "Bob Co"}]  # no owner filter: row-level security alone
 
 
 def test_the_setting_does_not_outlive_its_transaction(env, settings):
