@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
 import falcon
 import structlog
@@ -132,3 +133,45 @@ class SecurityHeadersMiddleware:
             if name in self.OWN_VALUES_ALLOWED and resp.get_header(name) is not None:
                 continue
             resp.set_header(name, value)
+
+
+class HealthFastPath:
+    """The WSGI app gunicorn serves: ``GET /health`` answered here, everything else by Falcon.
+
+    Load balancers call the liveness route every few seconds; it reads nothing and says only
+    that the process answers. Answered before Falcon, it skips the middleware stack (the
+    database session, the access log line, CORS, the body policy, authentication), none of
+    which applies to it, while carrying what every response carries: the envelope with a
+    request id (the caller's when well formed, as ``RequestIdMiddleware`` does), that id as
+    ``X-Request-ID``, and the security headers. Any other method or path, ``/health/`` and
+    ``/health/ready`` included, goes to Falcon unchanged.
+    """
+
+    PATH = "/health"
+
+    def __init__(self, app, security_headers: dict[str, str]):
+        self.app = app
+        self._headers = [("Content-Type", falcon.MEDIA_JSON), *security_headers.items()]
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != self.PATH or environ.get("REQUEST_METHOD") != "GET":
+            return self.app(environ, start_response)
+        supplied = environ.get("HTTP_X_REQUEST_ID")
+        if supplied and _WELL_FORMED_REQUEST_ID.fullmatch(supplied):
+            request_id = supplied
+        else:
+            request_id = uuid.uuid4().hex
+        timestamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        body = (
+            '{"success":true,"data":{"status":"ok"},"meta":'
+            f'{{"request_id":"{request_id}","timestamp":"{timestamp}"}}}}'
+        ).encode()
+        start_response(
+            "200 OK",
+            [
+                *self._headers,
+                (REQUEST_ID_HEADER, request_id),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [body]

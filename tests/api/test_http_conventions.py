@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.core.database import db
 from app.core.settings import Settings
 from app.core.spec import api_spec
-from app.main import create_app
+from app.main import assemble
 
 
 class EchoBody(BaseModel):
@@ -39,11 +39,12 @@ class QueryResource:
 
 
 def client_for(settings: Settings) -> falcon.testing.TestClient:
-    app = create_app(settings)
-    app.add_route("/v1/_echo", EchoResource())
-    app.add_route("/v1/_fail", QueryThenFailResource())
-    app.add_route("/v1/_whoami", QueryResource())
-    return falcon.testing.TestClient(app)
+    """The WSGI app gunicorn serves (``GET /health`` answered before Falcon, the rest by it)."""
+    assembly = assemble(settings)
+    assembly.app.add_route("/v1/_echo", EchoResource())
+    assembly.app.add_route("/v1/_fail", QueryThenFailResource())
+    assembly.app.add_route("/v1/_whoami", QueryResource())
+    return falcon.testing.TestClient(assembly.wsgi)
 
 
 @pytest.fixture
@@ -69,6 +70,47 @@ def test_health_answers_without_a_database(db_env):
     assert result.status_code == 200
     assert result.json["success"] is True
     assert result.json["data"] == {"status": "ok"}
+
+
+def test_health_answers_alike_before_falcon_and_through_it(http):
+    """GET /health is answered ahead of Falcon's middleware; /health/ reaches Falcon's own
+    liveness resource through the whole stack. Both carry the same envelope and headers."""
+    fast = http.simulate_get("/health", headers={"X-Request-ID": "req-fast-0001"})
+    full = http.simulate_get("/health/", headers={"X-Request-ID": "req-full-0001"})
+    for result, request_id in ((fast, "req-fast-0001"), (full, "req-full-0001")):
+        assert result.status_code == 200
+        assert result.json["data"] == {"status": "ok"}
+        assert result.json["meta"]["request_id"] == request_id
+        assert result.json["meta"]["timestamp"].endswith("Z")
+        assert result.headers["x-request-id"] == request_id
+        assert result.headers["content-type"] == "application/json"
+    assert set(fast.json) == set(full.json) and set(fast.json["meta"]) == set(full.json["meta"])
+    security = (
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "cross-origin-opener-policy",
+        "cache-control",
+        "content-security-policy",
+    )
+    assert {name: fast.headers[name] for name in security} == {
+        name: full.headers[name] for name in security
+    }
+
+
+def test_only_get_health_skips_the_stack(http, capsys):
+    """Every other request to /health, and everything else, runs the whole stack (its access
+    line is the witness); a liveness probe writes none."""
+    capsys.readouterr()
+    http.simulate_get("/health")
+    assert '"event": "request"' not in capsys.readouterr().out
+    assert_error_envelope(http.simulate_post("/health"), 405, "METHOD_NOT_ALLOWED")
+    http.simulate_get("/health/ready")
+    out = capsys.readouterr().out
+    routes = [
+        json.loads(line)["route"] for line in out.splitlines() if '"event": "request"' in line
+    ]
+    assert routes == ["/health", "/health/ready"]
 
 
 def test_unknown_route_is_a_404_envelope(http):
