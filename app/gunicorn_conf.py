@@ -6,6 +6,11 @@ database connection, so connections per instance = workers x threads (docs/capac
 
 import multiprocessing
 
+# The app's modules, imported once here in the master: each worker forks with them loaded and
+# shares their pages copy-on-write instead of importing (and holding) its own copy. The app
+# itself is still built in each worker, after the fork (no preload_app): its connections,
+# threads and pools are the worker's own.
+import app.main
 from app.core.settings import Settings, SettingsError
 
 # Validated as the API, in the master before any worker forks: a production configuration with
@@ -42,6 +47,4 @@ limit_request_fields = 100
 
 def worker_exit(server, worker):
     """Let the worker's outbox drainer finish the email in hand; queued rows stay queued."""
-    import app.main
-
     app.main.stop_background()
