@@ -1,10 +1,15 @@
 """The ceiling for scripts/bench.py: a bare Falcon app, no middleware, no database, answering
-every GET with a constant page shaped like GET /v1/applications?limit=20.
+GET /v1/applications with a constant page shaped like GET /v1/applications?limit=20, and GET
+/health with the API's liveness answer (its envelope, a fresh request id and timestamp; no
+headers beyond Falcon's own).
 
     gunicorn -c app/gunicorn_conf.py scripts.ceiling_app:app
 """
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
 
 import falcon
 
@@ -45,5 +50,18 @@ class PageResource:
         resp.media = PAGE
 
 
+class HealthResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {
+            "success": True,
+            "data": {"status": "ok"},
+            "meta": {
+                "request_id": uuid.uuid4().hex,
+                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            },
+        }
+
+
 app = falcon.App()
 app.add_route("/v1/applications", PageResource())
+app.add_route("/health", HealthResource())
