@@ -1,9 +1,12 @@
 """The stack's configuration, read once into a typed, validated object.
 
 Nothing in the program branches on a stack's name: every difference between dev, prod and ecs
-is a value here. ``load()`` reads Pulumi config (``jobapptracker:*`` and ``aws:region``);
-``from_mapping`` builds the same object from a plain dict, which the tests use to try
-configurations that no stack file holds.
+is a value here. Each setting is declared once, as a field of the pydantic models below (its
+camelCase key in the stack file is the field's alias); reading, defaults, bounds and the checks
+across settings all follow from that declaration. ``load()`` reads Pulumi config
+(``jobapptracker:*`` and ``aws:region``); ``from_mapping`` builds the same object from a plain
+dict, which the tests use to try configurations that no stack file holds. A bad configuration
+raises ``ConfigError`` listing every problem at once.
 """
 
 from __future__ import annotations
@@ -11,10 +14,22 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from app.core.settings import MAX_PRODUCTION_UPLOAD_BYTES
 from app.core.sites import same_site
@@ -26,6 +41,11 @@ ENVIRONMENTS = ("dev", "prod")
 EGRESS_MODES = ("nat", "endpoints")
 NAT_LAYOUTS = ("single", "perAz")
 EMAIL_PROVIDERS = ("resend", "ses", "gmail")
+Compute = Literal["apprunner", "ecs"]
+Environment = Literal["dev", "prod"]
+Egress = Literal["nat", "endpoints"]
+NatLayout = Literal["single", "perAz"]
+EmailProvider = Literal["resend", "ses", "gmail"]
 # The CPU units and memory sizes (MiB) each compute accepts, per CPU size.
 # App Runner: https://docs.aws.amazon.com/apprunner/latest/api/API_InstanceConfiguration.html
 # Fargate: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
@@ -47,7 +67,6 @@ CPU_MEMORY_MIB = {
 }
 # ACM certificates CloudFront can use live in us-east-1.
 US_EAST_1_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
-
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+$")
 
 
@@ -59,112 +78,288 @@ class ConfigError(ValueError):
         super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-@dataclass(frozen=True)
-class NetworkConfig:
+# ----- declaration -----------------------------------------------------------------------------
+
+# A check that finds a problem raises it with its whole text; ``_describe`` passes it on as is.
+_PROBLEM = "stack_config_problem"
+
+
+def _problem(text: str) -> PydanticCustomError:
+    return PydanticCustomError(_PROBLEM, "{problem}", {"problem": text})
+
+
+def _true_or_false(value: object) -> object:
+    """YAML booleans, or the text "true"/"false" that Pulumi config hands over for a top-level
+    key; nothing else (no 1/0, yes/no)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise PydanticCustomError("true_or_false", "must be true or false")
+
+
+def _absent_if_empty(value: object) -> object:
+    return None if value in (None, "", {}) else value
+
+
+StackBool = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
+class _Section(BaseModel):
+    """A ``jobapptracker:<key>`` object (or the whole stack): camelCase keys, read-only; keys it
+    does not declare are ignored, as Pulumi config keys of other tools may sit beside them."""
+
+    model_config = ConfigDict(alias_generator=to_camel, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
+
+
+class NetworkConfig(_Section):
     cidr: str = "10.40.0.0/16"
-    az_count: int = 2
-    egress: str = "nat"
-    nat_gateways: str = "single"
+    az_count: int = Field(default=2, ge=2, le=3)
+    egress: Egress = "nat"
+    nat_gateways: NatLayout = "single"
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, cidr: str) -> str:
+        try:
+            net = ipaddress.ip_network(cidr)
+        except ValueError:
+            raise _problem(f"{PROJECT}:network.cidr is not a CIDR block (got {cidr!r})") from None
+        if net.prefixlen > 20:
+            raise _problem(f"{PROJECT}:network.cidr must be /20 or larger (got {cidr})")
+        return cidr
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
-    cpu: int = 1024
-    memory: int = 2048
-    min_instances: int = 1
-    max_instances: int = 2
-    max_concurrency: int = 40
-    workers: int = 2
-    threads: int = 4
+class ServiceConfig(_Section):
+    cpu: int = Field(default=1024, ge=0)
+    memory: int = Field(default=2048, ge=0)
+    min_instances: int = Field(default=1, ge=1)
+    max_instances: int = Field(default=2, ge=1)
+    max_concurrency: int = Field(default=40, ge=1)
+    workers: int = Field(default=2, ge=1)
+    threads: int = Field(default=4, ge=1)
+
+    @field_validator("max_instances")
+    @classmethod
+    def _at_least_min(cls, max_instances: int, info: ValidationInfo) -> int:
+        if max_instances < info.data.get("min_instances", 1):
+            raise _problem(f"{PROJECT}:service.maxInstances must be >= minInstances")
+        return max_instances
 
 
-@dataclass(frozen=True)
-class DatabaseConfig:
+class DatabaseConfig(_Section):
+    # Not stack settings: the engine the migrations are written for, and the database's name.
+    engine_version: ClassVar[str] = "18"
+    name: ClassVar[str] = "jobapptracker"
+
     instance_class: str = "db.t4g.micro"
-    allocated_storage: int = 20
-    max_allocated_storage: int = 50
-    multi_az: bool = False
-    deletion_protection: bool = False
-    backup_retention_days: int = 7
-    final_snapshot: bool = False
-    engine_version: str = "18"
-    name: str = "jobapptracker"
+    allocated_storage: int = Field(default=20, ge=20)
+    max_allocated_storage: int = Field(default=50, ge=0)
+    multi_az: StackBool = False
+    deletion_protection: StackBool = False
+    backup_retention_days: int = Field(default=7, ge=1)
+    final_snapshot: StackBool = False
+
+    @field_validator("instance_class")
+    @classmethod
+    def _db_class(cls, instance_class: str) -> str:
+        if not instance_class.startswith("db."):
+            raise _problem(f"{PROJECT}:database.instanceClass must start with db.")
+        return instance_class
+
+    @field_validator("max_allocated_storage")
+    @classmethod
+    def _room_to_grow(cls, max_allocated: int, info: ValidationInfo) -> int:
+        # 0 turns storage autoscaling off.
+        if max_allocated and max_allocated < info.data.get("allocated_storage", 0):
+            raise _problem(f"{PROJECT}:database.maxAllocatedStorage must be >= allocatedStorage")
+        return max_allocated
 
 
-@dataclass(frozen=True)
-class DomainConfig:
+class DomainConfig(_Section):
     name: str
     hosted_zone_id: str | None = None
     # An issued ACM certificate in us-east-1 for ``name`` (ECS: CloudFront serves the domain).
     certificate_arn: str | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        if not name:
+            raise _problem(f"{PROJECT}:domain.name is required when domain is set")
+        return name
 
-@dataclass(frozen=True)
-class EmailConfig:
-    provider: str = "resend"
+
+class EmailConfig(_Section):
+    provider: EmailProvider = "resend"
     from_email: str | None = None
     gmail_user: str | None = None
 
 
-@dataclass(frozen=True)
-class AlarmsConfig:
-    enabled: bool = True
+class AlarmsConfig(_Section):
+    enabled: StackBool = True
     email: str | None = None
 
 
-@dataclass(frozen=True)
-class WafConfig:
-    enabled: bool = False
-    rate_limit: int = 1000
+class WafConfig(_Section):
+    enabled: StackBool = False
+    rate_limit: int = Field(default=1000, ge=10)
 
 
-@dataclass(frozen=True)
-class RegistryConfig:
-    keep_tagged_images: int = 20
-    untagged_expiry_days: int = 7
+class RegistryConfig(_Section):
+    keep_tagged_images: int = Field(default=20, ge=1)
+    untagged_expiry_days: int = Field(default=7, ge=1)
 
 
-@dataclass(frozen=True)
-class UploadsConfig:
-    max_bytes: int = 10 * 1024 * 1024
-    noncurrent_version_days: int = 30
-    abort_multipart_days: int = 1
-    access_log_days: int = 90
+class UploadsConfig(_Section):
+    # The API refuses to start in production above MAX_PRODUCTION_UPLOAD_BYTES
+    # (app/core/settings.py): refuse it here, at plan time, too.
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=MAX_PRODUCTION_UPLOAD_BYTES)
+    noncurrent_version_days: int = Field(default=30, ge=1)
+    abort_multipart_days: int = Field(default=1, ge=1)
+    access_log_days: int = Field(default=90, ge=1)
 
 
-@dataclass(frozen=True)
-class StackConfig:
+# Why a required key is required, told beside "is required".
+_REQUIRED_BECAUSE = {
+    "domain.name": " when domain is set",
+    "rateLimiterFailClosed": " (true or false): the stack states it explicitly",
+    "emailVerificationEnabled": " (true or false): the stack states it explicitly",
+}
+
+
+class StackConfig(_Section):
+    """The whole stack. Fields are validated in declaration order, so a check across settings
+    sits on the later field and reads the earlier ones from ``info.data`` (an earlier field that
+    failed its own check is absent there, and its problem is already listed)."""
+
     stack: str
     region: str
-    environment: str
-    owner: str
-    compute: str
-    frontend_url: str
-    domain: DomainConfig | None
-    api_url_override: str | None
-    email: EmailConfig
-    network: NetworkConfig
-    service: ServiceConfig
-    database: DatabaseConfig
-    alarms: AlarmsConfig
-    waf: WafConfig
-    registry: RegistryConfig = field(default_factory=RegistryConfig)
-    uploads: UploadsConfig = field(default_factory=UploadsConfig)
+    environment: Environment
+    owner: str = Field(default="", validate_default=True)
+    # ECS by default: App Runner stopped taking new customers on 2026-04-30, so a stack that does
+    # not name its compute gets the one every account can use.
+    compute: Compute = "ecs"
+    frontend_url: str = Field(default="", validate_default=True)
+    domain: Annotated[DomainConfig | None, BeforeValidator(_absent_if_empty)] = None
+    api_url_override: str | None = Field(default=None, alias="apiUrl", validate_default=True)
+    email: EmailConfig = Field(default_factory=EmailConfig, validate_default=True)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig, validate_default=True)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    waf: WafConfig = Field(default_factory=WafConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    uploads: UploadsConfig = Field(default_factory=UploadsConfig)
     maintenance_schedule: str = "cron(17 3 * * ? *)"
-    log_retention_days: int = 30
+    log_retention_days: int = Field(default=30, ge=1)
     image_tag: str | None = None
     # PASSWORD_MAX_AGE_DAYS for the API and the maintenance Lambda; None leaves the app's default.
-    password_max_age_days: int | None = None
+    password_max_age_days: int | None = Field(default=None, ge=0)
     # RATE_LIMITER_FAIL_CLOSED and EMAIL_VERIFICATION_ENABLED: every stack states both.
-    rate_limiter_fail_closed: bool = True
-    email_verification_enabled: bool = True
+    rate_limiter_fail_closed: StackBool
+    email_verification_enabled: StackBool
     # ARN of the managed policy every role the program creates carries as its permissions
     # boundary (infra/ci_access creates it; the CI deploy roles may create roles only with it).
-    permissions_boundary_arn: str | None = None
+    permissions_boundary_arn: Annotated[str | None, BeforeValidator(_absent_if_empty)] = None
     # Reserved concurrency for db-admin: an explicit opt-in. Unset by default because a new
     # account's concurrency quota is 10 and Lambda keeps 10 unreserved, so any reservation there
     # fails; migrations are serialised by the database's advisory lock, not by this.
-    db_admin_reserved_concurrency: int | None = None
+    db_admin_reserved_concurrency: int | None = Field(default=None, ge=1)
+
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _owned(cls, owner: object) -> object:
+        if not owner:
+            raise _problem(f"{PROJECT}:owner is required (the owner tag on every resource)")
+        return owner
+
+    @field_validator("frontend_url", mode="before")
+    @classmethod
+    def _frontend_https(cls, url: object) -> object:
+        if not str(url or "").startswith("https://"):
+            raise _problem(f"{PROJECT}:frontendUrl must be an https:// URL (got {url or ''!r})")
+        return url
+
+    @field_validator("domain")
+    @classmethod
+    def _edge_certificate(cls, domain: DomainConfig | None, info: ValidationInfo) -> Any:
+        if domain is not None and info.data.get("compute") == "ecs":
+            problems = _edge_certificate_problems(domain)
+            if problems:
+                raise _problem(problems[0])
+        return domain
+
+    @field_validator("api_url_override")
+    @classmethod
+    def _api_url(cls, api_url: str | None, info: ValidationInfo) -> str | None:
+        if api_url and not api_url.startswith("https://"):
+            raise _problem(f"{PROJECT}:apiUrl must be an https:// URL (got {api_url!r})")
+        if info.data.get("domain") is None and not api_url and info.data.get("compute") != "ecs":
+            raise _problem(
+                f"set {PROJECT}:domain.name (the API's custom domain, on the frontend's site so "
+                f"the refresh cookie stays first-party) or {PROJECT}:apiUrl (the public URL of "
+                "the API when a proxy you run in front of it serves it)"
+            )
+        return api_url
+
+    @field_validator("email")
+    @classmethod
+    def _sender(cls, email: EmailConfig) -> EmailConfig:
+        if email.provider in ("resend", "ses") and not email.from_email:
+            raise _problem(f"{PROJECT}:email.fromEmail is required for provider {email.provider}")
+        if email.provider == "gmail" and not email.gmail_user:
+            raise _problem(f"{PROJECT}:email.gmailUser is required for provider gmail")
+        return email
+
+    @field_validator("service")
+    @classmethod
+    def _size_the_compute_accepts(cls, service: ServiceConfig, info: ValidationInfo) -> Any:
+        compute = info.data.get("compute", "ecs")
+        sizes = CPU_MEMORY_MIB[compute]
+        if service.cpu not in sizes:
+            raise _problem(
+                f"{PROJECT}:service.cpu must be one of {tuple(sizes)} on {compute} "
+                f"(got {service.cpu})"
+            )
+        allowed = sizes[service.cpu]
+        if service.memory not in allowed:
+            raise _problem(
+                f"{PROJECT}:service.memory with cpu {service.cpu} on {compute} must be one of "
+                f"{allowed[0]}..{allowed[-1]} MiB {allowed} (got {service.memory})"
+            )
+        return service
+
+    @field_validator("permissions_boundary_arn")
+    @classmethod
+    def _managed_policy(cls, arn: str | None) -> str | None:
+        if arn is not None and not _POLICY_ARN.match(arn):
+            raise _problem(
+                f"{PROJECT}:permissionsBoundaryArn must be an IAM managed policy ARN "
+                f"(arn:aws:iam::<account>:policy/<name>; got {arn!r})"
+            )
+        return arn
+
+    @model_validator(mode="after")
+    def _reachable_without_nat(self) -> StackConfig:
+        # Runs only when every field passed: the dependencies follow from the whole config.
+        if self.network.egress == "endpoints":
+            gaps = endpoint_gaps(self)
+            if gaps:
+                raise _problem(
+                    f"{PROJECT}:network.egress=endpoints is refused: "
+                    + "; ".join(
+                        f"{g.name} (used by {g.used_by}) has no VPC endpoint: {g.reference}"
+                        for g in gaps
+                    )
+                    + ". Use egress: nat."
+                )
+        return self
 
     @property
     def prefix(self) -> str:
@@ -195,9 +390,6 @@ class StackConfig:
     @property
     def tags(self) -> dict[str, str]:
         return {"project": PROJECT, "stack": self.stack, "owner": self.owner}
-
-    def with_image(self, tag: str | None) -> StackConfig:
-        return replace(self, image_tag=tag)
 
 
 # ----- egress: which dependency has a VPC endpoint --------------------------------------------
@@ -289,260 +481,56 @@ def endpoint_gaps(cfg: StackConfig) -> list[EgressDependency]:
 
 # ----- reading ---------------------------------------------------------------------------------
 
+# The stack file's keys, from the declaration (``stack`` and ``region`` come from Pulumi itself).
+KEYS = tuple(
+    field.alias or name
+    for name, field in StackConfig.model_fields.items()
+    if name not in ("stack", "region")
+)
 
-def _camel(d: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(d or {})
+
+def _describe(error: ErrorDetails) -> str:
+    """One problem, in the stack file's words: ``jobapptracker:<camelCase path> ...``."""
+    if error["type"] == _PROBLEM:
+        return str(error.get("ctx", {})["problem"])
+    where = ".".join(str(part) for part in error["loc"])
+    key = f"{PROJECT}:{where}"
+    got = error.get("input")
+    ctx = error.get("ctx", {})
+    match error["type"]:
+        case "missing":
+            return f"{key} is required{_REQUIRED_BECAUSE.get(where, '')}"
+        case "int_type" | "int_parsing" | "int_from_float":
+            return f"{key} must be an integer (got {got!r})"
+        case "greater_than_equal":
+            return f"{key} must be at least {ctx['ge']} (got {got})"
+        case "less_than_equal":
+            return f"{key} must be at most {ctx['le']} (got {got})"
+        case "literal_error":
+            return f"{key} must be one of {ctx['expected']} (got {got!r})"
+        case "true_or_false":
+            return f"{key} must be true or false (got {got!r})"
+        case "model_type" | "model_attributes_type" | "dict_type":
+            return f"{key} must be an object (got {got!r})"
+        case _:
+            return f"{key}: {error['msg']} (got {got!r})"
 
 
 def from_mapping(
     values: Mapping[str, Any], *, stack: str, region: str, image_tag: str | None = None
 ) -> StackConfig:
     """Build and validate the typed config from ``{key: value}`` (keys without the project
-    namespace, objects as dicts)."""
-    problems: list[str] = []
-
-    def obj(key: str) -> dict[str, Any]:
-        v = values.get(key)
-        if v is None:
-            return {}
-        if not isinstance(v, Mapping):
-            problems.append(f"{PROJECT}:{key} must be an object")
-            return {}
-        return _camel(v)
-
-    def choice(value: Any, allowed: tuple, key: str) -> Any:
-        if value not in allowed:
-            problems.append(f"{key} must be one of {', '.join(map(str, allowed))} (got {value!r})")
-        return value
-
-    def integer(
-        d: Mapping, key: str, default: int, where: str, minimum: int = 0, maximum: int | None = None
-    ) -> int:
-        v = d.get(key, default)
-        try:
-            n = int(v)
-        except (TypeError, ValueError):
-            problems.append(f"{where}.{key} must be an integer (got {v!r})")
-            return default
-        if n < minimum:
-            problems.append(f"{where}.{key} must be at least {minimum} (got {n})")
-        if maximum is not None and n > maximum:
-            problems.append(f"{where}.{key} must be at most {maximum} (got {n})")
-        return n
-
-    def boolean(d: Mapping, key: str, default: bool, where: str) -> bool:
-        v = d.get(key, default)
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, str) and v.lower() in ("true", "false"):
-            return v.lower() == "true"
-        problems.append(f"{where}.{key} must be true or false (got {v!r})")
-        return default
-
-    environment = choice(values.get("environment"), ENVIRONMENTS, f"{PROJECT}:environment")
-    owner = values.get("owner") or ""
-    if not owner:
-        problems.append(f"{PROJECT}:owner is required (the owner tag on every resource)")
-    # ECS by default: App Runner stopped taking new customers on 2026-04-30, so a stack that does
-    # not name its compute gets the one every account can use.
-    compute = choice(values.get("compute", "ecs"), COMPUTE_MODES, f"{PROJECT}:compute")
-    frontend_url = values.get("frontendUrl") or ""
-    if not str(frontend_url).startswith("https://"):
-        problems.append(f"{PROJECT}:frontendUrl must be an https:// URL (got {frontend_url!r})")
-
-    d = obj("domain")
-    domain = None
-    if d:
-        if not d.get("name"):
-            problems.append(f"{PROJECT}:domain.name is required when domain is set")
-        else:
-            domain = DomainConfig(
-                name=str(d["name"]),
-                hosted_zone_id=d.get("hostedZoneId"),
-                certificate_arn=d.get("certificateArn"),
-            )
-    api_url = values.get("apiUrl")
-    if domain is not None and compute == "ecs":
-        problems.extend(_edge_certificate_problems(domain))
-    if domain is None and not api_url and compute != "ecs":
-        problems.append(
-            f"set {PROJECT}:domain.name (the API's custom domain, on the frontend's site so the "
-            f"refresh cookie stays first-party) or {PROJECT}:apiUrl (the public URL of the API "
-            "when a proxy you run in front of it serves it)"
-        )
-    if api_url and not str(api_url).startswith("https://"):
-        problems.append(f"{PROJECT}:apiUrl must be an https:// URL (got {api_url!r})")
-
-    e = obj("email")
-    email = EmailConfig(
-        provider=choice(e.get("provider", "resend"), EMAIL_PROVIDERS, f"{PROJECT}:email.provider"),
-        from_email=e.get("fromEmail"),
-        gmail_user=e.get("gmailUser"),
-    )
-    if email.provider in ("resend", "ses") and not email.from_email:
-        problems.append(f"{PROJECT}:email.fromEmail is required for provider {email.provider}")
-    if email.provider == "gmail" and not email.gmail_user:
-        problems.append(f"{PROJECT}:email.gmailUser is required for provider gmail")
-
-    n = obj("network")
-    network = NetworkConfig(
-        cidr=str(n.get("cidr", "10.40.0.0/16")),
-        az_count=integer(n, "azCount", 2, f"{PROJECT}:network", minimum=2),
-        egress=choice(n.get("egress", "nat"), EGRESS_MODES, f"{PROJECT}:network.egress"),
-        nat_gateways=choice(
-            n.get("natGateways", "single"), NAT_LAYOUTS, f"{PROJECT}:network.natGateways"
-        ),
-    )
+    namespace, objects as dicts); ``image_tag``, when given, replaces the stack's ``imageTag``."""
+    data = {
+        **values,
+        "stack": stack,
+        "region": region,
+        "imageTag": image_tag if image_tag is not None else (values.get("imageTag") or None),
+    }
     try:
-        net = ipaddress.ip_network(network.cidr)
-        if net.prefixlen > 20:
-            problems.append(f"{PROJECT}:network.cidr must be /20 or larger (got {network.cidr})")
-    except ValueError:
-        problems.append(f"{PROJECT}:network.cidr is not a CIDR block (got {network.cidr!r})")
-    if network.az_count > 3:
-        problems.append(f"{PROJECT}:network.azCount must be 2 or 3 (got {network.az_count})")
-
-    s = obj("service")
-    service = ServiceConfig(
-        cpu=integer(s, "cpu", 1024, f"{PROJECT}:service"),
-        memory=integer(s, "memory", 2048, f"{PROJECT}:service"),
-        min_instances=integer(s, "minInstances", 1, f"{PROJECT}:service", minimum=1),
-        max_instances=integer(s, "maxInstances", 2, f"{PROJECT}:service", minimum=1),
-        max_concurrency=integer(s, "maxConcurrency", 40, f"{PROJECT}:service", minimum=1),
-        workers=integer(s, "workers", 2, f"{PROJECT}:service", minimum=1),
-        threads=integer(s, "threads", 4, f"{PROJECT}:service", minimum=1),
-    )
-    sizes = CPU_MEMORY_MIB.get(compute, CPU_MEMORY_MIB["ecs"])
-    if service.cpu not in sizes:
-        problems.append(
-            f"{PROJECT}:service.cpu must be one of {tuple(sizes)} on {compute} (got {service.cpu})"
-        )
-    elif service.memory not in sizes[service.cpu]:
-        allowed = sizes[service.cpu]
-        problems.append(
-            f"{PROJECT}:service.memory with cpu {service.cpu} on {compute} must be one of "
-            f"{allowed[0]}..{allowed[-1]} MiB {allowed} (got {service.memory})"
-        )
-    if service.max_instances < service.min_instances:
-        problems.append(f"{PROJECT}:service.maxInstances must be >= minInstances")
-
-    b = obj("database")
-    database = DatabaseConfig(
-        instance_class=str(b.get("instanceClass", "db.t4g.micro")),
-        allocated_storage=integer(b, "allocatedStorage", 20, f"{PROJECT}:database", minimum=20),
-        max_allocated_storage=integer(b, "maxAllocatedStorage", 50, f"{PROJECT}:database"),
-        multi_az=boolean(b, "multiAz", False, f"{PROJECT}:database"),
-        deletion_protection=boolean(b, "deletionProtection", False, f"{PROJECT}:database"),
-        backup_retention_days=integer(
-            b, "backupRetentionDays", 7, f"{PROJECT}:database", minimum=1
-        ),
-        final_snapshot=boolean(b, "finalSnapshot", False, f"{PROJECT}:database"),
-    )
-    if not database.instance_class.startswith("db."):
-        problems.append(f"{PROJECT}:database.instanceClass must start with db.")
-    if database.max_allocated_storage and database.max_allocated_storage < (
-        database.allocated_storage
-    ):
-        problems.append(f"{PROJECT}:database.maxAllocatedStorage must be >= allocatedStorage")
-
-    a = obj("alarms")
-    alarms = AlarmsConfig(
-        enabled=boolean(a, "enabled", True, f"{PROJECT}:alarms"), email=a.get("email")
-    )
-    w = obj("waf")
-    waf = WafConfig(
-        enabled=boolean(w, "enabled", False, f"{PROJECT}:waf"),
-        rate_limit=integer(w, "rateLimit", 1000, f"{PROJECT}:waf", minimum=10),
-    )
-
-    r = obj("registry")
-    registry = RegistryConfig(
-        keep_tagged_images=integer(r, "keepTaggedImages", 20, f"{PROJECT}:registry", minimum=1),
-        untagged_expiry_days=integer(r, "untaggedExpiryDays", 7, f"{PROJECT}:registry", minimum=1),
-    )
-    u = obj("uploads")
-    uploads = UploadsConfig(
-        # The API refuses to start in production above this (app/core/settings.py).
-        max_bytes=integer(
-            u,
-            "maxBytes",
-            10 * 1024 * 1024,
-            f"{PROJECT}:uploads",
-            minimum=1,
-            maximum=MAX_PRODUCTION_UPLOAD_BYTES,
-        ),
-        noncurrent_version_days=integer(
-            u, "noncurrentVersionDays", 30, f"{PROJECT}:uploads", minimum=1
-        ),
-        abort_multipart_days=integer(u, "abortMultipartDays", 1, f"{PROJECT}:uploads", minimum=1),
-        access_log_days=integer(u, "accessLogDays", 90, f"{PROJECT}:uploads", minimum=1),
-    )
-
-    explicit: dict[str, bool] = {}
-    for key in ("rateLimiterFailClosed", "emailVerificationEnabled"):
-        if values.get(key) is None:
-            problems.append(
-                f"{PROJECT}:{key} is required (true or false): the stack states it explicitly"
-            )
-        explicit[key] = boolean(values, key, True, PROJECT)
-
-    password_max_age_days = None
-    if values.get("passwordMaxAgeDays") is not None:
-        password_max_age_days = integer(values, "passwordMaxAgeDays", 0, PROJECT, minimum=0)
-
-    boundary = values.get("permissionsBoundaryArn") or None
-    if boundary is not None and not _POLICY_ARN.match(str(boundary)):
-        problems.append(
-            f"{PROJECT}:permissionsBoundaryArn must be an IAM managed policy ARN "
-            f"(arn:aws:iam::<account>:policy/<name>; got {boundary!r})"
-        )
-
-    db_admin_reserved_concurrency = None
-    if values.get("dbAdminReservedConcurrency") is not None:
-        db_admin_reserved_concurrency = integer(
-            values, "dbAdminReservedConcurrency", 1, PROJECT, minimum=1
-        )
-
-    cfg = StackConfig(
-        stack=stack,
-        region=region,
-        environment=environment,
-        owner=str(owner),
-        compute=compute,
-        frontend_url=str(frontend_url),
-        domain=domain,
-        api_url_override=api_url,
-        email=email,
-        network=network,
-        service=service,
-        database=database,
-        alarms=alarms,
-        waf=waf,
-        registry=registry,
-        uploads=uploads,
-        maintenance_schedule=str(values.get("maintenanceSchedule", "cron(17 3 * * ? *)")),
-        log_retention_days=integer(values, "logRetentionDays", 30, PROJECT, minimum=1),
-        image_tag=image_tag if image_tag is not None else (values.get("imageTag") or None),
-        password_max_age_days=password_max_age_days,
-        rate_limiter_fail_closed=explicit["rateLimiterFailClosed"],
-        email_verification_enabled=explicit["emailVerificationEnabled"],
-        permissions_boundary_arn=str(boundary) if boundary else None,
-        db_admin_reserved_concurrency=db_admin_reserved_concurrency,
-    )
-    if network.egress == "endpoints" and not problems:
-        gaps = endpoint_gaps(cfg)
-        if gaps:
-            problems.append(
-                f"{PROJECT}:network.egress=endpoints is refused: "
-                + "; ".join(
-                    f"{g.name} (used by {g.used_by}) has no VPC endpoint: {g.reference}"
-                    for g in gaps
-                )
-                + ". Use egress: nat."
-            )
-    if problems:
-        raise ConfigError(problems)
-    return cfg
+        return StackConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError([_describe(error) for error in e.errors()]) from None
 
 
 def _edge_certificate_problems(domain: DomainConfig) -> list[str]:
@@ -573,14 +561,6 @@ def required_secret_keys(cfg: StackConfig) -> list[str]:
     if cfg.email.provider == "gmail":
         keys.append("gmailAppPassword")
     return keys
-
-
-KEYS = (
-    "environment owner compute frontendUrl domain apiUrl email network service database alarms "
-    "waf registry uploads maintenanceSchedule logRetentionDays passwordMaxAgeDays imageTag "
-    "rateLimiterFailClosed emailVerificationEnabled permissionsBoundaryArn "
-    "dbAdminReservedConcurrency"
-).split()
 
 
 def load() -> StackConfig:
