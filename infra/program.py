@@ -8,6 +8,8 @@ database-using Lambdas to the new image.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pulumi
 import pulumi_aws as aws
 
@@ -15,12 +17,17 @@ from . import iam, tags
 from .components.database import Database
 from .components.jobs import Jobs
 from .components.network import Network
-from .components.observability import Observability
-from .components.registry import Registry
-from .components.scanning import Scanning
+from .components.observability import (
+    Observability,
+    ObservabilityArgs,
+    WatchedAppRunner,
+    WatchedDatabase,
+)
+from .components.registry import Registry, RegistryArgs
+from .components.scanning import Scanning, ScanningArgs
 from .components.secrets import Secrets
 from .components.service import AppRunnerService, EcsService
-from .components.storage import Storage
+from .components.storage import Storage, StorageArgs
 from .config import StackConfig
 
 
@@ -35,16 +42,35 @@ def build(cfg: StackConfig) -> dict[str, object]:
     partition = aws.get_partition().partition
 
     network = Network("network", cfg)
-    registry = Registry("registry", cfg, account=account, partition=partition)
+    registry = Registry(
+        "registry",
+        RegistryArgs(cfg.prefix, cfg.region, account, partition, retention=cfg.registry),
+    )
     secrets = Secrets("secrets", cfg)
     database = Database("database", cfg, network, secrets)
-    storage = Storage("uploads", cfg, account=account)
-    scanning = Scanning("scanning", cfg, storage, account)
-    storage.gate_reads(scanning.role)
-    observability = (
-        Observability("observability", cfg, database, account=account, partition=partition)
-        if cfg.alarms.enabled
-        else None
+    # The bucket policy exempts GuardDuty's role, and that role's policy names the bucket: the
+    # storage takes the role's ARN as a deferred output, resolved once scanning has created it
+    # (Pulumi's deferredOutput:
+    # https://www.pulumi.com/docs/reference/pkg/nodejs/pulumi/pulumi/functions/deferredOutput.html).
+    scanner_role_arn: pulumi.Output[str]
+    scanner_role_arn, resolve_scanner_role_arn = pulumi.deferred_output()
+    storage = Storage(
+        "uploads",
+        StorageArgs(cfg.uploads, cfg.frontend_url, account, scanner_role_arn=scanner_role_arn),
+    )
+    scanning = Scanning(
+        "scanning",
+        ScanningArgs(cfg.prefix, cfg.region, account, storage.name, storage.arn),
+    )
+    resolve_scanner_role_arn(scanning.role.arn)
+    watched = ObservabilityArgs(
+        cfg.prefix,
+        cfg.alarms,
+        account,
+        partition,
+        WatchedDatabase(
+            database.identifier, database.max_connections, cfg.database.allocated_storage
+        ),
     )
 
     outputs: dict[str, object] = {
@@ -94,15 +120,16 @@ def build(cfg: StackConfig) -> dict[str, object]:
         )
         if isinstance(service, AppRunnerService) and service.validation_records is not None:
             outputs["customDomainValidationRecords"] = service.validation_records
-        if observability is not None:
-            observability.watch_queues(
-                {"async-failures": jobs.failures, "events-dlq": jobs.events_dlq}
-            )
-            if isinstance(service, AppRunnerService):
-                observability.watch_apprunner(service.service_name, service.service_id)
-            elif service.distribution is not None:
-                observability.watch_cloudfront(service.distribution)
-    if observability is not None:
+        watched = replace(
+            watched,
+            queues={"async-failures": jobs.failures, "events-dlq": jobs.events_dlq},
+            apprunner=WatchedAppRunner(service.service_name, service.service_id)
+            if isinstance(service, AppRunnerService)
+            else None,
+            distribution=service.distribution if isinstance(service, EcsService) else None,
+        )
+    if cfg.alarms.enabled:
+        observability = Observability("observability", watched)
         outputs["alarmTopicArn"] = observability.topic.arn
     for key, value in outputs.items():
         pulumi.export(key, value)

@@ -115,12 +115,12 @@ PREVIEW_READ_ACTIONS = (
 )
 
 
-def oidc_provider_arn(account: str) -> str:
-    return f"arn:aws:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}"
+def oidc_provider_arn(partition: str, account: str) -> str:
+    return f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}"
 
 
-def boundary_arn(account: str) -> str:
-    return f"arn:aws:iam::{account}:policy/{BOUNDARY_NAME}"
+def boundary_arn(partition: str, account: str) -> str:
+    return f"arn:{partition}:iam::{account}:policy/{BOUNDARY_NAME}"
 
 
 def preview_role_name() -> str:
@@ -156,8 +156,10 @@ def github_trust(provider_arn: str, subject: str) -> str:
     return json.dumps({"Version": VERSION, "Statement": [st]})
 
 
-def _state_statements(bucket: str, key_arn: str, *, write: bool) -> list[dict[str, Any]]:
-    bucket_arn = f"arn:aws:s3:::{bucket}"
+def _state_statements(
+    partition: str, bucket: str, key_arn: str, *, write: bool
+) -> list[dict[str, Any]]:
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"
     out = [
         statement("StateList", ["s3:GetBucketLocation", "s3:ListBucket"], bucket_arn),
         statement("StateRead", ["s3:GetObject"], f"{bucket_arn}/*"),
@@ -184,32 +186,40 @@ def _state_statements(bucket: str, key_arn: str, *, write: bool) -> list[dict[st
     return out
 
 
-def preview_policy(bucket: str, key_arn: str) -> str:
+def preview_policy(partition: str, bucket: str, key_arn: str) -> str:
     sts = [
-        *_state_statements(bucket, key_arn, write=False),
+        *_state_statements(partition, bucket, key_arn, write=False),
         statement("PreviewReads", list(PREVIEW_READ_ACTIONS), "*"),
     ]
     return json.dumps({"Version": VERSION, "Statement": sts})
 
 
-def _account_resources(account: str) -> list[str]:
+def _account_resources(partition: str, account: str) -> list[str]:
     # Regional and global resources of this account; S3 and Route 53 ARNs carry no account.
-    return [f"arn:aws:*:*:{account}:*", "arn:aws:s3:::*", "arn:aws:route53:::*"]
+    return [
+        f"arn:{partition}:*:*:{account}:*",
+        f"arn:{partition}:s3:::*",
+        f"arn:{partition}:route53:::*",
+    ]
 
 
-def program_roles(account: str) -> str:
+def program_roles(partition: str, account: str) -> str:
     """Every role the program creates (under a boundary, they all live under its path)."""
-    return f"arn:aws:iam::{account}:role{PROGRAM_ROLE_PATH}*"
+    return f"arn:{partition}:iam::{account}:role{PROGRAM_ROLE_PATH}*"
 
 
-def deploy_policy(account: str, bucket: str, key_arn: str, boundary: str) -> str:
-    roles = program_roles(account)
+def service_linked_roles(partition: str, account: str) -> str:
+    return f"arn:{partition}:iam::{account}:role/aws-service-role/*"
+
+
+def deploy_policy(partition: str, account: str, bucket: str, key_arn: str, boundary: str) -> str:
+    roles = program_roles(partition, account)
     sts = [
-        *_state_statements(bucket, key_arn, write=True),
+        *_state_statements(partition, bucket, key_arn, write=True),
         statement(
             "ManageProgramResources",
             [f"{s}:*" for s in MANAGED_SERVICES],
-            _account_resources(account),
+            _account_resources(partition, account),
         ),
         statement("AccountLevel", list(ACCOUNT_LEVEL_ACTIONS), "*"),
         statement(
@@ -222,20 +232,20 @@ def deploy_policy(account: str, bucket: str, key_arn: str, boundary: str) -> str
         statement(
             "ServiceLinkedRoles",
             ["iam:CreateServiceLinkedRole"],
-            f"arn:aws:iam::{account}:role/aws-service-role/*",
+            service_linked_roles(partition, account),
         ),
     ]
     return json.dumps({"Version": VERSION, "Statement": sts})
 
 
-def boundary_policy(account: str, boundary: str, protected_roles: list[str]) -> str:
+def boundary_policy(partition: str, account: str, boundary: str, protected_roles: list[str]) -> str:
     """The most any deploy role or any role the program creates can ever do."""
-    roles = program_roles(account)
+    roles = program_roles(partition, account)
     sts = [
         statement(
             "ProgramServices",
             [f"{s}:*" for s in MANAGED_SERVICES],
-            _account_resources(account),
+            _account_resources(partition, account),
         ),
         statement("AccountLevel", list(ACCOUNT_LEVEL_ACTIONS), "*"),
         statement(
@@ -246,7 +256,7 @@ def boundary_policy(account: str, boundary: str, protected_roles: list[str]) -> 
         statement(
             "ServiceLinkedRoles",
             ["iam:CreateServiceLinkedRole"],
-            f"arn:aws:iam::{account}:role/aws-service-role/*",
+            service_linked_roles(partition, account),
         ),
         statement(
             "NoRoleWithoutThisBoundary",
@@ -265,7 +275,7 @@ def boundary_policy(account: str, boundary: str, protected_roles: list[str]) -> 
         statement(
             "NoCiAccessEdit",
             ["iam:*"],
-            [*protected_roles, oidc_provider_arn(account)],
+            [*protected_roles, oidc_provider_arn(partition, account)],
             effect="Deny",
         ),
         statement("NoStaticCredentials", list(STATIC_CREDENTIAL_ACTIONS), "*", effect="Deny"),

@@ -16,8 +16,9 @@ MAX_SESSION_SECONDS = 3600
 def build(cfg: CiAccessConfig) -> dict[str, object]:
     """Create the CI access resources; returns the stack outputs (also exported)."""
     account = aws.get_caller_identity().account_id
-    key_arn = f"arn:aws:kms:{cfg.region}:{account}:key/{cfg.state_key_id}"
-    boundary_arn = docs.boundary_arn(account)
+    partition = aws.get_partition().partition
+    key_arn = f"arn:{partition}:kms:{cfg.region}:{account}:key/{cfg.state_key_id}"
+    boundary_arn = docs.boundary_arn(partition, account)
     tags = cfg.tags
 
     provider = aws.iam.OpenIdConnectProvider(
@@ -27,14 +28,17 @@ def build(cfg: CiAccessConfig) -> dict[str, object]:
         tags=tags,
     )
     protected = [
-        f"arn:aws:iam::{account}:role/{docs.preview_role_name()}",
-        *(f"arn:aws:iam::{account}:role/{docs.deploy_role_name(s)}" for s in cfg.deploy_stacks),
+        f"arn:{partition}:iam::{account}:role/{docs.preview_role_name()}",
+        *(
+            f"arn:{partition}:iam::{account}:role/{docs.deploy_role_name(s)}"
+            for s in cfg.deploy_stacks
+        ),
     ]
     boundary = aws.iam.Policy(
         "permissions-boundary",
         name=docs.BOUNDARY_NAME,
         description="The most a CI deploy role, or any role the program creates, may do",
-        policy=docs.boundary_policy(account, boundary_arn, protected),
+        policy=docs.boundary_policy(partition, account, boundary_arn, protected),
         tags=tags,
     )
 
@@ -48,7 +52,7 @@ def build(cfg: CiAccessConfig) -> dict[str, object]:
         max_session_duration=MAX_SESSION_SECONDS,
         inline_policies=[
             aws.iam.RoleInlinePolicyArgs(
-                name="preview", policy=docs.preview_policy(cfg.state_bucket, key_arn)
+                name="preview", policy=docs.preview_policy(partition, cfg.state_bucket, key_arn)
             )
         ],
         tags=tags,
@@ -69,7 +73,9 @@ def build(cfg: CiAccessConfig) -> dict[str, object]:
             inline_policies=[
                 aws.iam.RoleInlinePolicyArgs(
                     name="deploy",
-                    policy=docs.deploy_policy(account, cfg.state_bucket, key_arn, boundary_arn),
+                    policy=docs.deploy_policy(
+                        partition, account, cfg.state_bucket, key_arn, boundary_arn
+                    ),
                 )
             ],
             tags=tags,

@@ -9,12 +9,14 @@ alarm action on a topic encrypted with it fails
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import pulumi
 import pulumi_aws as aws
 
 from .. import iam, providers
-from ..config import PROJECT, StackConfig
-from .database import Database
+from ..config import PROJECT, AlarmsConfig
 
 TYPE = "jobapptracker:observability:Observability"
 FIVE_MINUTES = 300
@@ -40,46 +42,78 @@ def topic_key_policy(account: str, partition: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class WatchedDatabase:
+    identifier: str
+    max_connections: int
+    allocated_storage_gib: int
+
+
+@dataclass(frozen=True)
+class WatchedAppRunner:
+    service_name: pulumi.Input[str]
+    service_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    """What the alarms watch. The queues and the API exist only once an image is deployed, so the
+    program creates this component after them."""
+
+    prefix: str
+    alarms: AlarmsConfig
+    account: str
+    partition: str
+    database: WatchedDatabase
+    queues: Mapping[str, aws.sqs.Queue] = field(default_factory=dict)
+    apprunner: WatchedAppRunner | None = None
+    # ECS: the CloudFront distribution in front of the API.
+    distribution: aws.cloudfront.Distribution | None = None
+
+
 class Observability(pulumi.ComponentResource):
     def __init__(
-        self,
-        name: str,
-        cfg: StackConfig,
-        database: Database,
-        *,
-        account: str,
-        partition: str,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
-        self.cfg = cfg
+        self._prefix = args.prefix
+        self._alarm_email = args.alarms.email
         self._name = name
-        self._account = account
-        self._partition = partition
+        self._account = args.account
+        self._partition = args.partition
         child = pulumi.ResourceOptions(parent=self)
         self.topic_key = self._topic_key(f"{name}-alarms-key", child)
         self.topic = aws.sns.Topic(
             f"{name}-alarms",
-            name=f"{cfg.prefix}-alarms",
+            name=f"{args.prefix}-alarms",
             kms_master_key_id=self.topic_key.arn,
             opts=child,
         )
         # Without a subscriber the alarms still change state, but nobody is told: say so.
-        self.subscribed = bool(cfg.alarms.email)
+        self.subscribed = bool(args.alarms.email)
         if not self.subscribed:
             pulumi.log.warn(
-                f"{cfg.prefix}: the alarm topic has no subscriber (set {PROJECT}:alarms.email "
+                f"{args.prefix}: the alarm topic has no subscriber (set {PROJECT}:alarms.email "
                 "to be notified); alarms are visible in the CloudWatch console only",
                 resource=self.topic,
             )
-        if cfg.alarms.email:
+        if args.alarms.email:
             aws.sns.TopicSubscription(
                 f"{name}-alarms-email",
                 topic=self.topic.arn,
                 protocol="email",
-                endpoint=cfg.alarms.email,
+                endpoint=args.alarms.email,
                 opts=child,
             )
+        self._watch_database(args.database)
+        self._watch_queues(args.queues)
+        if args.apprunner is not None:
+            self._watch_apprunner(args.apprunner)
+        if args.distribution is not None:
+            self._watch_cloudfront(args.distribution)
+        self.register_outputs({"topicArn": self.topic.arn})
+
+    def _watch_database(self, database: WatchedDatabase) -> None:
         rds = {"DBInstanceIdentifier": database.identifier}
         self._alarm(
             "rds-cpu",
@@ -96,7 +130,7 @@ class Observability(pulumi.ComponentResource):
             "AWS/RDS",
             "FreeStorageSpace",
             rds,
-            threshold=cfg.database.allocated_storage * 1024**3 * 0.10,
+            threshold=database.allocated_storage_gib * 1024**3 * 0.10,
             comparison="LessThanThreshold",
             statistic="Minimum",
         )
@@ -110,7 +144,6 @@ class Observability(pulumi.ComponentResource):
             statistic="Maximum",
             periods=2,
         )
-        self.register_outputs({"topicArn": self.topic.arn})
 
     def _alarm(
         self,
@@ -131,7 +164,7 @@ class Observability(pulumi.ComponentResource):
         topic = topic or self.topic
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-{label}",
-            name=f"{self.cfg.prefix}-{label}",
+            name=f"{self._prefix}-{label}",
             alarm_description=description,
             namespace=namespace,
             metric_name=metric,
@@ -151,14 +184,14 @@ class Observability(pulumi.ComponentResource):
     def _topic_key(self, name: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
         return aws.kms.Key(
             name,
-            description=f"{self.cfg.prefix}: alarm topic encryption (CloudWatch may use it)",
+            description=f"{self._prefix}: alarm topic encryption (CloudWatch may use it)",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=topic_key_policy(self._account, self._partition),
             opts=opts,
         )
 
-    def watch_queues(self, queues: dict[str, aws.sqs.Queue]) -> None:
+    def _watch_queues(self, queues: Mapping[str, aws.sqs.Queue]) -> None:
         for label, queue in queues.items():
             self._alarm(
                 f"{label}-depth",
@@ -170,8 +203,8 @@ class Observability(pulumi.ComponentResource):
                 statistic="Maximum",
             )
 
-    def watch_apprunner(self, service_name, service_id) -> None:
-        dims = {"ServiceName": service_name, "ServiceID": service_id}
+    def _watch_apprunner(self, service: WatchedAppRunner) -> None:
+        dims = {"ServiceName": service.service_name, "ServiceID": service.service_id}
         self._ratio_alarm(
             "api-5xx-rate",
             "API 5xx responses above 5% of requests",
@@ -192,7 +225,7 @@ class Observability(pulumi.ComponentResource):
             periods=3,
         )
 
-    def watch_cloudfront(self, distribution: aws.cloudfront.Distribution) -> None:
+    def _watch_cloudfront(self, distribution: aws.cloudfront.Distribution) -> None:
         """CloudFront publishes its metrics in us-east-1 only, so these alarms and their topic
         live there."""
         us_east_1 = providers.us_east_1(f"{self._name}-us-east-1", parent=self)
@@ -200,7 +233,7 @@ class Observability(pulumi.ComponentResource):
         key = self._topic_key(f"{self._name}-alarms-us-east-1-key", edge)
         topic = aws.sns.Topic(
             f"{self._name}-alarms-us-east-1",
-            name=f"{self.cfg.prefix}-alarms-edge",
+            name=f"{self._prefix}-alarms-edge",
             kms_master_key_id=key.arn,
             opts=edge,
         )
@@ -215,12 +248,12 @@ class Observability(pulumi.ComponentResource):
             },
             opts=edge,
         )
-        if self.cfg.alarms.email:
+        if self._alarm_email:
             aws.sns.TopicSubscription(
                 f"{self._name}-alarms-us-east-1-email",
                 topic=topic.arn,
                 protocol="email",
-                endpoint=self.cfg.alarms.email,
+                endpoint=self._alarm_email,
                 opts=edge,
             )
         dims = {"DistributionId": distribution.id, "Region": "Global"}
@@ -264,7 +297,7 @@ class Observability(pulumi.ComponentResource):
 
         aws.cloudwatch.MetricAlarm(
             f"{self._name}-{label}",
-            name=f"{self.cfg.prefix}-{label}",
+            name=f"{self._prefix}-{label}",
             alarm_description=description,
             comparison_operator="GreaterThanThreshold",
             evaluation_periods=2,

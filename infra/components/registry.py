@@ -8,12 +8,13 @@ https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-im
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..config import StackConfig
+from ..config import RegistryConfig
 
 TYPE = "jobapptracker:registry:Registry"
 
@@ -63,21 +64,24 @@ def lifecycle_document(keep_tagged: int, untagged_days: int) -> str:
     )
 
 
+@dataclass(frozen=True)
+class RegistryArgs:
+    prefix: str  # the repository's name, and the functions allowed to pull from it
+    region: str
+    account: str
+    partition: str
+    retention: RegistryConfig
+
+
 class Registry(pulumi.ComponentResource):
     def __init__(
-        self,
-        name: str,
-        cfg: StackConfig,
-        *,
-        account: str,
-        partition: str,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.repository = aws.ecr.Repository(
             name,
-            name=cfg.prefix,
+            name=args.prefix,
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
@@ -88,14 +92,14 @@ class Registry(pulumi.ComponentResource):
             f"{name}-lifecycle",
             repository=self.repository.name,
             policy=lifecycle_document(
-                cfg.registry.keep_tagged_images, cfg.registry.untagged_expiry_days
+                args.retention.keep_tagged_images, args.retention.untagged_expiry_days
             ),
             opts=child,
         )
         self.pull_policy = aws.ecr.RepositoryPolicy(
             f"{name}-lambda-pull",
             repository=self.repository.name,
-            policy=lambda_pull_policy(partition, cfg.region, account, cfg.prefix),
+            policy=lambda_pull_policy(args.partition, args.region, args.account, args.prefix),
             opts=child,
         )
         self.url = self.repository.repository_url

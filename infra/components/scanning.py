@@ -5,12 +5,12 @@ The bucket is encrypted with SSE-S3, so the documented KMS statement does not ap
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..config import StackConfig
-from .storage import Storage
 
 TYPE = "jobapptracker:scanning:Scanning"
 SERVICE = "malware-protection-plan.guardduty.amazonaws.com"
@@ -58,35 +58,39 @@ def guardduty_role_statements(region: str, account: str, bucket_arn: str) -> lis
     ]
 
 
+@dataclass(frozen=True)
+class ScanningArgs:
+    prefix: str
+    region: str
+    account: str
+    bucket_name: pulumi.Input[str]  # the bucket the plan protects
+    bucket_arn: pulumi.Output[str]
+
+
 class Scanning(pulumi.ComponentResource):
     def __init__(
-        self,
-        name: str,
-        cfg: StackConfig,
-        storage: Storage,
-        account_id: str,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: ScanningArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(
             f"{name}-guardduty-role",
-            description=f"{cfg.prefix}: GuardDuty Malware Protection for S3 on the uploads bucket",
+            description=f"{args.prefix}: GuardDuty Malware Protection for S3 on the uploads bucket",
             assume_role_policy=iam.assume_role(SERVICE),
             opts=child,
         )
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-guardduty-policy",
             role=self.role.id,
-            policy=storage.arn.apply(
-                lambda arn: iam.document(*guardduty_role_statements(cfg.region, account_id, arn))
+            policy=args.bucket_arn.apply(
+                lambda arn: iam.document(*guardduty_role_statements(args.region, args.account, arn))
             ),
             opts=child,
         )
         self.plan = aws.guardduty.MalwareProtectionPlan(
             f"{name}-plan",
             role=self.role.arn,
-            protected_resource={"s3_bucket": {"bucket_name": storage.name}},
+            protected_resource={"s3_bucket": {"bucket_name": args.bucket_name}},
             actions=[{"taggings": [{"status": "ENABLED"}]}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )

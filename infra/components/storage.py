@@ -10,11 +10,12 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-loggi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from ..config import StackConfig
+from ..config import UploadsConfig
 
 TYPE = "jobapptracker:storage:Storage"
 SCAN_TAG = "GuardDutyMalwareScanStatus"
@@ -112,17 +113,23 @@ def bucket_policy(bucket_arn: str, guardduty_role_arn: str) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class StorageArgs:
+    uploads: UploadsConfig  # the lifecycle's ages
+    frontend_url: str  # the one origin CORS admits
+    account: str  # S3's logging service may write the access logs for this account only
+    # The GuardDuty plan's role, exempt from the scan-tag gate. The scanning component creates it
+    # from this bucket, so the program hands over a deferred output it resolves afterwards.
+    scanner_role_arn: pulumi.Input[str]
+
+
 class Storage(pulumi.ComponentResource):
     def __init__(
-        self,
-        name: str,
-        cfg: StackConfig,
-        *,
-        account: str,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
         self._name = name
+        uploads = args.uploads
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=child)
         bucket_child = pulumi.ResourceOptions(parent=self)
@@ -167,7 +174,7 @@ class Storage(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {"prefix": ""},
                     "abort_incomplete_multipart_upload": {
-                        "days_after_initiation": cfg.uploads.abort_multipart_days
+                        "days_after_initiation": uploads.abort_multipart_days
                     },
                 },
                 {
@@ -175,7 +182,7 @@ class Storage(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {"prefix": ""},
                     "noncurrent_version_expiration": {
-                        "noncurrent_days": cfg.uploads.noncurrent_version_days
+                        "noncurrent_days": uploads.noncurrent_version_days
                     },
                     "expiration": {"expired_object_delete_marker": True},
                 },
@@ -187,7 +194,7 @@ class Storage(pulumi.ComponentResource):
             bucket=self.bucket.id,
             cors_rules=[
                 {
-                    "allowed_origins": [cfg.frontend_url],
+                    "allowed_origins": [args.frontend_url],
                     "allowed_methods": ["GET", "HEAD", "POST"],
                     "allowed_headers": ["content-type", "content-md5"],
                     "expose_headers": ["ETag"],
@@ -198,11 +205,11 @@ class Storage(pulumi.ComponentResource):
         )
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
-        self._access_logs(cfg, account)
-        self.policy: aws.s3.BucketPolicy | None = None
+        self._access_logs(uploads.access_log_days, args.account)
+        self.policy = self._gate_reads(args.scanner_role_arn)
         self.register_outputs({"bucket": self.name, "arn": self.arn})
 
-    def _access_logs(self, cfg: StackConfig, account: str) -> None:
+    def _access_logs(self, retention_days: int, account: str) -> None:
         child = pulumi.ResourceOptions(parent=self)
         logs = aws.s3.Bucket("access-logs", force_destroy=False, opts=child)
         self.logs_bucket = logs
@@ -241,7 +248,7 @@ class Storage(pulumi.ComponentResource):
                     "id": "expire-access-logs",
                     "status": "Enabled",
                     "filter": {"prefix": ""},
-                    "expiration": {"days": cfg.uploads.access_log_days},
+                    "expiration": {"days": retention_days},
                     "noncurrent_version_expiration": {"noncurrent_days": 1},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 }
@@ -264,15 +271,13 @@ class Storage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
-    def gate_reads(self, guardduty_role: aws.iam.Role) -> aws.s3.BucketPolicy:
-        """The bucket policy; it needs the GuardDuty plan's role, which the scanning component
-        owns."""
-        self.policy = aws.s3.BucketPolicy(
+    def _gate_reads(self, scanner_role_arn: pulumi.Input[str]) -> aws.s3.BucketPolicy:
+        """The bucket policy: TLS only, reads gated on the scan tag, the tag GuardDuty's alone."""
+        return aws.s3.BucketPolicy(
             f"{self._name}-policy",
             bucket=self.bucket.id,
-            policy=pulumi.Output.all(self.bucket.arn, guardduty_role.arn).apply(
+            policy=pulumi.Output.all(self.bucket.arn, scanner_role_arn).apply(
                 lambda a: json.dumps(bucket_policy(a[0], a[1]))
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access]),
         )
-        return self.policy

@@ -356,3 +356,28 @@ def test_the_packs_oidc_rule_passes_the_ci_access_roles(ci):
     rule = next(r for r in ALL_RULES if r.name == "iam-oidc-trust-pinned-subject")
     for r in ci.of_type("aws:iam/role:Role"):
         assert list(rule.check(r["type"], r["props"], {})) == [], r["name"]
+
+
+def _arns(value: object) -> list[str]:
+    """Every ARN inside a resource's props, JSON policy documents included."""
+    return re.findall(r"arn:[a-z-]+:[a-z0-9-]*:[^\"',\s\]]*", str(value))
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_every_arn_is_in_the_partition_of_the_accounts_region(tmp_path, region, partition):
+    text = (Path(ci_config.__file__).with_name("Pulumi.shared.yaml")).read_text()
+    (tmp_path / "Pulumi.other.yaml").write_text(
+        text.replace("aws:region: eu-west-1", f"aws:region: {region}")
+    )
+    resources = capture_stack("other", project_dir=tmp_path)
+    arns = [a for r in resources for a in _arns(r["props"])]
+    assert len(arns) > 20, "the roles, their trust and their policies name resources by ARN"
+    assert {a.split(":")[1] for a in arns} == {partition}
+    boundary = next(r for r in resources if r["type"] == "aws:iam/policy:Policy")["props"]
+    assert boundary["arn"].startswith(f"arn:{partition}:iam::")
+    state_key = f"arn:{partition}:kms:{region}:{ACCOUNT}:key/"
+    for role in (r for r in resources if r["type"] == "aws:iam/role:Role"):
+        (inline,) = role["props"]["inlinePolicies"]
+        assert state_key in inline["policy"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra import config as cfgmod
-from infra import tags
+from infra import tag_list, tags
 from infra.offline import STACKS_DIR, capture_stack, read_stack_config
 
 from .conftest import STACKS, doc
@@ -100,7 +100,7 @@ def test_every_taggable_resource_carries_project_stack_and_owner(all_stacks):
 
 def test_taggable_list_is_exactly_the_programs_types_that_take_tags(all_stacks):
     used = {r["type"] for s in all_stacks for r in s.resources if r["type"].startswith("aws:")}
-    assert tags.taggable_types() == {t for t in used if tags.takes_tags(t)}
+    assert tags.taggable_types() == {t for t in used if tag_list.takes_tags(t)}
 
 
 def test_resource_specific_tags_survive_the_transformation(dev):
