@@ -27,4 +27,4 @@ def takes_input(token: str, name: str) -> bool:
     cls = resource_class(token)
     if cls is None:
         return False
-    return name in inspect.signature(cls._internal_init).parameters
+    return name in inspect.signature(vars(cls)["_internal_init"]).parameters

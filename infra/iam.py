@@ -51,12 +51,14 @@ def assume_role(service: str, *, source_account: str | None = None) -> str:
 PROGRAM_ROLE_PATH = "/jobapptracker/"
 
 
-def boundary_transformation(boundary_arn: str):
+def boundary_transformation(boundary_arn: str) -> pulumi.ResourceTransformation:
     """A stack transformation giving every role created after it this permissions boundary and the
     program's role path (the same SDK-side mechanism as ``tags.register``, so the mocks see it
     too)."""
 
-    def add_boundary(args: pulumi.ResourceTransformationArgs):
+    def add_boundary(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
         if args.type_ != "aws:iam/role:Role":
             return None
         props = dict(args.props)

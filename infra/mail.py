@@ -24,7 +24,7 @@ SES_ACTIONS = ["ses:SendEmail", "ses:SendRawEmail"]
 
 def environment(cfg: StackConfig) -> dict[str, str]:
     """The plain (non-secret) email settings."""
-    env = {"EMAIL_PROVIDER": cfg.email.provider}
+    env: dict[str, str] = {"EMAIL_PROVIDER": cfg.email.provider}
     if cfg.email.from_email:
         env["FROM_EMAIL"] = cfg.email.from_email
     if cfg.email.gmail_user:

@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import yaml
+from pulumi.runtime.mocks import MockMonitor
 
 from .aws_types import takes_input
 
 if TYPE_CHECKING:
-    from pulumi.runtime.mocks import MockMonitor
-
     from .config import StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -700,34 +699,29 @@ class _Mocks(pulumi.runtime.Mocks):
         return shaper(Shaping(typ, name, s, region, partition_of(region))), s
 
 
-def _monitor_class() -> type[MockMonitor]:
-    from pulumi.runtime.mocks import MockMonitor
+class _CaptureMonitor(MockMonitor):
+    """Records each registration's propertyDependencies beside the mock's state."""
 
-    class CaptureMonitor(MockMonitor):
-        """Records each registration's propertyDependencies beside the mock's state."""
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.order: list[str] = []
+        self.dependencies: dict[str, dict[str, list[str]]] = {}
+        self.types: dict[str, tuple[str, str]] = {}
+        self.depends_on: dict[str, list[str]] = {}
+        self.providers: dict[str, str] = {}
 
-        def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-            super().__init__(mocks)
-            self.order: list[str] = []
-            self.dependencies: dict[str, dict[str, list[str]]] = {}
-            self.types: dict[str, tuple[str, str]] = {}
-            self.depends_on: dict[str, list[str]] = {}
-            self.providers: dict[str, str] = {}
-
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-            response = super().RegisterResource(request)
-            urn = response.urn
-            if request.type not in SKIP_TYPES and urn not in self.types:
-                self.order.append(urn)
-                self.types[urn] = (request.type, request.name)
-                self.depends_on[urn] = list(request.dependencies)
-                self.providers[urn] = request.provider
-                self.dependencies[urn] = {
-                    k: list(v.urns) for k, v in request.propertyDependencies.items() if v.urns
-                }
-            return response
-
-    return CaptureMonitor
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        urn = response.urn
+        if request.type not in SKIP_TYPES and urn not in self.types:
+            self.order.append(urn)
+            self.types[urn] = (request.type, request.name)
+            self.depends_on[urn] = list(request.dependencies)
+            self.providers[urn] = request.provider
+            self.dependencies[urn] = {
+                k: list(v.urns) for k, v in request.propertyDependencies.items() if v.urns
+            }
+        return response
 
 
 def run_offline(
@@ -775,7 +769,7 @@ def _run(
     try:
         pulumi.runtime.set_all_config(dict(config), secret_keys)
         mocks = _Mocks(region)
-        monitor = _monitor_class()(mocks)
+        monitor = _CaptureMonitor(mocks)
         pulumi.runtime.set_mocks(
             mocks, project=project, stack=stack, preview=False, monitor=monitor
         )

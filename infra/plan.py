@@ -82,7 +82,7 @@ KEY_PROPS = {
 }
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = (
         json.dumps(value, sort_keys=True, separators=(",", ":"))
         if not isinstance(value, str)

@@ -8,6 +8,7 @@ database-using Lambdas to the new image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pulumi
@@ -53,6 +54,7 @@ def build(cfg: StackConfig) -> dict[str, object]:
     # (Pulumi's deferredOutput:
     # https://www.pulumi.com/docs/reference/pkg/nodejs/pulumi/pulumi/functions/deferredOutput.html).
     scanner_role_arn: pulumi.Output[str]
+    resolve_scanner_role_arn: Callable[[pulumi.Output[str]], None]
     scanner_role_arn, resolve_scanner_role_arn = pulumi.deferred_output()
     storage = Storage(
         "uploads",
@@ -111,11 +113,12 @@ def build(cfg: StackConfig) -> dict[str, object]:
             slack_function=jobs.functions["slack-notify"],
             migration=jobs.migration,
         )
+        migration_result: pulumi.Output[str] = pulumi.Output.secret(jobs.migration.result)
         outputs.update(
             {
                 "serviceUrl": service.url,
                 "functions": {k: f.name for k, f in jobs.functions.items()},
-                "migrationResult": pulumi.Output.secret(jobs.migration.result),
+                "migrationResult": migration_result,
             }
         )
         if isinstance(service, AppRunnerService) and service.validation_records is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import pulumi
 
@@ -30,10 +31,12 @@ def merge(existing: Mapping[str, str] | None, required: Mapping[str, str]) -> di
     return {**dict(existing or {}), **dict(required)}
 
 
-def transformation(required: Mapping[str, str]):
+def transformation(required: Mapping[str, str]) -> pulumi.ResourceTransformation:
     required = dict(required)
 
-    def add_tags(args: pulumi.ResourceTransformationArgs):
+    def add_tags(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
         if args.type_ not in taggable_types():
             return None
         props = dict(args.props)
@@ -41,7 +44,8 @@ def transformation(required: Mapping[str, str]):
         if isinstance(current, pulumi.Output):
             props["tags"] = current.apply(lambda t: merge(t, required))
         else:
-            props["tags"] = merge(current, required)
+            # Plain tags: a mapping (Name and the like) or none at all.
+            props["tags"] = merge(cast("Mapping[str, str] | None", current), required)
         return pulumi.ResourceTransformationResult(props, args.opts)
 
     return add_tags

@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 
-def _load_package():
+def _load_package() -> ModuleType:
     if __package__:
         return importlib.import_module(f"{__package__}.pack")
     here = Path(__file__).resolve().parent
@@ -23,6 +24,8 @@ def _load_package():
     spec = importlib.util.spec_from_file_location(
         name, here / "__init__.py", submodule_search_locations=[str(here)]
     )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the policy rules from {here}")
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package
     spec.loader.exec_module(package)

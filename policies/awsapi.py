@@ -17,9 +17,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .model import is_unknown, plain
+
+if TYPE_CHECKING:
+    from botocore.model import ListShape, MapShape, Shape, StructureShape
+    from botocore.session import Session
 
 _OMIT = object()
 
@@ -55,15 +59,18 @@ class Call:
 
 
 @cache
-def _session():
+def _session() -> Session:
     import botocore.session
 
     return botocore.session.get_session()
 
 
 @cache
-def input_shape(service: str, operation: str):
-    return _session().get_service_model(service).operation_model(operation).input_shape
+def input_shape(service: str, operation: str) -> StructureShape:
+    shape = _session().get_service_model(service).operation_model(operation).input_shape
+    if shape is None:
+        raise ValueError(f"{service}.{operation} takes no input")
+    return shape
 
 
 def botocore_version() -> str:
@@ -92,7 +99,7 @@ def _singular(name: str) -> str:
     return name[:-1] if name.endswith("s") else name
 
 
-def _member(shape, key: str) -> str | None:
+def _member(shape: StructureShape, key: str) -> str | None:
     lowered = {m.lower(): m for m in shape.members}
     k = key.lower()
     for candidate in (k, _singular(k), k + "s"):
@@ -101,7 +108,7 @@ def _member(shape, key: str) -> str | None:
     return None
 
 
-def _pair_members(shape) -> tuple[str, str] | None:
+def _pair_members(shape: StructureShape) -> tuple[str, str] | None:
     """A list member that is a key/value pair structure ({Key, Value}, {Name, Value}, ...)."""
     members = list(shape.members)
     if len(members) != 2:
@@ -113,12 +120,13 @@ def _pair_members(shape) -> tuple[str, str] | None:
     return None
 
 
-def convert(shape, value: Any) -> Any:
+def convert(shape: Shape, value: Any) -> Any:
     """A plain prop value -> the value the API takes for ``shape``; unknowns are dropped."""
     if not _known(value):
         return _OMIT
     t = shape.type_name
     if t == "structure":
+        shape = cast("StructureShape", shape)  # botocore's class for every structure
         if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 1:
             value = value[0]
         if not isinstance(value, Mapping):
@@ -133,9 +141,9 @@ def convert(shape, value: Any) -> Any:
                 out[name] = converted
         return out
     if t == "list":
-        member = shape.member
+        member = cast("ListShape", shape).member
         if isinstance(value, Mapping) and member.type_name == "structure":
-            pair = _pair_members(member)
+            pair = _pair_members(cast("StructureShape", member))
             if pair:
                 value = [{pair[0]: k, pair[1]: v} for k, v in value.items()]
         if isinstance(value, str) or not isinstance(value, Sequence):
@@ -148,7 +156,7 @@ def convert(shape, value: Any) -> Any:
         return {
             k: cv
             for k, v in value.items()
-            if (cv := convert(shape.value, v)) is not _OMIT and _known(k)
+            if (cv := convert(cast("MapShape", shape).value, v)) is not _OMIT and _known(k)
         }
     if t == "string":
         if isinstance(value, bool):
@@ -217,7 +225,7 @@ def _show(v: Any) -> str:
     return text if len(text) <= 72 else text[:69] + "..."
 
 
-def _check_scalar(shape, value: Any, path: str) -> Iterator[str]:
+def _check_scalar(shape: Shape, value: Any, path: str) -> Iterator[str]:
     t = shape.type_name
     meta = shape.metadata
     if t == "string":
@@ -249,7 +257,7 @@ def _check_scalar(shape, value: Any, path: str) -> Iterator[str]:
         yield f"{path}: expected a boolean, got {_show(value)}"
 
 
-def check_shape(shape, value: Any, path: str) -> Iterator[str]:
+def check_shape(shape: Shape, value: Any, path: str) -> Iterator[str]:
     """Violations of ``shape``'s model constraints by ``value`` (already converted)."""
     t = shape.type_name
     meta = shape.metadata
@@ -257,8 +265,9 @@ def check_shape(shape, value: Any, path: str) -> Iterator[str]:
         if not isinstance(value, Mapping):
             yield f"{path}: expected an object, got {_show(value)}"
             return
+        members = cast("StructureShape", shape).members
         for name, v in value.items():
-            yield from check_shape(shape.members[name], v, f"{path}.{name}")
+            yield from check_shape(members[name], v, f"{path}.{name}")
     elif t == "list":
         if not isinstance(value, list):
             yield f"{path}: expected a list, got {_show(value)}"
@@ -268,16 +277,17 @@ def check_shape(shape, value: Any, path: str) -> Iterator[str]:
         if "max" in meta and len(value) > meta["max"]:
             yield f"{path} has {len(value)} items; the maximum is {meta['max']}"
         for i, v in enumerate(value):
-            yield from check_shape(shape.member, v, f"{path}[{i}]")
+            yield from check_shape(cast("ListShape", shape).member, v, f"{path}[{i}]")
     elif t == "map":
         if not isinstance(value, Mapping):
             yield f"{path}: expected an object, got {_show(value)}"
             return
         if "max" in meta and len(value) > meta["max"]:
             yield f"{path} has {len(value)} entries; the maximum is {meta['max']}"
+        map_shape = cast("MapShape", shape)
         for k, v in value.items():
-            yield from _check_scalar(shape.key, k, f"{path} key")
-            yield from check_shape(shape.value, v, f"{path}[{k!r}]")
+            yield from _check_scalar(map_shape.key, k, f"{path} key")
+            yield from check_shape(map_shape.value, v, f"{path}[{k!r}]")
     elif t in ("blob", "timestamp"):
         return
     else:

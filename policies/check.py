@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from . import apishape, packconfig
@@ -66,7 +67,7 @@ def stack_environment(stack: str, root: Path | None = None) -> str:
     return values[0]
 
 
-def _offline():
+def _offline() -> ModuleType:
     try:
         from infra import offline
     except ImportError as e:

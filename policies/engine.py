@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyResource,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.policy import _NotApplicableError  # the analyzer's own not-applicable signal
 from pulumi_policy.proxy import UnknownValueError
@@ -96,7 +99,12 @@ def evaluate(
         props_config = policy_properties(rule, config)
 
         def report(
-            message: str, urn: str | None = None, *, _rule=rule, _level=level, _subject=None
+            message: str,
+            urn: str | None = None,
+            *,
+            _rule: Rule = rule,
+            _level: EnforcementLevel = level,
+            _subject: PolicyResource | None = None,
         ) -> None:
             target = _subject or by_urn.get(urn or "")
             outcome.findings.append(
@@ -125,7 +133,7 @@ def evaluate(
                     {},
                 )
                 try:
-                    policy.validate(args, lambda m, u=None, _r=r: report(m, _subject=_r))
+                    policy.validate(args, partial(report, _subject=r))
                     outcome.evaluated.add(rule.name)
                 except UnknownValueError as e:
                     outcome.findings.append(
@@ -141,10 +149,10 @@ def evaluate(
                     )
                 except _NotApplicableError as e:
                     outcome.not_applicable.setdefault(rule.name, []).append(f"{r.name}: {e.reason}")
-        else:
-            args = StackValidationArgs(resources, props_config, {})
+        elif isinstance(policy, StackValidationPolicy):
+            stack_args = StackValidationArgs(resources, props_config, {})
             try:
-                policy.validate(args, report)
+                policy.validate(stack_args, report)
                 outcome.evaluated.add(rule.name)
             except UnknownValueError as e:
                 outcome.findings.append(

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .model import UNKNOWN, as_list, is_unknown, peek, value
+from .model import as_list, is_unknown, peek, value
 
 IMAGE_BOUND_TYPES = frozenset(
     {
@@ -60,7 +60,7 @@ class StackView:
             ids.add(rid)
         for key in ("arn", "name", "bucket", "id", "functionName", "serviceArn"):
             v = peek(r.props, key)
-            if isinstance(v, str) and v and v is not UNKNOWN:
+            if isinstance(v, str) and v:
                 ids.add(_norm(v))
         if r.resource_type.startswith("aws:s3/bucket"):
             for v in list(ids):

@@ -138,7 +138,7 @@ def _variants(doc: Mapping, schema: Mapping) -> list[dict]:
         if key in schema and isinstance(schema[key], list):
             outer = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
             return [{**outer, **_resolve(doc, s)} for s in schema[key]]
-    return [schema]
+    return [dict(schema)]
 
 
 def _is_null(variant: Mapping) -> bool:

@@ -16,6 +16,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.policy import ResourceValidation, StackValidation
 
 from .joins import StackView
 from .model import NotApplicable, Rule
@@ -23,7 +24,7 @@ from .rules import ALL_RULES
 
 PACK_NAME = "jobapptracker-aws"
 
-JUSTIFICATION = {
+JUSTIFICATION: dict[str, dict[str, Any]] = {
     "justification": {
         "type": "string",
         "description": "Why this policy's enforcement level or settings differ from the pack's "
@@ -45,7 +46,7 @@ def _framework(rule: Rule) -> PolicyComplianceFramework:
     )
 
 
-def resource_validator(rule: Rule):
+def resource_validator(rule: Rule) -> ResourceValidation:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if not rule.applies_to(args.resource_type):
             return
@@ -58,7 +59,7 @@ def resource_validator(rule: Rule):
     return validate
 
 
-def stack_validator(rule: Rule):
+def stack_validator(rule: Rule) -> StackValidation:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         stack = StackView(args.resources)
         try:
@@ -75,7 +76,9 @@ def to_policy(rule: Rule) -> Policy:
         name=rule.name,
         description=rule.description,
         enforcement_level=rule.enforcement,
-        config_schema=PolicyConfigSchema(properties={**JUSTIFICATION, **rule.config}),
+        config_schema=PolicyConfigSchema(
+            properties={**JUSTIFICATION, **{k: dict(v) for k, v in rule.config.items()}}
+        ),
         severity=rule.severity,
         framework=_framework(rule),
         tags=[rule.control, rule.kind],

@@ -138,12 +138,19 @@ def default_options() -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
 
 
+class CapturedResource(PolicyResource):
+    """A PolicyResource that also carries the resource's id from the capture, which the joins
+    match on (the analyzer's resources have none)."""
+
+    id: str | None = None
+
+
 def policy_resources(entries: list[dict]) -> list[PolicyResource]:
     """Entries -> PolicyResource objects with dependencies wired by URN, as AnalyzeStack does.
     The entry's id (the analyzer has none) is attached as ``.id`` for joins."""
-    resources = []
+    resources: list[PolicyResource] = []
     for e in entries:
-        r = PolicyResource(
+        captured = CapturedResource(
             e["type"],
             analyzer_props(e["props"]),
             e["urn"],
@@ -154,8 +161,8 @@ def policy_resources(entries: list[dict]) -> list[PolicyResource]:
             [],
             {},
         )
-        r.id = e.get("id")
-        resources.append(r)
+        captured.id = e.get("id")
+        resources.append(captured)
     by_urn = {r.urn: r for r in resources}
     for e, r in zip(entries, resources, strict=True):
         all_deps: list[PolicyResource] = []

@@ -4,6 +4,8 @@ can name them (docs/ci-cd.md)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pulumi
 import pulumi_aws as aws
 
@@ -11,6 +13,10 @@ from . import documents as docs
 from .config import CiAccessConfig
 
 MAX_SESSION_SECONDS = 3600
+
+
+def _trust(provider_arn: str, subject: str) -> str:
+    return docs.github_trust(provider_arn, subject)
 
 
 def build(cfg: CiAccessConfig) -> dict[str, object]:
@@ -65,9 +71,7 @@ def build(cfg: CiAccessConfig) -> dict[str, object]:
             f"deploy-{stack}",
             name=docs.deploy_role_name(stack),
             description=f"make deploy of stack {stack} from the GitHub environment {stack}",
-            assume_role_policy=provider.arn.apply(
-                lambda arn, subject=subject: docs.github_trust(arn, subject)
-            ),
+            assume_role_policy=provider.arn.apply(partial(_trust, subject=subject)),
             permissions_boundary=boundary.arn,
             max_session_duration=MAX_SESSION_SECONDS,
             inline_policies=[

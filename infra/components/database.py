@@ -36,7 +36,7 @@ def max_connections(instance_class: str) -> int:
     return min(gib * 1024**3 // 9531392, 5000)
 
 
-def parameters() -> list[dict[str, str]]:
+def parameters() -> list[aws.rds.ParameterGroupParameterArgsDict]:
     return [
         {"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"},
         {"name": "log_min_duration_statement", "value": "500"},

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -189,7 +190,9 @@ class Jobs(pulumi.ComponentResource):
             "FRONTEND_URL": cfg.frontend_url,
         }
 
-        def jobs_statements(bucket_arn, jobs_secret, key, failures, slack_arn):
+        def jobs_statements(
+            bucket_arn: str, jobs_secret: str, key: str, failures: str, slack_arn: str
+        ) -> list[dict[str, Any]]:
             return [
                 iam.statement(
                     "ReadJobsCredentials", ["secretsmanager:GetSecretValue"], [jobs_secret]
@@ -232,7 +235,7 @@ class Jobs(pulumi.ComponentResource):
             **mail.password_policy_environment(cfg),
         }
 
-        def maintenance_statements(a):
+        def maintenance_statements(a: list[str]) -> list[dict[str, Any]]:
             sts = jobs_statements(*a[:5])
             if a[5:]:
                 sts.insert(
@@ -367,13 +370,23 @@ class Jobs(pulumi.ComponentResource):
             retention_in_days=cfg.log_retention_days,
             opts=child,
         )
-        vpc_config = None
+        vpc_config: aws.lambda_.FunctionVpcConfigArgsDict | None = None
         if vpc_group:
             vpc_config = {
                 "subnet_ids": self.network.private_subnet_ids,
                 "security_group_ids": [self.network.compute_groups[vpc_group].id],
             }
         base = pulumi.ResourceOptions(parent=self, depends_on=[attachment, policy, log_group])
+        image_config: aws.lambda_.FunctionImageConfigArgsDict = {
+            "entry_points": ["python", "-m", "awslambdaric"],
+            "commands": [HANDLERS[label]],
+            "working_directory": "/app",
+        }
+        environment: aws.lambda_.FunctionEnvironmentArgsDict = {"variables": dict(env)}
+        logging_config: aws.lambda_.FunctionLoggingConfigArgsDict = {
+            "log_format": "JSON",
+            "log_group": log_group.name,
+        }
         fn = aws.lambda_.Function(
             f"{name}-{label}",
             name=fn_name,
@@ -381,18 +394,14 @@ class Jobs(pulumi.ComponentResource):
             package_type="Image",
             image_uri=self.image_uri,
             architectures=["x86_64"],
-            image_config={
-                "entry_points": ["python", "-m", "awslambdaric"],
-                "commands": [HANDLERS[label]],
-                "working_directory": "/app",
-            },
+            image_config=image_config,
             role=role.arn,
             timeout=timeout,
             memory_size=memory,
             reserved_concurrent_executions=reserved_concurrency,
-            environment={"variables": dict(env)},
+            environment=environment,
             vpc_config=vpc_config,
-            logging_config={"log_format": "JSON", "log_group": log_group.name},
+            logging_config=logging_config,
             opts=base.merge(opts) if opts else base,
         )
         self.functions[label] = fn

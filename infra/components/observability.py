@@ -281,8 +281,17 @@ class Observability(pulumi.ComponentResource):
             topic=topic,
         )
 
-    def _ratio_alarm(self, label, description, namespace, numerator, denominator, dims, opts):
-        def metric(mid, name):
+    def _ratio_alarm(
+        self,
+        label: str,
+        description: str,
+        namespace: str,
+        numerator: str,
+        denominator: str,
+        dims: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        def metric(mid: str, name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgsDict:
             return {
                 "id": mid,
                 "return_data": False,

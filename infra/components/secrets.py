@@ -72,7 +72,14 @@ class Secrets(pulumi.ComponentResource):
             }
         )
 
-    def _secret(self, name, cfg, label, description, value) -> None:
+    def _secret(
+        self,
+        name: str,
+        cfg: StackConfig,
+        label: str,
+        description: str,
+        value: pulumi.Input[str],
+    ) -> None:
         secret = aws.secretsmanager.Secret(
             f"{name}-{label}",
             name=self._generation.hex.apply(lambda h: f"{cfg.prefix}/{label}-{h}"),

@@ -123,7 +123,7 @@ def api_role_statements(
     return sts
 
 
-def _role(name: str, service: str, description: str, parent) -> aws.iam.Role:
+def _role(name: str, service: str, description: str, parent: pulumi.Resource) -> aws.iam.Role:
     return aws.iam.Role(
         name,
         description=description,
@@ -132,7 +132,9 @@ def _role(name: str, service: str, description: str, parent) -> aws.iam.Role:
     )
 
 
-def _rate_limited_acl(name, cfg: StackConfig, scope: str, opts) -> aws.wafv2.WebAcl:
+def _rate_limited_acl(
+    name: str, cfg: StackConfig, scope: str, opts: pulumi.ResourceOptions
+) -> aws.wafv2.WebAcl:
     metric = f"{cfg.prefix}-api".replace("-", "")
     return aws.wafv2.WebAcl(
         name,
@@ -603,7 +605,9 @@ class EcsService(pulumi.ComponentResource):
         self.service_name = self.service.name
         self.register_outputs({"url": self.url, "serviceArn": self.service.arn})
 
-    def _edge(self, name: str, cfg: StackConfig, origin_secret) -> aws.cloudfront.Distribution:
+    def _edge(
+        self, name: str, cfg: StackConfig, origin_secret: pulumi.Output[str]
+    ) -> aws.cloudfront.Distribution:
         """CloudFront, the only way to the load balancer: a VPC origin to the internal load
         balancer, the origin header, the optional web ACL, and the certificate the configuration
         names (config.py refused any other)."""
@@ -624,7 +628,9 @@ class EcsService(pulumi.ComponentResource):
             opts=child,
         )
         aliases = None
-        viewer_certificate: dict = {"cloudfront_default_certificate": True}
+        viewer_certificate: aws.cloudfront.DistributionViewerCertificateArgsDict = {
+            "cloudfront_default_certificate": True
+        }
         if cfg.domain is not None:
             aliases = [cfg.domain.name]
             viewer_certificate = {
@@ -636,6 +642,28 @@ class EcsService(pulumi.ComponentResource):
         web_acl_id = None
         if cfg.waf.enabled:
             web_acl_id = _rate_limited_acl(f"{name}-waf", cfg, "CLOUDFRONT", edge).arn
+        origin: aws.cloudfront.DistributionOriginArgsDict = {
+            "origin_id": "alb",
+            "domain_name": self.load_balancer.dns_name,
+            "vpc_origin_config": {
+                "vpc_origin_id": vpc_origin.id,
+                "origin_read_timeout": 30,
+                "origin_keepalive_timeout": 5,
+            },
+            "custom_headers": [{"name": ORIGIN_HEADER, "value": origin_secret}],
+        }
+        default_cache_behavior: aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict = {
+            "target_origin_id": "alb",
+            "viewer_protocol_policy": "redirect-to-https",
+            "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+            "cached_methods": ["GET", "HEAD"],
+            "cache_policy_id": CACHING_DISABLED,
+            "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST,
+            "compress": True,
+        }
+        restrictions: aws.cloudfront.DistributionRestrictionsArgsDict = {
+            "geo_restriction": {"restriction_type": "none"}
+        }
         distribution = aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
@@ -643,28 +671,9 @@ class EcsService(pulumi.ComponentResource):
             aliases=aliases,
             price_class="PriceClass_100",
             http_version="http2and3",
-            origins=[
-                {
-                    "origin_id": "alb",
-                    "domain_name": self.load_balancer.dns_name,
-                    "vpc_origin_config": {
-                        "vpc_origin_id": vpc_origin.id,
-                        "origin_read_timeout": 30,
-                        "origin_keepalive_timeout": 5,
-                    },
-                    "custom_headers": [{"name": ORIGIN_HEADER, "value": origin_secret}],
-                }
-            ],
-            default_cache_behavior={
-                "target_origin_id": "alb",
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
-                "cached_methods": ["GET", "HEAD"],
-                "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST,
-                "compress": True,
-            },
-            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            origins=[origin],
+            default_cache_behavior=default_cache_behavior,
+            restrictions=restrictions,
             viewer_certificate=viewer_certificate,
             web_acl_id=web_acl_id,
             opts=child,
@@ -747,5 +756,6 @@ def container_definitions(
     )
 
 
-def _get(o, key: str):
-    return o[key] if isinstance(o, dict) else getattr(o, key)
+def _get(o: object, key: str) -> str:
+    """A field of a pulumi-aws output object, which the mocks hand over as a dict."""
+    return str(o[key] if isinstance(o, dict) else getattr(o, key))

@@ -116,7 +116,7 @@ def check_no_literal_password(type_: str, props: Mapping, config: Mapping) -> It
             "manageMasterUserPassword=true so RDS keeps it in Secrets Manager"
         )
     wo = peek(props, "passwordWo")
-    if isinstance(wo, str) and wo and wo is not UNKNOWN:
+    if isinstance(wo, str) and wo:
         yield (
             "a write-only master password is set as a known value; use "
             "manageMasterUserPassword=true"

@@ -41,13 +41,13 @@ class _Watch:
                             f"{bound.arguments['t']} {bound.arguments['name']} after "
                             f"{parent._name}'s register_outputs"
                         )
-            original_init(resource, *args, **kwargs)  # type: ignore[arg-type] # pass-through
+            original_init(resource, *args, **kwargs)
 
         def register(component: pulumi.ComponentResource, outputs: object) -> None:
             with self.lock:
                 self.finished.add(id(component))
                 self.registered.append(component._name)
-            original_register(component, outputs)  # type: ignore[arg-type] # pass-through
+            original_register(component, outputs)
 
         monkeypatch.setattr(pulumi.Resource, "__init__", init)
         monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", register)
