@@ -36,11 +36,6 @@ from app.core.sites import same_site
 
 PROJECT = "jobapptracker"
 
-COMPUTE_MODES = ("apprunner", "ecs")
-ENVIRONMENTS = ("dev", "prod")
-EGRESS_MODES = ("nat", "endpoints")
-NAT_LAYOUTS = ("single", "perAz")
-EMAIL_PROVIDERS = ("resend", "ses", "gmail")
 Compute = Literal["apprunner", "ecs"]
 Environment = Literal["dev", "prod"]
 Egress = Literal["nat", "endpoints"]

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import iam, tags
-from .components.database import Database
+from .components.database import Database, DatabaseArgs
 from .components.jobs import Jobs
 from .components.network import Network
 from .components.observability import (
@@ -26,10 +26,10 @@ from .components.observability import (
 )
 from .components.registry import Registry, RegistryArgs
 from .components.scanning import Scanning, ScanningArgs
-from .components.secrets import Secrets
+from .components.secrets import Secrets, SecretsArgs
 from .components.service import AppRunnerService, EcsService
 from .components.storage import Storage, StorageArgs
-from .config import StackConfig
+from .config import StackConfig, required_secret_keys
 
 
 def build(cfg: StackConfig) -> dict[str, object]:
@@ -47,8 +47,18 @@ def build(cfg: StackConfig) -> dict[str, object]:
         "registry",
         RegistryArgs(cfg.prefix, cfg.region, account, partition, retention=cfg.registry),
     )
-    secrets = Secrets("secrets", cfg)
-    database = Database("database", cfg, network, secrets)
+    secrets = Secrets("secrets", SecretsArgs(cfg.prefix, tuple(required_secret_keys(cfg))))
+    database = Database(
+        "database",
+        DatabaseArgs(
+            cfg.prefix,
+            cfg.database,
+            cfg.log_retention_days,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.db_sg.id,
+            kms_key_arn=secrets.key.arn,
+        ),
+    )
     # The bucket policy exempts GuardDuty's role, and that role's policy names the bucket: the
     # storage takes the role's ARN as a deferred output, resolved once scanning has created it
     # (Pulumi's deferredOutput:

@@ -3,13 +3,14 @@ its parameter group, master password managed by RDS in Secrets Manager, backups 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ..config import StackConfig
-from .network import POSTGRES_PORT, Network
-from .secrets import Secrets
+from ..config import DatabaseConfig
+from .network import POSTGRES_PORT
 
 TYPE = "jobapptracker:database:Database"
 MASTER_USERNAME = "jat_admin"
@@ -47,39 +48,44 @@ def parameters() -> list[aws.rds.ParameterGroupParameterArgsDict]:
     ]
 
 
+@dataclass(frozen=True)
+class DatabaseArgs:
+    prefix: str
+    database: DatabaseConfig
+    log_retention_days: int
+    subnet_ids: pulumi.Input[list[str]]  # the private subnets
+    security_group_id: pulumi.Input[str]  # the database's group (5432 from the compute groups)
+    kms_key_arn: pulumi.Input[str]  # encrypts the RDS-managed master secret
+
+
 class Database(pulumi.ComponentResource):
     def __init__(
-        self,
-        name: str,
-        cfg: StackConfig,
-        network: Network,
-        secrets: Secrets,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
-        db = cfg.database
+        db = args.database
         child = pulumi.ResourceOptions(parent=self)
         self.subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
-            subnet_ids=network.private_subnet_ids,
-            description=f"{cfg.prefix}: private subnets",
+            subnet_ids=args.subnet_ids,
+            description=f"{args.prefix}: private subnets",
             opts=child,
         )
         family = f"postgres{db.engine_version}"
         self.parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=family,
-            description=f"{cfg.prefix}: TLS forced, slow-statement and DDL logging",
+            description=f"{args.prefix}: TLS forced, slow-statement and DDL logging",
             parameters=parameters(),
             opts=child,
         )
-        self.identifier = f"{cfg.prefix}-db"
+        self.identifier = f"{args.prefix}-db"
         # RDS creates its log groups without retention; ours exist first, with the stack's.
         log_groups = [
             aws.cloudwatch.LogGroup(
                 f"{name}-{log}-logs",
                 name=f"/aws/rds/instance/{self.identifier}/{log}",
-                retention_in_days=cfg.log_retention_days,
+                retention_in_days=args.log_retention_days,
                 opts=child,
             )
             for log in LOG_EXPORTS
@@ -105,9 +111,9 @@ class Database(pulumi.ComponentResource):
             port=POSTGRES_PORT,
             username=MASTER_USERNAME,
             manage_master_user_password=True,
-            master_user_secret_kms_key_id=secrets.key.arn,
+            master_user_secret_kms_key_id=args.kms_key_arn,
             db_subnet_group_name=self.subnet_group.name,
-            vpc_security_group_ids=[network.db_sg.id],
+            vpc_security_group_ids=[args.security_group_id],
             parameter_group_name=self.parameter_group.name,
             multi_az=db.multi_az,
             deletion_protection=db.deletion_protection,

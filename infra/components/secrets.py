@@ -4,11 +4,13 @@ Slack webhook from `pulumi config set --secret`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ..config import StackConfig, external_secret, required_secret_keys
+from ..config import external_secret
 
 TYPE = "jobapptracker:secrets:Secrets"
 RECOVERY_WINDOW_DAYS = 7
@@ -27,20 +29,30 @@ EXTERNAL = {
 }
 
 
+@dataclass(frozen=True)
+class SecretsArgs:
+    prefix: str
+    # The keys of EXTERNAL this configuration needs (config.required_secret_keys).
+    external_keys: tuple[str, ...]
+
+
 class Secrets(pulumi.ComponentResource):
-    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
+        prefix = args.prefix
         child = pulumi.ResourceOptions(parent=self)
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"{cfg.prefix}: Secrets Manager secrets and the RDS master secret",
+            description=f"{prefix}: Secrets Manager secrets and the RDS master secret",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             opts=child,
         )
         aws.kms.Alias(
             f"{name}-key-alias",
-            name=f"alias/{cfg.prefix}-secrets",
+            name=f"alias/{prefix}-secrets",
             target_key_id=self.key.key_id,
             opts=child,
         )
@@ -60,10 +72,10 @@ class Secrets(pulumi.ComponentResource):
                 min_numeric=1,
                 opts=child,
             )
-            self._secret(name, cfg, label, description, value.result)
-        for key in required_secret_keys(cfg):
+            self._secret(name, prefix, label, description, value.result)
+        for key in args.external_keys:
             label, description = EXTERNAL[key]
-            self._secret(name, cfg, label, description, external_secret(key))
+            self._secret(name, prefix, label, description, external_secret(key))
 
         self.register_outputs(
             {
@@ -75,15 +87,15 @@ class Secrets(pulumi.ComponentResource):
     def _secret(
         self,
         name: str,
-        cfg: StackConfig,
+        prefix: str,
         label: str,
         description: str,
         value: pulumi.Input[str],
     ) -> None:
         secret = aws.secretsmanager.Secret(
             f"{name}-{label}",
-            name=self._generation.hex.apply(lambda h: f"{cfg.prefix}/{label}-{h}"),
-            description=f"{cfg.prefix}: {description}",
+            name=self._generation.hex.apply(lambda h: f"{prefix}/{label}-{h}"),
+            description=f"{prefix}: {description}",
             kms_key_id=self.key.arn,
             # A deleted secret stays restorable, and its name taken, for 7 days; the name's
             # generation suffix lets a recreated stack start at once (docs/runbooks.md).
