@@ -27,9 +27,11 @@ import psycopg2
 
 from app.core import migrations
 from app.core.errors import AppError
-from app.core.local_postgres import LocalPostgres
+from app.core.local_gunicorn import gunicorn_command
+from app.core.local_postgres import LocalPostgres, start_local_database
 from app.core.memory import GLIBC_TUNABLES
-from app.core.roles import RoleSpec, bootstrap_roles
+from app.core.migrations import role_names
+from app.core.roles import bootstrap_configured_roles
 from app.core.settings import (
     Settings,
     SettingsError,
@@ -45,38 +47,8 @@ DEV_SECRETS_FILE = REPO_ROOT / "var" / "dev-secrets.json"
 DOTENV_FILE = REPO_ROOT / ".env"
 READY_WAIT_SECONDS = 180
 
-
-def role_names(settings: Settings) -> migrations.RoleNames:
-    return migrations.RoleNames(
-        migrator=settings.db_migrator_user, app=settings.db_app_user, jobs=settings.db_jobs_user
-    )
-
-
-def bootstrap(settings: Settings, admin_url: str) -> list[str]:
-    missing = [
-        name
-        for name, value in (
-            ("DB_MIGRATOR_PASSWORD", settings.db_migrator_password),
-            ("DB_APP_PASSWORD", settings.db_app_password),
-            ("DB_JOBS_PASSWORD", settings.db_jobs_password),
-        )
-        if not value
-    ]
-    if missing:
-        raise SettingsError([f"{name} is required to bootstrap the roles" for name in missing])
-    return bootstrap_roles(
-        admin_url,
-        database=settings.db_name,
-        migrator=RoleSpec(
-            settings.db_migrator_user, settings.db_migrator_password, "schema owner; DDL only"
-        ),
-        app=RoleSpec(settings.db_app_user, settings.db_app_password, "the API; DML only"),
-        jobs=RoleSpec(settings.db_jobs_user, settings.db_jobs_password, "cross-user jobs"),
-    )
-
-
-def _local_database() -> LocalPostgres:
-    return LocalPostgres(LOCAL_DB_DIR).start()
+# The role bootstrap from settings, as scripts/ci-image-smoke calls it.
+bootstrap = bootstrap_configured_roles
 
 
 def _settings_for_database(component: str = "cli") -> tuple[Settings, LocalPostgres | None]:
@@ -84,17 +56,10 @@ def _settings_for_database(component: str = "cli") -> tuple[Settings, LocalPostg
     bootstrapped) when no DB_* variable is set in development."""
     if database_variables_present():
         return Settings.from_env(command_environment(_dev_defaults()), component=component), None
-    local = _local_database()
-    try:
-        environment = command_environment(_dev_defaults(), database=local.environment())
-        settings = Settings.from_env(environment, component=component)
-        if settings.is_production:
-            raise SettingsError(["DB_HOST is required in production"])
-        bootstrap(settings, local.admin_url)
-    except BaseException:
-        local.release()
-        raise
-    return settings, local
+    local = start_local_database(
+        LOCAL_DB_DIR, command_environment(_dev_defaults()), component=component, migrate=False
+    )
+    return local.settings, local.server
 
 
 def _dev_secrets() -> dict[str, str]:
@@ -195,32 +160,25 @@ def cmd_dev(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    local = None if database_variables_present() else _local_database()
-    try:
-        environment = dev_environment(local, port)
+    local: LocalPostgres | None = None
+    if database_variables_present():
+        environment = dev_environment(None, port)
         settings = Settings.from_env(environment, component="api")
-        if local is not None:
-            for action in bootstrap(settings, local.admin_url):
-                print(f"roles: {action}")
         applied = migrations.apply(settings.migrations_database_url, role_names(settings))
+    else:
+        database = start_local_database(LOCAL_DB_DIR, dev_environment(None, port))
+        local, environment, settings = database.server, database.environment, database.settings
+        for action in database.roles:
+            print(f"roles: {action}")
+        applied = database.migrations
+    try:
         print(
             f"migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else "")
         )
         print(f"starting the API on 127.0.0.1:{port} as role {settings.db_app_user}", flush=True)
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(REPO_ROOT / "app" / "gunicorn_conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            # gunicorn's own start-up lines ("Listening at ...") would come before any worker
-            # answers; the ready banner replaces them. Warnings and errors still show.
-            "--log-level",
-            "warning",
-            "app.main:app",
-        ]
+        # gunicorn's own start-up lines ("Listening at ...") would come before any worker
+        # answers; the ready banner replaces them. Warnings and errors still show.
+        command = gunicorn_command(port, "--log-level", "warning")
         server = subprocess.Popen(command, env=environment, cwd=REPO_ROOT)  # noqa: S603
         threading.Thread(
             target=_announce_when_ready,
@@ -249,7 +207,7 @@ def cmd_bootstrap_roles(args: argparse.Namespace) -> int:
     if args.admin_url:
         settings = Settings.from_env(component="cli")
         try:
-            actions = bootstrap(settings, args.admin_url)
+            actions = bootstrap_configured_roles(settings, args.admin_url)
         except psycopg2.OperationalError as exc:
             raise CommandError(unreachable(args.admin_url, exc)) from exc
     else:

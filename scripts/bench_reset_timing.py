@@ -37,7 +37,7 @@ class SlowProvider:
         self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 time.sleep(provider.delay)
                 with provider._lock:
@@ -49,7 +49,7 @@ class SlowProvider:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, *args):
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

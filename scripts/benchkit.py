@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from app.core import migrations  # noqa: E402
-from app.core.local_postgres import LocalPostgres, free_port  # noqa: E402
+from app.core.local_gunicorn import API, LocalGunicorn  # noqa: E402
+from app.core.local_postgres import LocalPostgres, free_port, start_local_database  # noqa: E402
 from app.core.memory import GLIBC_TUNABLES  # noqa: E402
-from app.core.roles import RoleSpec, bootstrap_roles  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
 
 PASSWORD = "correct-horse-battery-staple-42"
@@ -71,38 +70,23 @@ def local_database(workers: int, threads: int, *, log_level: str = "WARNING") ->
     """A throw-away PostgreSQL with the roles bootstrapped and the migrations applied, and the
     environment the API runs with against it (rate limits raised with RATE_LIMIT_SCALE)."""
     with tempfile.TemporaryDirectory() as scratch:
-        server = LocalPostgres(Path(scratch) / "pg").start()
+        environment = {
+            "APP_ENV": "test",
+            "JWT_SECRET": "b" * 48,
+            "EMAIL_PROVIDER": "console",
+            "RATE_LIMIT_SCALE": "1000",
+            "LOG_LEVEL": log_level,
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            "TRUSTED_PROXY_HOPS": "1",
+            "PATH": os.environ["PATH"],
+            "GLIBC_TUNABLES": GLIBC_TUNABLES,
+        }
+        database = start_local_database(Path(scratch) / "pg", environment)
         try:
-            env = {
-                **server.environment(),
-                "APP_ENV": "test",
-                "JWT_SECRET": "b" * 48,
-                "EMAIL_PROVIDER": "console",
-                "RATE_LIMIT_SCALE": "1000",
-                "LOG_LEVEL": log_level,
-                "WEB_CONCURRENCY": str(workers),
-                "GUNICORN_THREADS": str(threads),
-                "TRUSTED_PROXY_HOPS": "1",
-                "PATH": os.environ["PATH"],
-                "GLIBC_TUNABLES": GLIBC_TUNABLES,
-            }
-            config = Settings.from_env(env)
-            bootstrap_roles(
-                server.admin_url,
-                database=config.db_name,
-                migrator=RoleSpec(config.db_migrator_user, config.db_migrator_password, "m"),
-                app=RoleSpec(config.db_app_user, config.db_app_password, "a"),
-                jobs=RoleSpec(config.db_jobs_user, config.db_jobs_password, "j"),
-            )
-            migrations.apply(
-                config.migrations_database_url,
-                migrations.RoleNames(
-                    config.db_migrator_user, config.db_app_user, config.db_jobs_user
-                ),
-            )
-            yield Database(server, env, config)
+            yield Database(database.server, database.environment, database.settings)
         finally:
-            server.destroy()
+            database.server.destroy()
 
 
 def seed(url: str, hasher: PasswordHasher, count: int) -> list[str]:
@@ -121,30 +105,14 @@ def seed(url: str, hasher: PasswordHasher, count: int) -> list[str]:
 
 
 def gunicorn(
-    port: int, env: dict[str, str], target: str = "app.main:app", *options: str
-) -> subprocess.Popen:
+    port: int, env: dict[str, str], target: str = API, *options: str
+) -> subprocess.Popen[bytes]:
     """``target`` served by gunicorn with the project's configuration module; ``options`` are
     gunicorn command-line settings, which override that module's."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "app/gunicorn_conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            *options,
-            target,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return LocalGunicorn(env, *options, target=target, port=port, output=subprocess.DEVNULL).process
 
 
-def wait_until(check, seconds: float = 30) -> bool:
+def wait_until(check: Callable[[], bool], seconds: float = 30) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -156,12 +124,16 @@ def wait_until(check, seconds: float = 30) -> bool:
     return False
 
 
-def login(port: int, email: str, connection=None) -> tuple[int, float]:
+def login(
+    port: int, email: str, connection: http.client.HTTPConnection | None = None
+) -> tuple[int, float]:
     status, elapsed, _ = login_body(port, email, connection)
     return status, elapsed
 
 
-def login_body(port: int, email: str, connection=None) -> tuple[int, float, bytes]:
+def login_body(
+    port: int, email: str, connection: http.client.HTTPConnection | None = None
+) -> tuple[int, float, bytes]:
     own = connection is None
     connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     body = json.dumps({"email": email, "password": PASSWORD})

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 import falcon
 
+ITEM_ID = "0b8e5a7e-3f4c-4d1e-9a55-6f1f2b7c9d10"
 ITEM = {
-    "id": "0b8e5a7e-3f4c-4d1e-9a55-6f1f2b7c9d10",
+    "id": ITEM_ID,
     "company": "Acme Corp",
     "role_title": "Backend Engineer",
     "status": "applied",
@@ -34,7 +35,7 @@ ITEM = {
 }
 PAGE = {
     "success": True,
-    "data": [{**ITEM, "id": f"{ITEM['id'][:-2]}{index:02d}"} for index in range(20)],
+    "data": [{**ITEM, "id": f"{ITEM_ID[:-2]}{index:02d}"} for index in range(20)],
     "meta": {
         "request_id": "0" * 32,
         "timestamp": "2025-03-14T09:30:00.000000Z",

@@ -10,53 +10,40 @@ import secrets
 import falcon.testing
 import pytest
 
-from app.core import migrations
-from app.core.local_postgres import LocalPostgres
-from app.core.roles import RoleSpec, bootstrap_roles
+from app.core.local_postgres import LocalDatabase, LocalPostgres, start_local_database
 from app.core.settings import Settings
 
 IN_CI = os.environ.get("CI") == "true"
 
 
-def role_specs(env: dict[str, str]) -> dict[str, RoleSpec]:
+def api_environment(**overrides: str) -> dict[str, str]:
+    """What the API runs with in tests, apart from the database (start_local_database adds it)."""
     return {
-        "migrator": RoleSpec(env["DB_MIGRATOR_USER"], env["DB_MIGRATOR_PASSWORD"], "migrator"),
-        "app": RoleSpec(env["DB_APP_USER"], env["DB_APP_PASSWORD"], "app"),
-        "jobs": RoleSpec(env["DB_JOBS_USER"], env["DB_JOBS_PASSWORD"], "jobs"),
-    }
-
-
-def make_environment(local_pg: LocalPostgres, **overrides: str) -> dict[str, str]:
-    env = {
-        **local_pg.environment(),
         "APP_ENV": "test",
         "JWT_SECRET": secrets.token_urlsafe(48),
         "EMAIL_PROVIDER": "console",
         "LOG_LEVEL": "INFO",
         "DB_CONNECT_TIMEOUT": "2",
         "READY_TIMEOUT_SECONDS": "2",
+        **overrides,
     }
-    env.update(overrides)
-    return env
 
 
 @pytest.fixture(scope="session")
-def local_pg(tmp_path_factory) -> LocalPostgres:
-    server = LocalPostgres(tmp_path_factory.mktemp("postgres")).start()
-    yield server
-    server.destroy()
+def local_database(tmp_path_factory) -> LocalDatabase:
+    database = start_local_database(tmp_path_factory.mktemp("postgres"), api_environment())
+    yield database
+    database.server.destroy()
 
 
 @pytest.fixture(scope="session")
-def db_env(local_pg) -> dict[str, str]:
-    env = make_environment(local_pg)
-    specs = role_specs(env)
-    bootstrap_roles(local_pg.admin_url, database=env["DB_NAME"], **specs)
-    migrations.apply(
-        Settings.from_env(env).migrations_database_url,
-        migrations.RoleNames(specs["migrator"].name, specs["app"].name, specs["jobs"].name),
-    )
-    return env
+def local_pg(local_database) -> LocalPostgres:
+    return local_database.server
+
+
+@pytest.fixture(scope="session")
+def db_env(local_database) -> dict[str, str]:
+    return local_database.environment
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,9 @@ SCRAM, so credentials are checked exactly as they are on RDS.
 The superuser exists only to stand in for AWS: it creates the RDS-like admin (a non-superuser
 with CREATEROLE and CREATEDB, like RDS's master user) and the database owned by it. Everything
 after that, role bootstrap included, runs as that admin.
+
+``start_local_database`` is the one way `make dev`, the CLI, the test suite and the benchmarks get
+a server the API can use: started, the three roles bootstrapped, the migrations applied.
 """
 
 from __future__ import annotations
@@ -21,8 +24,13 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.core import migrations
+from app.core.roles import bootstrap_configured_roles
+from app.core.settings import Settings, SettingsError
 
 SERVER_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -307,6 +315,50 @@ class LocalPostgres:
                 )
         finally:
             connection.close()
+
+
+@dataclass
+class LocalDatabase:
+    """A running local server ready for the API: ``environment`` is what the API, the jobs and
+    the migrations run with against it; ``roles`` and ``migrations`` say what preparing it did."""
+
+    server: LocalPostgres
+    environment: dict[str, str]
+    settings: Settings
+    roles: list[str]
+    migrations: list[str]
+
+
+def start_local_database(
+    root: Path,
+    environment: Mapping[str, str],
+    *,
+    component: str = "api",
+    migrate: bool = True,
+) -> LocalDatabase:
+    """Start (or reuse) the server whose data lives under ``root`` and prepare it as production's
+    is prepared: the migrator, app and jobs roles bootstrapped by the RDS-like admin, then, with
+    ``migrate``, the repository's migrations applied as the migrator.
+
+    ``environment`` is everything but the database; the server's DB_* variables are laid over it.
+    A production environment is refused: production names its own DB_HOST. On any failure the
+    server is stopped again if this call started it."""
+    server = LocalPostgres(root).start()
+    try:
+        merged = {**environment, **server.environment()}
+        settings = Settings.from_env(merged, component=component)
+        if settings.is_production:
+            raise SettingsError(["DB_HOST is required in production"])
+        roles = bootstrap_configured_roles(settings, server.admin_url)
+        applied = (
+            migrations.apply(settings.migrations_database_url, migrations.role_names(settings))
+            if migrate
+            else []
+        )
+    except BaseException:
+        server.release()
+        raise
+    return LocalDatabase(server, merged, settings, roles, applied)
 
 
 def _ensure_server_user() -> pwd.struct_passwd:

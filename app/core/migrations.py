@@ -13,9 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import peewee
 from peewee_migrate import Router
+
+if TYPE_CHECKING:
+    from app.core.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 HISTORY_TABLE = "migratehistory"
@@ -32,6 +36,13 @@ class RoleNames:
 
 
 ROLES = RoleNames()
+
+
+def role_names(settings: Settings) -> RoleNames:
+    """The three role names ``settings`` configure."""
+    return RoleNames(
+        migrator=settings.db_migrator_user, app=settings.db_app_user, jobs=settings.db_jobs_user
+    )
 
 
 def _quote(identifier: str) -> str:

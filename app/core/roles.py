@@ -15,9 +15,15 @@ public schema and TEMP on the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psycopg2
 from psycopg2 import sql
+
+from app.core.settings import SettingsError
+
+if TYPE_CHECKING:
+    from app.core.settings import Settings
 
 # On CREATE every dangerous attribute is denied explicitly. A non-superuser admin may not even
 # mention SUPERUSER, REPLICATION or BYPASSRLS in ALTER ROLE, so an existing role is altered with
@@ -35,6 +41,32 @@ class RoleSpec:
     name: str
     password: str
     purpose: str
+
+
+def bootstrap_configured_roles(settings: Settings, admin_url: str) -> list[str]:
+    """``bootstrap_roles`` for the roles, passwords and database ``settings`` name; every missing
+    password listed in one error."""
+    passwords = {
+        "DB_MIGRATOR_PASSWORD": settings.db_migrator_password,
+        "DB_APP_PASSWORD": settings.db_app_password,
+        "DB_JOBS_PASSWORD": settings.db_jobs_password,
+    }
+    missing = [name for name, value in passwords.items() if not value]
+    if missing:
+        raise SettingsError([f"{name} is required to bootstrap the roles" for name in missing])
+    return bootstrap_roles(
+        admin_url,
+        database=settings.db_name,
+        migrator=RoleSpec(
+            settings.db_migrator_user,
+            passwords["DB_MIGRATOR_PASSWORD"] or "",
+            "schema owner; DDL only",
+        ),
+        app=RoleSpec(settings.db_app_user, passwords["DB_APP_PASSWORD"] or "", "the API; DML only"),
+        jobs=RoleSpec(
+            settings.db_jobs_user, passwords["DB_JOBS_PASSWORD"] or "", "cross-user jobs"
+        ),
+    )
 
 
 def bootstrap_roles(

@@ -15,14 +15,12 @@ import psutil
 import psycopg2
 import pytest
 
-from app.core import migrations
 from app.core.database import db
-from app.core.local_postgres import LocalPostgres
-from app.core.roles import bootstrap_roles
+from app.core.local_postgres import LocalPostgres, start_local_database
 from app.core.settings import Settings
 from app.main import create_app
 from tests.api.test_gunicorn import Gunicorn
-from tests.conftest import make_environment, role_specs
+from tests.conftest import api_environment
 from tests.helpers import STRONG_PASSWORD, unique_email
 
 DEADLINE_SECONDS = 2.0
@@ -32,22 +30,17 @@ MARGIN_SECONDS = 3.0
 
 @pytest.fixture(scope="module")
 def own_pg(tmp_path_factory):
-    server = LocalPostgres(tmp_path_factory.mktemp("deadline-pg")).start()
-    env = make_environment(
-        server,
-        DB_REQUEST_DEADLINE_MS=str(int(DEADLINE_SECONDS * 1000)),
-        READY_TIMEOUT_SECONDS="2",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="8192",
+    database = start_local_database(
+        tmp_path_factory.mktemp("deadline-pg"),
+        api_environment(
+            DB_REQUEST_DEADLINE_MS=str(int(DEADLINE_SECONDS * 1000)),
+            READY_TIMEOUT_SECONDS="2",
+            ARGON2_TIME_COST="1",
+            ARGON2_MEMORY_KIB="8192",
+        ),
     )
-    specs = role_specs(env)
-    bootstrap_roles(server.admin_url, database=env["DB_NAME"], **specs)
-    migrations.apply(
-        Settings.from_env(env).migrations_database_url,
-        migrations.RoleNames(specs["migrator"].name, specs["app"].name, specs["jobs"].name),
-    )
-    yield server, env
-    server.destroy()
+    yield database.server, database.environment
+    database.server.destroy()
 
 
 @contextlib.contextmanager

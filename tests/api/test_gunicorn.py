@@ -14,41 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from app.core.local_postgres import free_port
+from app.core.local_gunicorn import LocalGunicorn
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Gunicorn:
+class Gunicorn(LocalGunicorn):
+    """The API under the project's gunicorn (one worker), serving once /health answers."""
+
     def __init__(self, env: dict[str, str]):
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "app/gunicorn_conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "app.main:app",
-            ],
-            cwd=REPO,
-            env={"PATH": os.environ["PATH"], **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if self.request("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.process.kill()
-        raise RuntimeError(self.process.stdout.read().decode())
+        super().__init__({"PATH": os.environ["PATH"], **env}, "--workers", "1")
+        self.wait_until_serving(lambda: self.request("GET", "/health")[0] == 200, seconds=20)
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -58,14 +34,6 @@ class Gunicorn:
             return response.status, json.loads(response.read() or b"null"), response
         finally:
             connection.close()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=40)
-        finally:
-            self.process.stdout.close()
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ import time
 import falcon.testing
 import pytest
 
-from app.core.local_postgres import LocalPostgres
-from app.core.roles import RoleSpec, bootstrap_roles
+from app.core.local_postgres import start_local_database
 from app.core.settings import Settings
 from app.main import create_app
-from tests.conftest import make_environment, role_specs
+from tests.conftest import api_environment
 
 
 class SilentServer:
@@ -69,12 +68,10 @@ def test_not_ready_within_a_bounded_time_when_the_database_hangs(db_env, silent_
 
 
 def test_readiness_recovers_without_a_restart(tmp_path):
-    server = LocalPostgres(tmp_path / "pg").start()
+    database = start_local_database(tmp_path / "pg", api_environment(), migrate=False)
+    server = database.server
     try:
-        env = make_environment(server)
-        specs: dict[str, RoleSpec] = role_specs(env)
-        bootstrap_roles(server.admin_url, database=env["DB_NAME"], **specs)
-        http = falcon.testing.TestClient(create_app(Settings.from_env(env)))
+        http = falcon.testing.TestClient(create_app(database.settings))
         assert http.simulate_get("/health/ready").status_code == 200
 
         server.stop()

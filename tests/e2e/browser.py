@@ -11,19 +11,16 @@ import http.server
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import trustme
 
+from app.core.local_gunicorn import LocalGunicorn
 from app.core.local_postgres import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +63,21 @@ class Certificates:
     cert_pem: Path
     key_pem: Path
 
+    @classmethod
+    def issue(cls, directory: Path, organization: str, *hosts: str) -> Certificates:
+        """A new test CA and a leaf certificate for ``hosts``, written as PEM files into
+        ``directory`` (ca.pem, cert.pem with the chain, key.pem readable by the owner only)."""
+        ca = trustme.CA(organization_name=organization)
+        leaf = ca.issue_cert(*hosts)
+        ca_pem, cert_pem, key_pem = (directory / name for name in ("ca.pem", "cert.pem", "key.pem"))
+        ca.cert_pem.write_to_path(str(ca_pem))
+        leaf.private_key_pem.write_to_path(str(key_pem))
+        with cert_pem.open("wb") as chain:
+            for blob in leaf.cert_chain_pems:
+                chain.write(blob.bytes())
+        key_pem.chmod(0o600)
+        return cls(ca, ca_pem, cert_pem, key_pem)
+
     def client_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
         self.ca.configure_trust(context)
@@ -104,7 +116,7 @@ class PageServer:
         self.thread.join(5)
 
 
-class ApiServer:
+class ApiServer(LocalGunicorn):
     """The API as production runs it: gunicorn with app/gunicorn_conf.py, here with TLS."""
 
     def __init__(
@@ -116,39 +128,21 @@ class ApiServer:
         self.tls_context = tls.client_context()
         self.log_path = log_path
         self.log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "app/gunicorn_conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "--certfile",
-                str(tls.cert_pem),
-                "--keyfile",
-                str(tls.key_pem),
-                "app.main:app",
-            ],
-            cwd=REPO,
-            env={"PATH": os.environ["PATH"], **env, "API_URL": self.origin},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            {"PATH": os.environ["PATH"], **env, "API_URL": self.origin},
+            "--workers",
+            "1",
+            "--certfile",
+            str(tls.cert_pem),
+            "--keyfile",
+            str(tls.key_pem),
+            port=self.port,
+            output=self.log,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if self.request("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not become healthy:\n{self.output()}")
+        try:
+            self.wait_until_serving(lambda: self.request("GET", "/health")[0] == 200)
+        except RuntimeError as exc:
+            raise RuntimeError(f"gunicorn did not become healthy:\n{self.output()}") from exc
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         """One HTTPS request to 127.0.0.1, verified as the server's host against the test CA."""
@@ -165,15 +159,12 @@ class ApiServer:
             connection.close()
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")[-4000:]
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+    def stop(self, timeout: float = 40) -> int:
+        try:
+            return super().stop(timeout)
+        finally:
+            self.log.close()

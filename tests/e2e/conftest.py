@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import trustme
 
 from tests.e2e.browser import (
     API_HOST,
@@ -24,17 +23,9 @@ from tests.e2e.browser import (
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory) -> Certificates:
-    directory = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA(organization_name="jat browser test")
-    leaf = ca.issue_cert(APP_HOST, API_HOST)
-    ca_pem, cert_pem, key_pem = (directory / name for name in ("ca.pem", "cert.pem", "key.pem"))
-    ca.cert_pem.write_to_path(str(ca_pem))
-    leaf.private_key_pem.write_to_path(str(key_pem))
-    with cert_pem.open("wb") as chain:
-        for blob in leaf.cert_chain_pems:
-            chain.write(blob.bytes())
-    key_pem.chmod(0o600)
-    return Certificates(ca, ca_pem, cert_pem, key_pem)
+    return Certificates.issue(
+        tmp_path_factory.mktemp("tls"), "jat browser test", APP_HOST, API_HOST
+    )
 
 
 @pytest.fixture(scope="module")

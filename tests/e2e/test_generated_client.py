@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
 from tests.e2e.browser import ApiServer, Certificates
 from tests.helpers import STRONG_PASSWORD, unique_email
@@ -30,17 +29,9 @@ PACKAGE = "jat_generated_client"
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory) -> Certificates:
-    directory = tmp_path_factory.mktemp("client-tls")
-    ca = trustme.CA(organization_name="jat generated client test")
-    leaf = ca.issue_cert(HOST)
-    ca_pem, cert_pem, key_pem = (directory / name for name in ("ca.pem", "cert.pem", "key.pem"))
-    ca.cert_pem.write_to_path(str(ca_pem))
-    leaf.private_key_pem.write_to_path(str(key_pem))
-    with cert_pem.open("wb") as chain:
-        for blob in leaf.cert_chain_pems:
-            chain.write(blob.bytes())
-    key_pem.chmod(0o600)
-    return Certificates(ca, ca_pem, cert_pem, key_pem)
+    return Certificates.issue(
+        tmp_path_factory.mktemp("client-tls"), "jat generated client test", HOST
+    )
 
 
 @pytest.fixture(scope="module")
