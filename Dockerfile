@@ -9,10 +9,17 @@ FROM --platform=linux/amd64 ${BASE_IMAGE} AS build
 ARG UV_VERSION=0.13.9
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates binutils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
+COPY scripts/image_venv.py ./
+# Only the locked runtime dependencies (no dev or infra group), in a virtualenv without pip or
+# setuptools; botocore keeps the models of the clients the application creates; extension modules
+# lose their symbol tables (strip --strip-unneeded; bundled libraries in *.libs/ are left alone).
+# The build fails if anything else is installed, an extension module does not import or a client
+# cannot be created (scripts/image_venv.py). The bytecode is compiled once, here (hash-based
+# .pyc files, PEP 552: valid whatever the files' times).
 # /run/build-ca.crt: an extra CA for a TLS-intercepting build proxy, mounted by the build script
 # when the host has one; absent otherwise.
 RUN if [ -f /run/build-ca.crt ]; then export SSL_CERT_FILE=/run/build-ca.crt PIP_CERT=/run/build-ca.crt; fi \
@@ -20,10 +27,15 @@ RUN if [ -f /run/build-ca.crt ]; then export SSL_CERT_FILE=/run/build-ca.crt PIP
  && /opt/uv/bin/pip install --quiet "uv==${UV_VERSION}" \
  && /opt/uv/bin/uv export --frozen --no-dev --no-group infra --no-emit-project \
       --format requirements-txt -o /tmp/requirements.txt \
- && python3 -m venv /opt/venv \
+ && python3 -m venv --without-pip /opt/venv \
  && /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
       --no-cache -r /tmp/requirements.txt \
- && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
+ && site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+ && python3 image_venv.py prune "$site" \
+ && find "$site" -name '*.so' -not -path '*.libs/*' -exec strip --strip-unneeded {} + \
+ && /opt/venv/bin/python image_venv.py check /tmp/requirements.txt \
+ && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
+ && python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$site"
 
 # ----- runtime: no compilers, no build tools, a non-root user ------------------------------------
 FROM --platform=linux/amd64 ${BASE_IMAGE}
@@ -38,6 +50,7 @@ WORKDIR /app
 COPY app ./app
 COPY migrations ./migrations
 COPY certs ./certs
+RUN python3 -m compileall -q --invalidation-mode unchecked-hash app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
