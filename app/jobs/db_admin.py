@@ -17,7 +17,7 @@ import structlog
 
 from app import bootstrap
 from app.core import migrations
-from app.core.roles import RoleSpec, bootstrap_roles
+from app.core.roles import bootstrap_configured_roles
 from app.core.settings import SecretFetcher, Settings, read_master_credentials
 
 log = structlog.get_logger("app.jobs.db_admin")
@@ -36,19 +36,12 @@ def admin_url(config: Settings, fetch: SecretFetcher) -> str:
 
 
 def run(config: Settings, action: str, fetch: SecretFetcher) -> dict[str, Any]:
-    names = migrations.RoleNames(config.db_migrator_user, config.db_app_user, config.db_jobs_user)
     if action == "status":
         return {"action": action, **migrations.status(config.migrations_database_url)}
     if action != "migrate":
         raise ValueError(f"unknown action {action!r}: use migrate or status")
-    actions = bootstrap_roles(
-        admin_url(config, fetch),
-        database=config.db_name,
-        migrator=RoleSpec(names.migrator, config.db_migrator_password, "schema owner; DDL only"),
-        app=RoleSpec(names.app, config.db_app_password, "the API; DML only"),
-        jobs=RoleSpec(names.jobs, config.db_jobs_password, "cross-user jobs"),
-    )
-    applied = migrations.apply(config.migrations_database_url, names)
+    actions = bootstrap_configured_roles(config, admin_url(config, fetch))
+    applied = migrations.apply(config.migrations_database_url, migrations.role_names(config))
     result = {"action": action, "roles": actions, "applied": applied}
     log.info("db_admin_done", roles=len(actions), applied=applied)
     return result
