@@ -54,10 +54,13 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import psycopg2
@@ -75,6 +78,9 @@ from benchkit import (
 )
 
 from app.core.local_postgres import SUPERUSER, LocalPostgres
+
+if TYPE_CHECKING:
+    from falcon.testing import TestClient
 
 DOC = REPO / "docs" / "benchmarks.md"
 RUN_START = "<!-- bench.py: the latest run, rewritten by scripts/bench.py -->"
@@ -296,6 +302,7 @@ def seed_applications(url: str, per_user: int) -> dict[str, list[str]]:
 
 def settle(server: LocalPostgres) -> None:
     """Statistics for the planner and a checkpoint now, so neither lands inside a measurement."""
+    assert server.credentials is not None, "the server is started"
     connection = psycopg2.connect(server.url(SUPERUSER, server.credentials.superuser_password))
     try:
         connection.autocommit = True
@@ -374,14 +381,18 @@ class Served:
         return sorted(held, reverse=True)
 
 
-def http_get(port: int, path: str, headers=None):
+def http_get(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local URL
         return response.status, dict(response.headers.items())
 
 
 @contextlib.contextmanager
-def served(name: str, env: dict[str, str], target: str, probe: str, workers: int, scratch: Path):
+def served(
+    name: str, env: dict[str, str], target: str, probe: str, workers: int, scratch: Path
+) -> Iterator[Served]:
     """``target`` under gunicorn; yields once every worker has loaded the app."""
     counts_path = scratch / f"{name}.counts"
     counts_path.write_bytes(b"\0" * SLOT.size * SLOTS)
@@ -419,7 +430,9 @@ def database_cpu_seconds(server: LocalPostgres) -> float:
     return total
 
 
-def run_wrk(port, mode, script, data, connections, seconds) -> dict:
+def run_wrk(
+    port: int, mode: str, script: Path, data: Path, connections: int, seconds: float
+) -> dict[str, Any]:
     command = [
         "wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds:g}s",
         "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}",
@@ -430,7 +443,14 @@ def run_wrk(port, mode, script, data, connections, seconds) -> dict:
     return json.loads(line[len("BENCH ") :])
 
 
-def measure(endpoint: Endpoint, server: Served, database: LocalPostgres, args, files, round_=0):
+def measure(
+    endpoint: Endpoint,
+    server: Served,
+    database: LocalPostgres,
+    args: argparse.Namespace,
+    files: tuple[Path, Path],
+    round_: int = 0,
+) -> Result:
     script, data = files
     if args.warmup:
         run_wrk(server.port, endpoint.mode, script, data, args.connections, args.warmup)
@@ -559,7 +579,7 @@ class CountingProxy:
             upstream.shutdown(socket.SHUT_WR)
 
 
-def in_process_app(env: dict[str, str]):
+def in_process_app(env: dict[str, str]) -> TestClient:
     from falcon import testing
 
     from app.core.settings import Settings
@@ -576,7 +596,7 @@ def profile_list(database: Database, env: dict[str, str], token: str, count: int
     with contextlib.redirect_stdout(sink):
         client = in_process_app(env)
 
-        def one():
+        def one() -> None:
             result = client.simulate_get(
                 "/v1/applications", params={"limit": "20"}, headers=headers
             )
@@ -617,7 +637,7 @@ def profile_list(database: Database, env: dict[str, str], token: str, count: int
     from app.services.applications import ApplicationService
     from app.services.auth import AuthService
 
-    def key(function) -> tuple:
+    def key(function: Callable[..., object]) -> tuple[str, int, str]:
         code = inspect.unwrap(function).__code__
         return (code.co_filename, code.co_firstlineno, code.co_name)
 
@@ -676,10 +696,6 @@ def machine() -> dict[str, str]:
                 model = line.split(":", 1)[1].strip()
                 break
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
-    import falcon
-    import gunicorn as gunicorn_package
-    import peewee
-
     return {
         "CPU": model,
         "cores": str(os.cpu_count()),
@@ -687,8 +703,8 @@ def machine() -> dict[str, str]:
         "kernel": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
         "packages": (
-            f"falcon {falcon.__version__}, gunicorn {gunicorn_package.__version__}, "
-            f"peewee {peewee.__version__}, psycopg2 {psycopg2.__version__.split()[0]}"
+            f"falcon {version('falcon')}, gunicorn {version('gunicorn')}, "
+            f"peewee {version('peewee')}, psycopg2 {version('psycopg2-binary')}"
         ),
         "load generator": (wrk_version.split("\n")[0].split(" [")[0] or "wrk").strip(),
         "load average at the start (1, 5, 15 min)": ", ".join(
@@ -700,7 +716,9 @@ def machine() -> dict[str, str]:
 def postgres_version(url: str) -> str:
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]}"
+        row = cursor.fetchone()
+        assert row is not None, "SHOW returns one row"
+        return f"PostgreSQL {row[0]}"
 
 
 def median_ratio(results: list[Result], key: str, ceiling_key: str) -> tuple[float, list[float]]:
@@ -729,7 +747,7 @@ def summary(results: list[Result]) -> dict[str, dict[str, float]]:
     out = {}
     for key, endpoint in ENDPOINTS.items():
         runs = [each for each in results if each.server == "api" and each.key == key]
-        if not runs:
+        if not runs or endpoint.ceiling is None:
             continue
         ratio, _ = median_ratio(results, key, endpoint.ceiling)
         out[key] = {
@@ -852,7 +870,17 @@ def bucket_lines(profile: dict) -> list[str]:
     return [f"| {name} | {ms:.3f} |" for name, ms in profile["buckets"].items() if ms > 0]
 
 
-def run_section(args, command, host, results, rss, idle_rss, ceiling_rss, profile, lines) -> str:
+def run_section(
+    args: argparse.Namespace,
+    command: str,
+    host: dict[str, str],
+    results: list[Result],
+    rss: list[float],
+    idle_rss: list[float],
+    ceiling_rss: list[float],
+    profile: dict[str, Any],
+    lines: list[str],
+) -> str:
     statements = profile["statements"]
     statement_lines = [
         f"{index}. `{' '.join(text.split())[:150]}{'…' if len(text) > 150 else ''}`"

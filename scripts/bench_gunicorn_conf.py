@@ -13,16 +13,17 @@ import os
 import runpy
 import struct
 from pathlib import Path
+from typing import Any
 
 _base = runpy.run_path(str(Path(__file__).resolve().parents[1] / "app" / "gunicorn_conf.py"))
 globals().update({name: value for name, value in _base.items() if not name.startswith("_")})
 
 SLOT = struct.Struct("qq")
 SLOTS = 64
-_counter: dict[str, object] = {}
+_counter: dict[str, Any] = {}
 
 
-def post_worker_init(worker) -> None:
+def post_worker_init(worker: Any) -> None:  # gunicorn's Worker (gunicorn ships no types)
     handle = os.open(os.environ["BENCH_WORKER_COUNTS"], os.O_RDWR)
     view = mmap.mmap(handle, SLOT.size * SLOTS)
     os.close(handle)
@@ -31,7 +32,7 @@ def post_worker_init(worker) -> None:
     _counter.update(view=view, offset=offset + 8, answered=0)
 
 
-def post_request(worker, req, environ, resp) -> None:
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
     answered = _counter["answered"] + 1
     _counter["answered"] = answered
     struct.pack_into("q", _counter["view"], _counter["offset"], answered)

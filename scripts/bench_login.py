@@ -69,7 +69,7 @@ for _ in sys.stdin:
 """
 
 
-def verify_on_request(settings: Settings) -> subprocess.Popen:
+def verify_on_request(settings: Settings) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -154,6 +154,7 @@ def main() -> int:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             sequential, statuses, interleaved = [], [], []
             probe = verify_on_request(defaults)
+            assert probe.stdin is not None and probe.stdout is not None, "both are pipes"
             try:
                 for email in emails[: args.sequential]:
                     probe.stdin.write("\n")
@@ -171,7 +172,7 @@ def main() -> int:
             idle_pss = peak_pss = tree_pss(master)
             sampling = threading.Event()
 
-            def sample():
+            def sample() -> None:
                 nonlocal peak, peak_pss
                 rounds = 0
                 while not sampling.is_set():
@@ -189,9 +190,13 @@ def main() -> int:
                 batch = emails[offset : offset + args.flood]
                 offset += args.flood
                 barrier = threading.Barrier(len(batch))
-                results = []
+                results: list[tuple[int, float]] = []
 
-                def one(email, barrier=barrier, results=results):
+                def one(
+                    email: str,
+                    barrier: threading.Barrier = barrier,
+                    results: list[tuple[int, float]] = results,
+                ) -> None:
                     barrier.wait()
                     results.append(login(port, email))
 

@@ -23,22 +23,30 @@ import json
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bench import seed_applications
 from benchkit import PASSWORD, default_hasher, local_database, seed
 
+from app.core.clock import system_clock
 from app.core.settings import Settings
 
 
-def per_call_us(function, repeat: int) -> float:
+def per_call_us(function: Callable[[], object], repeat: int) -> float:
     started = time.perf_counter()
     for _ in range(repeat):
         function()
     return (time.perf_counter() - started) / repeat * 1e6
 
 
-def compare(name: str, old, new, repeat: int, rounds: int = 5) -> tuple[str, float, float]:
+def compare(
+    name: str,
+    old: Callable[[], object],
+    new: Callable[[], object],
+    repeat: int,
+    rounds: int = 5,
+) -> tuple[str, float, float]:
     olds, news = [], []
     for _ in range(rounds):
         olds.append(per_call_us(old, repeat))
@@ -86,7 +94,9 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.9"}
         from app.services.applications import ApplicationService
 
-        items, cursor = ApplicationService(None, None).list(uuid.UUID(user_id), ListQuery(limit=20))
+        items, cursor = ApplicationService(system_clock, None).list(
+            uuid.UUID(user_id), ListQuery(limit=20)
+        )
         page = {
             "success": True,
             "data": items,
@@ -99,7 +109,7 @@ def main() -> None:
             },
         }
 
-        def checked():
+        def checked() -> None:
             validated = ApplicationListResponse.model_validate(page)
             assert not spec.undeclared_fields(page, validated)
 
@@ -129,14 +139,14 @@ def main() -> None:
         )
         db.close()
 
-        def in_process(checking: bool):
+        def in_process(checking: bool) -> float:
             config = Settings.from_env(
                 {**database.env, "CHECK_RESPONSES": "true" if checking else "false"}
             )
             with contextlib.redirect_stdout(io.StringIO()):
                 client = testing.TestClient(create_app(config))
 
-            def one():
+            def one() -> None:
                 with contextlib.redirect_stdout(io.StringIO()):
                     result = client.simulate_get(
                         "/v1/applications", params={"limit": "20"}, headers=headers
