@@ -57,10 +57,17 @@ T = TypeVar("T")
 def build_email_sender(settings: Settings) -> EmailSender:
     """The sender for ``settings.email_provider``.
 
-    Settings already refuses an incomplete provider in production; this repeats the check for
-    every environment, so a development or test set-up fails here, naming what is missing,
-    rather than at the first send.
+    Settings already refuses an incomplete provider in production; ``Settings.email()``
+    repeats the check for every environment, so a development or test set-up fails here,
+    naming what is missing, rather than at the first send.
     """
+    from app.core.settings import (
+        ConsoleEmailConfig,
+        GmailEmailConfig,
+        ResendEmailConfig,
+        SesEmailConfig,
+        SettingsError,
+    )
     from app.integrations.email import (
         ConsoleSender,
         EmailConfigurationError,
@@ -68,42 +75,25 @@ def build_email_sender(settings: Settings) -> EmailSender:
         ResendSender,
     )
 
-    provider = settings.email_provider
-    if provider == "console":
-        return ConsoleSender(production=settings.is_production)
-    missing = _missing_email_settings(settings)
-    if missing:
-        raise EmailConfigurationError(f"EMAIL_PROVIDER={provider} needs {', '.join(missing)}")
-    if provider == "resend":
+    try:
+        config = settings.email()
+    except SettingsError as error:
+        raise EmailConfigurationError("; ".join(error.problems)) from None
+    if isinstance(config, ConsoleEmailConfig):
+        return ConsoleSender(production=config.production)
+    if isinstance(config, ResendEmailConfig):
         return ResendSender(
-            api_key=settings.resend_api_key,
-            from_email=settings.from_email,
-            api_url=settings.resend_api_url,
+            api_key=config.api_key, from_email=config.from_email, api_url=config.api_url
         )
-    if provider == "ses":
+    if isinstance(config, SesEmailConfig):
         from app.integrations.email.ses import SesSender  # boto3: only when SES is configured
 
-        return SesSender(from_email=settings.from_email, region=settings.aws_region)
-    if provider == "gmail":
+        return SesSender(from_email=config.from_email, region=config.region)
+    if isinstance(config, GmailEmailConfig):
         return GmailSmtpSender(
-            user=settings.gmail_user,
-            app_password=settings.gmail_app_password,
-            host=settings.smtp_host,
-            port=settings.smtp_port,
+            user=config.user, app_password=config.app_password, host=config.host, port=config.port
         )
-    raise EmailConfigurationError(f"EMAIL_PROVIDER={provider} is not a known email provider")
-
-
-def _missing_email_settings(settings: Settings) -> list[str]:
-    required = {
-        "resend": {"FROM_EMAIL": settings.from_email, "RESEND_API_KEY": settings.resend_api_key},
-        "ses": {"FROM_EMAIL": settings.from_email, "AWS_REGION": settings.aws_region},
-        "gmail": {
-            "GMAIL_USER": settings.gmail_user,
-            "GMAIL_APP_PASSWORD": settings.gmail_app_password,
-        },
-    }.get(settings.email_provider, {})
-    return [name for name, value in required.items() if not value]
+    raise EmailConfigurationError(f"EMAIL_PROVIDER={settings.email_provider} is not known")
 
 
 def build_storage(settings: Settings) -> ObjectStorage:
@@ -113,12 +103,10 @@ def build_storage(settings: Settings) -> ObjectStorage:
     if settings.storage_backend == "s3":
         import boto3  # only when S3 is configured
 
-        return S3Storage(
-            settings.uploads_bucket, boto3.client("s3", region_name=settings.aws_region)
-        )
-    return LocalStorage(
-        Path(settings.local_storage_dir), settings.api_url, LocalTokens(settings.jwt_secret)
-    )
+        s3 = settings.s3_storage()
+        return S3Storage(s3.bucket, boto3.client("s3", region_name=s3.region))
+    local = settings.local_storage()
+    return LocalStorage(Path(local.directory), local.api_url, LocalTokens(local.signing_secret))
 
 
 def build_notifier(settings: Settings) -> Notifier:

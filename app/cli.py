@@ -20,7 +20,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -67,7 +70,8 @@ def _dev_secrets() -> dict[str, str]:
     import secrets
 
     if DEV_SECRETS_FILE.exists():
-        return json.loads(DEV_SECRETS_FILE.read_text())
+        stored: dict[str, str] = json.loads(DEV_SECRETS_FILE.read_text())
+        return stored
     DEV_SECRETS_FILE.parent.mkdir(parents=True, exist_ok=True)
     values = {"JWT_SECRET": secrets.token_urlsafe(48)}
     DEV_SECRETS_FILE.write_text(json.dumps(values))
@@ -133,7 +137,7 @@ def ready_banner(settings: Settings, port: int, local: LocalPostgres | None) -> 
     )
 
 
-def _announce_when_ready(server: subprocess.Popen, port: int, banner: str) -> None:
+def _announce_when_ready(server: subprocess.Popen[bytes], port: int, banner: str) -> None:
     """Print the banner once /health/ready answers 200, i.e. a worker serves requests."""
     url = f"http://127.0.0.1:{port}/health/ready"
     deadline = time.monotonic() + READY_WAIT_SECONDS
@@ -186,7 +190,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             daemon=True,
         ).start()
 
-        def stop(signum, frame):
+        def stop(signum: int, frame: FrameType | None) -> NoReturn:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, stop)
@@ -215,7 +219,8 @@ def cmd_bootstrap_roles(args: argparse.Namespace) -> int:
             raise SettingsError(["--admin-url is required when DB_HOST points at a server"])
         settings, local = _settings_for_database()
         actions = ["local database bootstrapped"]
-        local.release()
+        if local is not None:
+            local.release()
     for action in actions:
         print(action)
     return 0
@@ -237,7 +242,7 @@ def unreachable(url: str, exc: Exception) -> str:
     )
 
 
-def _with_database(run) -> int:
+def _with_database(run: Callable[[Settings], int]) -> int:
     settings, local = _settings_for_database()
     try:
         return run(settings)
@@ -346,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     load_dotenv_file()
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -4,7 +4,10 @@ gthread workers: each worker runs a thread pool, and each thread holds at most o
 database connection, so connections per instance = workers x threads (docs/capacity.md).
 """
 
+from __future__ import annotations
+
 import multiprocessing
+from typing import TYPE_CHECKING
 
 # The app's modules, imported once here in the master: each worker forks with them loaded and
 # shares their pages copy-on-write instead of importing (and holding) its own copy. The app
@@ -12,6 +15,10 @@ import multiprocessing
 # threads and pools are the worker's own.
 import app.main
 from app.core.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 # Validated as the API, in the master before any worker forks: a production configuration with
 # problems stops here with every one of them in one message, and no worker boots.
@@ -45,6 +52,6 @@ limit_request_line = 8190
 limit_request_fields = 100
 
 
-def worker_exit(server, worker):
+def worker_exit(server: Arbiter, worker: Worker) -> None:
     """Let the worker's outbox drainer finish the email in hand; queued rows stay queued."""
     app.main.stop_background()

@@ -24,21 +24,27 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import socket
 import ssl
 import struct
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.http import wsgi
+from gunicorn.http.message import Request
 from gunicorn.workers.gthread import ThreadWorker
 
 # gunicorn's refusals as (exception classes, status, reason, code, message); the first match wins.
 _REFUSALS: tuple[tuple[tuple[type[BaseException], ...], int, str, str, str], ...] = (
     (
-        (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName),
+        (
+            http_errors.InvalidResponseHeader,  # type: ignore[attr-defined]  # new in gunicorn 27; types-gunicorn 26.2 predates it
+            http_errors.InvalidResponseHeaderName,  # type: ignore[attr-defined]  # new in gunicorn 27, as above
+        ),
         500,
         "Internal Server Error",
         "INTERNAL_ERROR",
@@ -165,7 +171,7 @@ class ApiWorker(ThreadWorker):
     ACCEPT_PAUSE_SECONDS = 0.002
     ACCEPT_PAUSE_MAX_SECONDS = 0.02
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._accept_paused_until = 0.0
         self._slot: int | None = None
@@ -191,7 +197,7 @@ class ApiWorker(ThreadWorker):
                 return True
         return False
 
-    def accept(self, listener) -> None:
+    def accept(self, listener: Any) -> None:
         super().accept(listener)
         self._publish()
         threads = max(1, self.cfg.threads)
@@ -201,16 +207,16 @@ class ApiWorker(ThreadWorker):
             self._accept_paused_until = time.monotonic() + pause
             self.set_accept_enabled(False)
 
-    def set_accept_enabled(self, enabled: bool) -> None:
+    def set_accept_enabled(self, enabled: bool | None) -> None:
         if enabled and time.monotonic() < self._accept_paused_until:
             enabled = False
         super().set_accept_enabled(enabled)
 
-    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+    def wait_for_and_dispatch_events(self, timeout: float | None) -> None:
         if self._accept_paused_until:
             remaining = self._accept_paused_until - time.monotonic()
             if remaining > 0:
-                timeout = min(timeout, remaining)
+                timeout = remaining if timeout is None else min(timeout, remaining)
             else:
                 self._accept_paused_until = 0.0
                 if self.alive and self.nr_conns < self.worker_connections:
@@ -221,11 +227,13 @@ class ApiWorker(ThreadWorker):
     def init_process(self) -> None:
         # gunicorn builds every response through this module attribute, in this process only
         # (the worker is a forked child); it offers no setting to drop the banner.
-        wsgi.Response = BannerlessResponse
+        wsgi.Response = BannerlessResponse  # type: ignore[misc]  # replacing the class is the point
         self.claim_slot()
         super().init_process()
 
-    def handle_error(self, req, client, addr, exc) -> None:
+    def handle_error(
+        self, req: Request | None, client: socket.socket, addr: Any, exc: BaseException
+    ) -> None:
         from app import main as api  # loaded by app/gunicorn_conf.py: a lookup, not an import
 
         status = refusal_for(exc)[0]

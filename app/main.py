@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import falcon
 import falcon.media
@@ -32,8 +33,8 @@ EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Location", REPLAYED_H
 MAX_JSON_DEPTH = 64
 
 
-def _nested_deeper_than(value, limit: int) -> bool:
-    stack = [(value, 1)]
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > limit:
@@ -43,7 +44,7 @@ def _nested_deeper_than(value, limit: int) -> bool:
     return False
 
 
-def _json_loads(text: str):
+def _json_loads(text: str) -> Any:
     """json.loads, with a document nested deeper than ``MAX_JSON_DEPTH`` (or than the parser's
     recursion limit) refused as malformed: Falcon answers a ValueError with 400, where a
     RecursionError would escape as a 500."""
@@ -60,42 +61,43 @@ def _json_loads(text: str):
 class Assembly:
     """The WSGI app and the background work that runs beside it in each worker."""
 
-    app: falcon.App
+    app: falcon.App[Any, Any]
     outbox_drainer: OutboxDrainer
     security_headers: dict[str, str]
     wsgi: middleware.HealthFastPath
 
 
-def create_app(settings: Settings, **collaborators) -> falcon.App:
+def create_app(settings: Settings, **collaborators: Any) -> falcon.App[Any, Any]:
     """The WSGI app alone (no background thread): tests and tooling."""
     return assemble(settings, **collaborators).app
 
 
-def assemble(settings: Settings, **collaborators) -> Assembly:
+def assemble(settings: Settings, **collaborators: Any) -> Assembly:
     """The HTTP side of the API on the services the composition root builds (app/bootstrap.py);
     collaborators passed in replace the ones the settings would choose (tests)."""
     services = bootstrap.api(settings, **collaborators)
     spec.check_responses(settings.check_responses)
-    app = falcon.App(
-        middleware=[
-            # First, so the request's database budget is set before any middleware's query.
-            middleware.DatabaseSessionMiddleware(settings.db_request_deadline_ms / 1000),
-            middleware.RequestIdMiddleware(),
-            middleware.AccessLogMiddleware(),
-            middleware.SecurityHeadersMiddleware(settings),
-            falcon.CORSMiddleware(
-                allow_origins=settings.frontend_url,
-                allow_credentials=settings.frontend_url,
-                expose_headers=EXPOSED_HEADERS,
-            ),
-            # Local uploads stream the file itself; their size is checked against the upload.
-            middleware.BodyPolicyMiddleware(
-                settings.max_request_bytes, exempt_prefixes=("/local-storage/uploads/",)
-            ),
-            ClientInfoMiddleware(settings),
-            AuthenticationMiddleware(services.auth, settings),
-        ],
-    )
+    # Falcon's middleware protocols are generic in the request and response types; these are
+    # plain classes with the hooks they need.
+    chain: list[Any] = [
+        # First, so the request's database budget is set before any middleware's query.
+        middleware.DatabaseSessionMiddleware(settings.db_request_deadline_ms / 1000),
+        middleware.RequestIdMiddleware(),
+        middleware.AccessLogMiddleware(),
+        middleware.SecurityHeadersMiddleware(settings),
+        falcon.CORSMiddleware(
+            allow_origins=settings.frontend_url,
+            allow_credentials=settings.frontend_url,
+            expose_headers=EXPOSED_HEADERS,
+        ),
+        # Local uploads stream the file itself; their size is checked against the upload.
+        middleware.BodyPolicyMiddleware(
+            settings.max_request_bytes, exempt_prefixes=("/local-storage/uploads/",)
+        ),
+        ClientInfoMiddleware(settings),
+        AuthenticationMiddleware(services.auth, settings),
+    ]
+    app = falcon.App(middleware=chain)
     json_handler = falcon.media.JSONHandler(dumps=json_dumps, loads=_json_loads)
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
@@ -122,7 +124,7 @@ def assemble(settings: Settings, **collaborators) -> Assembly:
 _running: Assembly | None = None
 
 
-def _wsgi_app():
+def _wsgi_app() -> middleware.HealthFastPath:
     """Built lazily so importing this module (tests, tooling) needs no configuration. gunicorn
     loads it in each worker after the fork (no preload), so each worker starts its own drainer
     thread; gunicorn_conf.worker_exit stops it when the worker leaves."""
@@ -146,7 +148,7 @@ def stop_background(timeout: float = 10.0) -> None:
         _running.outbox_drainer.stop(timeout)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "app":
         globals()["app"] = application = _wsgi_app()
         return application

@@ -7,7 +7,9 @@ import copy
 import json
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import falcon
 
@@ -189,7 +191,7 @@ ERROR_CODES = {
 }
 
 
-def build_document(app: falcon.App, settings: Settings) -> dict:
+def build_document(app: falcon.App[Any, Any], settings: Settings) -> dict[str, Any]:
     """spectree's document for ``app``'s validated routes, completed with what the server does
     outside the models: the cookie session, headers, the errors of every layer, the configured
     limits."""
@@ -199,7 +201,7 @@ def build_document(app: falcon.App, settings: Settings) -> dict:
     # a second document would lack them: generate from a copy and keep the registry whole.
     models = copy.deepcopy(api_spec.models)
     try:
-        document = copy.deepcopy(api_spec.spec)
+        document: dict[str, Any] = copy.deepcopy(api_spec.spec)
     finally:
         api_spec.models = models
     info = document.setdefault("info", {})
@@ -247,7 +249,7 @@ IDEMPOTENCY_KEY_PARAMETER = {
 }
 
 
-def _idempotent(operation: dict) -> None:
+def _idempotent(operation: dict[str, Any]) -> None:
     operation.setdefault("parameters", []).append(
         {"$ref": "#/components/parameters/IdempotencyKey"}
     )
@@ -259,18 +261,18 @@ def _idempotent(operation: dict) -> None:
         }
 
 
-def _nothing(operation: dict) -> None:
+def _nothing(operation: dict[str, Any]) -> None:
     return None
 
 
-def _resource_of(app: falcon.App, path: str):
+def _resource_of(app: falcon.App[Any, Any], path: str) -> Any:
     """The resource the router picks for a documented path (ids filled with a sample)."""
     concrete = re.sub(r"\{[^}]+\}", _SAMPLE_ID, path)
     found = app._router.find(concrete)
     return found[0] if found else None
 
 
-def _describe(operation: dict) -> None:
+def _describe(operation: dict[str, Any]) -> None:
     """The docstring as Markdown: the first sentence is the summary, the whole is the
     description."""
     parts = (operation.get("summary"), operation.get("description"))
@@ -279,7 +281,7 @@ def _describe(operation: dict) -> None:
     operation["description"] = text
 
 
-def _complete_errors(operation: dict, method: str, resource) -> None:
+def _complete_errors(operation: dict[str, Any], method: str, resource: object) -> None:
     responses = operation["responses"]
     if method in _BODY_METHODS:
         statuses = list(_BODY_POLICY_STATUSES)
@@ -289,7 +291,7 @@ def _complete_errors(operation: dict, method: str, resource) -> None:
             responses.setdefault(status, _error_response(status))
     if operation.get("security"):
         responses.setdefault("401", _error_response("401"))
-        exempt = getattr(resource, "account_state_exempt", frozenset())
+        exempt: frozenset[str] = getattr(resource, "account_state_exempt", frozenset())
         if method.upper() not in exempt:
             responses.setdefault("403", _error_response("403"))  # the account-state gates
     # Every operation can also meet the shared failures (docs/design.md §4).
@@ -298,14 +300,14 @@ def _complete_errors(operation: dict, method: str, resource) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
-def _error_response(status: str) -> dict:
+def _error_response(status: str) -> dict[str, Any]:
     return {
         "description": _ERROR_REASONS[status],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
     }
 
 
-def _shape_error(response: dict, status: str) -> None:
+def _shape_error(response: dict[str, Any], status: str) -> None:
     """A route's own ``"CODE: when it happens"`` stays as the description and its example's
     code; other errors list the codes their status carries."""
     code = _documented_code(response.get("description", ""))
@@ -321,59 +323,61 @@ def _documented_code(description: str) -> str | None:
     return code if separator and re.fullmatch(r"[A-Z][A-Z0-9_]+", code) else None
 
 
-def _add_header(operation: dict, statuses, name: str, header: str | None = None) -> None:
+def _add_header(
+    operation: dict[str, Any], statuses: Iterable[str], name: str, header: str | None = None
+) -> None:
     for status in statuses:
         if status in operation["responses"]:
             headers = operation["responses"][status].setdefault("headers", {})
             headers[name] = {"$ref": f"#/components/headers/{header or name}"}
 
 
-def _add_parameters(operation: dict, *parameters: dict) -> None:
+def _add_parameters(operation: dict[str, Any], *parameters: dict[str, Any]) -> None:
     operation.setdefault("parameters", []).extend(copy.deepcopy(list(parameters)))
 
 
-def _cookie_session(operation: dict, *, csrf: bool, cookie_required: bool = True) -> None:
-    cookie = {"refreshCookie": []}
+def _cookie_session(operation: dict[str, Any], *, csrf: bool, cookie_required: bool = True) -> None:
+    cookie: dict[str, list[str]] = {"refreshCookie": []}
     operation["security"] = [cookie] if cookie_required else [cookie, {}]
     _add_parameters(operation, ORIGIN_PARAMETER, *([CSRF_PARAMETER] if csrf else []))
     operation["responses"].setdefault("403", _error_response("403"))
 
 
-def _login(operation: dict) -> None:
+def _login(operation: dict[str, Any]) -> None:
     _add_parameters(operation, DEVICE_COOKIE_PARAMETER)
     _add_header(operation, ("200",), "Set-Cookie", "SetLoginCookies")
 
 
-def _refresh(operation: dict) -> None:
+def _refresh(operation: dict[str, Any]) -> None:
     _cookie_session(operation, csrf=True)
     _add_header(operation, ("200",), "Set-Cookie", "SetRefreshCookie")
     _add_header(operation, ("401",), "Set-Cookie", "ClearRefreshCookie")
 
 
-def _logout(operation: dict) -> None:
+def _logout(operation: dict[str, Any]) -> None:
     _cookie_session(operation, csrf=True, cookie_required=False)
     _add_header(operation, ("204",), "Set-Cookie", "ClearRefreshCookie")
 
 
-def _csrf(operation: dict) -> None:
+def _csrf(operation: dict[str, Any]) -> None:
     _cookie_session(operation, csrf=False)
     operation["responses"].setdefault("401", _error_response("401"))
 
 
-def _created(operation: dict) -> None:
+def _created(operation: dict[str, Any]) -> None:
     _add_header(operation, ("201",), "Location")
 
 
-def _create_application(operation: dict) -> None:
+def _create_application(operation: dict[str, Any]) -> None:
     _created(operation)
     _add_header(operation, ("201",), "ETag")
 
 
-def _read_application(operation: dict) -> None:
+def _read_application(operation: dict[str, Any]) -> None:
     _add_header(operation, ("200",), "ETag")
 
 
-def _update_application(operation: dict) -> None:
+def _update_application(operation: dict[str, Any]) -> None:
     _add_parameters(operation, IF_MATCH_PARAMETER)
     responses = operation["responses"]
     responses.setdefault("428", _error_response("428"))
@@ -381,7 +385,7 @@ def _update_application(operation: dict) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
-def _download(operation: dict) -> None:
+def _download(operation: dict[str, Any]) -> None:
     operation["responses"]["302"] = {
         "description": (
             "Found: `Location` is a short-lived URL of the scanned file. Fetch it without this "
@@ -397,7 +401,7 @@ def _download(operation: dict) -> None:
     }
 
 
-def _logout_all(operation: dict) -> None:
+def _logout_all(operation: dict[str, Any]) -> None:
     _add_header(operation, ("204",), "Set-Cookie", "ClearRefreshCookie")
 
 
@@ -416,7 +420,7 @@ _OPERATIONS = {
 }
 
 
-def _configured_limits(schemas: dict, settings: Settings) -> None:
+def _configured_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """The limits the server takes from its configuration, as the schema's own."""
     for model, field in (
         ("RegisterBody", "password"),
@@ -432,7 +436,7 @@ def _enum_member_name(value: str) -> str:
     return f"{name}_DESC" if value.startswith("-") else name
 
 
-def _name_enum_members(node) -> None:
+def _name_enum_members(node: Any) -> None:
     """`x-enum-varnames` on every string enum, so generated code says `COMPANY_DESC` or
     `APPLICATION_PDF` rather than `VALUE_1`."""
     if isinstance(node, dict):
@@ -446,11 +450,11 @@ def _name_enum_members(node) -> None:
             _name_enum_members(child)
 
 
-def _schema_refs(node) -> set[str]:
+def _schema_refs(node: Any) -> set[str]:
     return set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(node)))
 
 
-def _drop_unused_schemas(document: dict) -> None:
+def _drop_unused_schemas(document: dict[str, Any]) -> None:
     """Query models are documented as parameters; their schemas would be unused components."""
     components = document["components"]
     schemas = components["schemas"]
@@ -466,7 +470,7 @@ def _drop_unused_schemas(document: dict) -> None:
         del schemas[name]
 
 
-def _example(status: str, code: str | None = None) -> dict:
+def _example(status: str, code: str | None = None) -> dict[str, Any]:
     code = code or ERROR_CODES[status][0]
     details = (
         [{"field": "email", "message": "is not a valid email address"}] if status == "422" else []
@@ -482,10 +486,10 @@ def _example(status: str, code: str | None = None) -> dict:
 
 
 class OpenApiResource:
-    def __init__(self, app: falcon.App, settings: Settings):
+    def __init__(self, app: falcon.App[Any, Any], settings: Settings):
         self._app = app
         self._settings = settings
-        self._document: dict | None = None
+        self._document: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -515,7 +519,7 @@ class DocsAssetResource:
         resp.cache_control = ["public", "max-age=86400"]
 
 
-def add_routes(app: falcon.App, settings: Settings) -> None:
+def add_routes(app: falcon.App[Any, Any], settings: Settings) -> None:
     app.add_route("/openapi.json", OpenApiResource(app, settings))
     app.add_route("/docs", DocsPageResource())
     app.add_route("/docs/assets/{name}", DocsAssetResource())

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from uuid import UUID
 
 import peewee
@@ -27,7 +28,7 @@ class DatabaseUnavailable(Exception):
     """The database could not be reached or did not answer in time."""
 
 
-def connect_options(settings: Settings, *, application_name: str) -> dict:
+def connect_options(settings: Settings, *, application_name: str) -> dict[str, Any]:
     """libpq options that bound every wait, so a hung server cannot hang a worker forever."""
     timeout_ms = settings.db_statement_timeout_ms
     return {
@@ -53,11 +54,11 @@ class RecentlyCheckedPool(PooledPostgresqlDatabase):
 
     PING_AFTER_IDLE_SECONDS = 5.0
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
         self._checked_in: dict[int, float] = {}
 
-    def _is_closed(self, conn) -> bool:
+    def _is_closed(self, conn: Any) -> bool:
         import psycopg2.extensions as pg
 
         if conn.closed:
@@ -68,23 +69,27 @@ class RecentlyCheckedPool(PooledPostgresqlDatabase):
         )
         if recently and conn.get_transaction_status() == pg.TRANSACTION_STATUS_IDLE:
             return False
-        return super()._is_closed(conn)
+        return bool(super()._is_closed(conn))  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
 
-    def _can_reuse(self, conn) -> bool:
+    def _can_reuse(self, conn: Any) -> bool:
         # A connection closed under a deadline (app/core/db_deadline.py) never goes back.
-        return not conn.closed and super()._can_reuse(conn)
+        return not conn.closed and bool(super()._can_reuse(conn))  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
 
-    def _close(self, conn, close_conn=False):
+    def _close(self, conn: Any, close_conn: bool = False) -> Any:
         self._checked_in[id(conn)] = time.monotonic()
         return super()._close(conn, close_conn)
 
-    def _close_raw(self, conn):
+    def _close_raw(self, conn: Any) -> Any:
         self._checked_in.pop(id(conn), None)
-        return super()._close_raw(conn)
+        return super()._close_raw(conn)  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
 
 
 def make_database(
-    url: str, settings: Settings, *, application_name: str = "jobapptracker-api", pool_size=None
+    url: str,
+    settings: Settings,
+    *,
+    application_name: str = "jobapptracker-api",
+    pool_size: int | None = None,
 ) -> PooledPostgresqlDatabase:
     return RecentlyCheckedPool(
         url,
@@ -95,7 +100,7 @@ def make_database(
     )
 
 
-def init_database(url: str, settings: Settings, **kwargs) -> PooledPostgresqlDatabase:
+def init_database(url: str, settings: Settings, **kwargs: Any) -> PooledPostgresqlDatabase:
     database = make_database(url, settings, **kwargs)
     db.initialize(database)
     return database
@@ -122,7 +127,7 @@ def user_transaction(user_id: UUID | str | None) -> Iterator[None]:
         yield
 
 
-def _read_as_user(user_id: UUID | str, sql: str, params):
+def _read_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> Any:
     """One read with the row-level-security user set, in one round trip.
 
     ``set_config(..., true)`` and the query go to PostgreSQL as one simple-query message.
@@ -139,7 +144,7 @@ def _read_as_user(user_id: UUID | str, sql: str, params):
     return db.execute_sql(message, (USER_SETTING, str(user_id), *params))
 
 
-def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict]:
+def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict[str, Any]]:
     """The rows of one peewee read as the user, in one round trip (``_read_as_user``); each
     row a plain dict of column name to the value psycopg2 decoded (no model instances)."""
     cursor = _read_as_user(user_id, *query.sql())
@@ -147,11 +152,12 @@ def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def tuples_as_user(user_id: UUID | str, sql: str, params) -> list[tuple]:
+def tuples_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """``fetch_as_user`` for SQL text already built (``PreparedSelect.statement``), the SQL
     built once instead of per request: each row the tuple the cursor returned, in the SELECT's
     column order."""
-    return _read_as_user(user_id, sql, params).fetchall()
+    rows: list[tuple[Any, ...]] = _read_as_user(user_id, sql, params).fetchall()
+    return rows
 
 
 class PreparedSelect:
@@ -162,28 +168,28 @@ class PreparedSelect:
     a UUID as its string) and returns the rows as the query would (models, dicts or tuples).
     """
 
-    def __init__(self, build, arity: int):
+    def __init__(self, build: Callable[..., Any], arity: int) -> None:
         self._build = build
         self._arity = arity
-        self._prepared = None
+        self._prepared: tuple[Any, str, list[tuple[bool, Any]]] | None = None
 
-    def _prepare(self):
+    def _prepare(self) -> tuple[Any, str, list[tuple[bool, Any]]]:
         slots = [object() for _ in range(self._arity)]
         query = self._build(*(peewee.Value(slot, converter=False) for slot in slots))
         sql, params = query.sql()
-        order = []
+        order: list[tuple[bool, Any]] = []
         for param in params:
             matches = [index for index, slot in enumerate(slots) if param is slot]
             order.append((True, matches[0]) if matches else (False, param))
         self._prepared = (query, sql, order)
         return self._prepared
 
-    def statement(self, *values) -> tuple[str, list]:
+    def statement(self, *values: Any) -> tuple[str, list[Any]]:
         """The SQL text and its parameters for ``values``."""
         _, sql, order = self._prepared or self._prepare()
         return sql, [values[item] if is_slot else item for is_slot, item in order]
 
-    def rows(self, *values) -> list:
+    def rows(self, *values: Any) -> list[Any]:
         query = (self._prepared or self._prepare())[0]
         return list(query._get_cursor_wrapper(db.execute_sql(*self.statement(*values))))
 

@@ -24,6 +24,7 @@ import select
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions as pg
@@ -63,7 +64,7 @@ def database_deadline(seconds: float) -> Iterator[None]:
         _budget.remaining = previous
 
 
-def wait_within_budget(connection) -> None:
+def wait_within_budget(connection: Any) -> None:
     """psycopg2's wait callback: poll until the operation completes or the budget runs out."""
     while True:
         state = connection.poll()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import falcon
 import peewee
@@ -22,7 +23,7 @@ class AppError(Exception):
     status: int
     code: str
     message: str
-    details: list[dict] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
@@ -30,7 +31,7 @@ class AppError(Exception):
 
 
 class ValidationFailed(AppError):
-    def __init__(self, details: list[dict], message: str = "The request is not valid."):
+    def __init__(self, details: list[dict[str, Any]], message: str = "The request is not valid."):
         super().__init__(422, "VALIDATION_ERROR", message, details)
 
 
@@ -60,7 +61,9 @@ _FALCON_CODES = {
 _OWN_DESCRIPTIONS = frozenset({413})
 
 
-def envelope(req: falcon.Request, code: str, message: str, details: list[dict]) -> dict:
+def envelope(
+    req: falcon.Request, code: str, message: str, details: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "success": False,
         "error": {"code": code, "message": message, "details": details},
@@ -69,8 +72,8 @@ def envelope(req: falcon.Request, code: str, message: str, details: list[dict]) 
 
 
 def error_document(
-    code: str, message: str, details: list[dict], *, request_id: str, now: datetime
-) -> dict:
+    code: str, message: str, details: list[dict[str, Any]], *, request_id: str, now: datetime
+) -> dict[str, Any]:
     """The envelope outside a Falcon request (gunicorn's own refusals, app/gunicorn_worker.py)."""
     return {
         "success": False,
@@ -82,7 +85,7 @@ def error_document(
     }
 
 
-def meta(req: falcon.Request, **extra) -> dict:
+def meta(req: falcon.Request, **extra: Any) -> dict[str, Any]:
     return {
         "request_id": getattr(req.context, "request_id", None),
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -90,19 +93,30 @@ def meta(req: falcon.Request, **extra) -> dict:
     }
 
 
-def _respond(resp: falcon.Response, req, status: int, code: str, message: str, details=None):
+def _respond(
+    resp: falcon.Response,
+    req: falcon.Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+) -> None:
     resp.status = status
     resp.media = envelope(req, code, message, details or [])
     resp.complete = True
 
 
-def handle_app_error(req, resp, ex: AppError, params) -> None:
+def handle_app_error(
+    req: falcon.Request, resp: falcon.Response, ex: AppError, params: dict[str, Any]
+) -> None:
     for name, value in ex.headers.items():
         resp.set_header(name, value)
     _respond(resp, req, ex.status, ex.code, ex.message, ex.details)
 
 
-def handle_http_error(req, resp, ex: falcon.HTTPError, params) -> None:
+def handle_http_error(
+    req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: dict[str, Any]
+) -> None:
     status = ex.status_code
     code, message = _FALCON_CODES.get(status, ("HTTP_ERROR", "The request failed."))
     if isinstance(ex, falcon.MediaMalformedError):
@@ -112,23 +126,27 @@ def handle_http_error(req, resp, ex: falcon.HTTPError, params) -> None:
     elif status in _OWN_DESCRIPTIONS and ex.description:
         message = ex.description
     if ex.headers:
-        for name, value in ex.headers.items():
+        for name, value in dict(ex.headers).items():
             resp.set_header(name, value)
     _respond(resp, req, status, code, message)
 
 
-def handle_database_error(req, resp, ex: Exception, params) -> None:
+def handle_database_error(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+) -> None:
     log.error("database_unavailable", error=type(ex).__name__)
     resp.set_header("Retry-After", "5")
     _respond(resp, req, 503, "DATABASE_UNAVAILABLE", "The database is unavailable. Try again.")
 
 
-def handle_unexpected(req, resp, ex: Exception, params) -> None:
+def handle_unexpected(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+) -> None:
     log.exception("unhandled_exception", error=type(ex).__name__)
     _respond(resp, req, 500, "INTERNAL_ERROR", "Something went wrong on our side.")
 
 
-def register_error_handlers(app: falcon.App) -> None:
+def register_error_handlers(app: falcon.App[Any, Any]) -> None:
     # Falcon picks the most specific handler for an exception's class, so the catch-all
     # Exception handler only sees what nothing else claims.
     app.add_error_handler(Exception, handle_unexpected)

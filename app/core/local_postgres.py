@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core import migrations
 from app.core.roles import bootstrap_configured_roles
@@ -52,7 +53,8 @@ def _bin_dir() -> Path:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -185,7 +187,7 @@ class LocalPostgres:
         os.chmod(self.credentials_file, 0o600)
         return credentials
 
-    def _as_server_user(self) -> dict:
+    def _as_server_user(self) -> dict[str, Any]:
         if os.geteuid() != 0:
             return {}
         entry = _ensure_server_user()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import Any, TextIO
 
 import structlog
 
@@ -18,7 +19,7 @@ REDACTED = "[REDACTED]"
 _URL_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
-def _redact(value):
+def _redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             key: REDACTED if SENSITIVE_KEYS.search(str(key)) else _redact(item)
@@ -31,23 +32,23 @@ def _redact(value):
     return value
 
 
-def redact_processor(logger, method_name, event_dict):
+def redact_processor(logger: Any, method_name: str, event_dict: Any) -> Any:
     return _redact(event_dict)
 
 
-class _StdoutHandler(logging.StreamHandler):
+class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to the current sys.stdout, even if it was replaced after configuration."""
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
         return sys.stdout
 
     @stream.setter
-    def stream(self, value):
+    def stream(self, value: Any) -> None:
         pass
 
 
-def _processor_chain() -> tuple[list, list]:
+def _processor_chain() -> tuple[list[Any], list[Any]]:
     """The one chain every line goes through, structlog's and the standard library's alike.
 
     The first part adds what a line carries (the request id and other context variables, the

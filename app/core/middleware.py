@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import falcon
 import structlog
@@ -13,6 +15,9 @@ import structlog
 from app.core import db_deadline
 from app.core.database import release_connection
 from app.core.settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = structlog.get_logger("app.access")
 
@@ -35,7 +40,9 @@ class RequestIdMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
-    def process_response(self, req, resp, resource, req_succeeded) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         resp.set_header(REQUEST_ID_HEADER, req.context.request_id)
 
 
@@ -43,7 +50,9 @@ class AccessLogMiddleware:
     """One JSON line per request. Only the route template is logged, never the query string,
     headers, cookies or body, so no credential can reach the log."""
 
-    def process_response(self, req, resp, resource, req_succeeded) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         started = getattr(req.context, "started", None)
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
         log.info(
@@ -94,7 +103,9 @@ class DatabaseSessionMiddleware:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         db_deadline.begin(self.deadline_seconds)
 
-    def process_response(self, req, resp, resource, req_succeeded) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         try:
             release_connection()
         finally:
@@ -128,7 +139,9 @@ class SecurityHeadersMiddleware:
     def __init__(self, settings: Settings):
         self.headers = security_headers(hsts=settings.is_production)
 
-    def process_response(self, req, resp, resource, req_succeeded) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         for name, value in self.headers.items():
             if name in self.OWN_VALUES_ALLOWED and resp.get_header(name) is not None:
                 continue
@@ -149,11 +162,11 @@ class HealthFastPath:
 
     PATH = "/health"
 
-    def __init__(self, app, security_headers: dict[str, str]):
+    def __init__(self, app: WSGIApplication, security_headers: dict[str, str]) -> None:
         self.app = app
         self._headers = [("Content-Type", falcon.MEDIA_JSON), *security_headers.items()]
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != self.PATH or environ.get("REQUEST_METHOD") != "GET":
             return self.app(environ, start_response)
         supplied = environ.get("HTTP_X_REQUEST_ID")

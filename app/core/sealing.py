@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -40,20 +41,23 @@ class PayloadSealer:
             _derive(settings.jwt_previous_secret) if settings.jwt_previous_secret else None
         )
 
-    def seal(self, document: dict, bound_to: bytes) -> bytes:
+    def seal(self, document: dict[str, Any], bound_to: bytes) -> bytes:
         if self._current is None:
             raise SealError("JWT_SECRET is not set: the outbox key is derived from it")
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(document, separators=(",", ":")).encode()
         return nonce + self._current.encrypt(nonce, plain, bound_to)
 
-    def open(self, sealed: bytes, bound_to: bytes) -> dict:
+    def open(self, sealed: bytes, bound_to: bytes) -> dict[str, Any]:
         nonce, body = bytes(sealed[:NONCE_BYTES]), bytes(sealed[NONCE_BYTES:])
         for cipher in (self._current, self._previous):
             if cipher is None:
                 continue
             try:
-                return json.loads(cipher.decrypt(nonce, body, bound_to))
+                document = json.loads(cipher.decrypt(nonce, body, bound_to))
             except InvalidTag:
                 continue
+            if isinstance(document, dict):
+                return document
+            raise SealError("the payload is not a JSON object")
         raise SealError("the payload does not open with the current or the previous key")

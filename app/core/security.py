@@ -27,7 +27,7 @@ REFRESH_TOKEN_BYTES = 32  # 256 bits
 
 
 class HashingBusy(AppError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(
             503,
             "HASHING_BUSY",
@@ -65,7 +65,7 @@ class PasswordHashing:
         self._wait = settings.hash_wait_seconds
         self._dummy_hash: str | None = None
 
-    def _slot(self):
+    def _slot(self) -> _Release:
         if not self._slots.acquire(timeout=self._wait):
             raise HashingBusy()
         return _Release(self._slots)
@@ -79,6 +79,7 @@ class PasswordHashing:
         against a dummy hash with the same parameters."""
         target = password_hash or self._dummy()
         with self._slot():
+            matched: bool
             try:
                 matched = self._hasher.verify(target, normalise_password(password))
             except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -98,10 +99,10 @@ class _Release:
     def __init__(self, semaphore: threading.BoundedSemaphore):
         self._semaphore = semaphore
 
-    def __enter__(self):
+    def __enter__(self) -> _Release:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._semaphore.release()
 
 
@@ -183,7 +184,9 @@ class AccessTokens:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
             raise InvalidToken() from exc
-        secret = self._keys.get(header.get("kid"))
+        kid = header.get("kid")
+        # PyJWT already refuses a kid that is not a string; a non-string names no key here.
+        secret = self._keys.get(kid) if isinstance(kid, str) else None
         if secret is None or header.get("alg") not in JWT_ALGORITHMS:
             raise InvalidToken()
         try:

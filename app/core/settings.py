@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from app.core.sites import same_site
@@ -28,17 +29,6 @@ EMAIL_PROVIDER_ALIASES = {"smtp": "gmail"}
 STORAGE_BACKENDS = ("local", "s3")
 SCANNERS = ("local", "guardduty")
 
-# Secrets that may be given directly or as NAME_SECRET_ARN.
-SECRET_NAMES = (
-    "DB_APP_PASSWORD",
-    "DB_MIGRATOR_PASSWORD",
-    "DB_JOBS_PASSWORD",
-    "JWT_SECRET",
-    "JWT_PREVIOUS_SECRET",
-    "RESEND_API_KEY",
-    "GMAIL_APP_PASSWORD",
-    "SLACK_WEBHOOK_URL",
-)
 MIN_JWT_SECRET_BYTES = 32
 MIN_JWT_SECRET_DISTINCT_CHARACTERS = 16
 # OWASP Password Storage Cheat Sheet: five argon2id configurations of equal strength, as
@@ -51,7 +41,6 @@ MAX_PRODUCTION_REFRESH_TOKEN_TTL_DAYS = 90
 MIN_PRODUCTION_PASSWORD_LENGTH = 12
 MAX_PRODUCTION_REQUEST_BYTES = 10 * 1024 * 1024
 MAX_PRODUCTION_UPLOAD_BYTES = 1024 * 1024 * 1024
-MAX_REFRESH_GRACE_SECONDS = 60
 
 # The RDS CA bundle shipped in the image; verify-full uses it by default in production.
 RDS_CA_BUNDLE = Path(__file__).resolve().parents[2] / "certs" / "rds-global-bundle.pem"
@@ -117,84 +106,619 @@ def _region_from_arn(arn: str) -> str | None:
     return parts[3] if len(parts) > 3 and parts[3] else None
 
 
+# ----- declarations -------------------------------------------------------------------------
+# Each variable is declared once, as a field of ``Settings`` below: its name, type (the field's),
+# default, bounds and the one-line help that ``.env.example`` shows. Reading, validation and the
+# ``.env.example`` check (``env_example()``) all follow from the declaration.
+
+Kind = Literal["text", "integer", "boolean", "choice", "url", "secret"]
+
+SECTIONS = {
+    "runtime": "runtime",
+    "database": "database (no DB_* at all in development = the embedded local PostgreSQL)",
+    "auth": "auth",
+    "email": "email",
+    "uploads": "uploads and scanning",
+}
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: how it is read, checked and shown in ``.env.example``."""
+
+    name: str
+    kind: Kind
+    default: str | int | bool | None
+    help: str
+    section: str
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+    # Accepted spellings of a choice and the value each stands for (EMAIL_PROVIDER=smtp).
+    aliases: tuple[tuple[str, str], ...] = ()
+    # How a choice is spelled before it is compared: "lower", "capitalize" or "" (as given).
+    normalise: str = ""
+    # The default in production, when it differs (DB_SSLMODE, CHECK_RESPONSES).
+    production_default: str | int | bool | None = None
+    # What .env.example shows, when not the default (its local set-up, or blank for a default
+    # that depends on the environment).
+    example: str | None = None
+
+    def example_value(self) -> str:
+        if self.example is not None:
+            return self.example
+        if self.default is None:
+            return ""
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        return str(self.default)
+
+
+def _declare(variable: Variable, *, secret: bool = False) -> Any:
+    return field(default=variable.default, repr=not secret, metadata={"variable": variable})
+
+
+def text(name: str, default: str, *, help: str, section: str) -> str:
+    """A string; empty or unset means ``default``."""
+    value: str = _declare(Variable(name, "text", default, help, section))
+    return value
+
+
+def optional_text(name: str, *, help: str, section: str, example: str | None = None) -> str | None:
+    """A string that may be absent."""
+    value: str | None = _declare(Variable(name, "text", None, help, section, example=example))
+    return value
+
+
+def secret(name: str, *, help: str, section: str) -> str | None:
+    """A secret given as ``NAME`` or, resolved from Secrets Manager, as ``NAME_SECRET_ARN``."""
+    value: str | None = _declare(Variable(name, "secret", None, help, section), secret=True)
+    return value
+
+
+def integer(
+    name: str,
+    default: int,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    help: str,
+    section: str,
+) -> int:
+    """A whole number within ``minimum`` (and ``maximum``, when given)."""
+    value: int = _declare(
+        Variable(name, "integer", default, help, section, minimum=minimum, maximum=maximum)
+    )
+    return value
+
+
+def optional_integer(
+    name: str, *, minimum: int, help: str, section: str, example: str | None = None
+) -> int | None:
+    """A whole number whose absence means a default computed elsewhere (a CPU count)."""
+    value: int | None = _declare(
+        Variable(name, "integer", None, help, section, minimum=minimum, example=example)
+    )
+    return value
+
+
+def boolean(
+    name: str,
+    default: bool,
+    *,
+    help: str,
+    section: str,
+    production_default: bool | None = None,
+    example: str | None = None,
+) -> bool:
+    value: bool = _declare(
+        Variable(
+            name,
+            "boolean",
+            default,
+            help,
+            section,
+            production_default=production_default,
+            example=example,
+        )
+    )
+    return value
+
+
+def choice(
+    name: str,
+    default: str,
+    choices: tuple[str, ...],
+    *,
+    help: str,
+    section: str,
+    aliases: tuple[tuple[str, str], ...] = (),
+    normalise: str = "",
+    production_default: str | None = None,
+    example: str | None = None,
+) -> str:
+    """One of ``choices``."""
+    value: str = _declare(
+        Variable(
+            name,
+            "choice",
+            default,
+            help,
+            section,
+            choices=choices,
+            aliases=aliases,
+            normalise=normalise,
+            production_default=production_default,
+            example=example,
+        )
+    )
+    return value
+
+
+def url(name: str, default: str, *, help: str, section: str) -> str:
+    """An http(s) URL, kept without its trailing slash."""
+    value: str = _declare(Variable(name, "url", default, help, section))
+    return value
+
+
+# Read on every use rather than once (see ``Settings.email_verification_enabled``).
+EMAIL_VERIFICATION_ENABLED = Variable(
+    "EMAIL_VERIFICATION_ENABLED",
+    "boolean",
+    False,
+    "read on every request: flipping it needs no restart",
+    "email",
+)
+
+
+# ----- per-component configuration, built after validation ---------------------------------
+
+
+@dataclass(frozen=True)
+class S3StorageConfig:
+    bucket: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class LocalStorageConfig:
+    directory: str
+    api_url: str
+    # The local upload and download tokens are signed with a key derived from JWT_SECRET.
+    signing_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConsoleEmailConfig:
+    production: bool
+
+
+@dataclass(frozen=True)
+class ResendEmailConfig:
+    api_key: str = field(repr=False)
+    from_email: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class SesEmailConfig:
+    from_email: str
+    region: str
+
+
+@dataclass(frozen=True)
+class GmailEmailConfig:
+    user: str
+    app_password: str = field(repr=False)
+    host: str
+    port: int
+
+
+EmailConfig = ConsoleEmailConfig | ResendEmailConfig | SesEmailConfig | GmailEmailConfig
+
+
+@dataclass(frozen=True)
+class RolePasswords:
+    """The database roles' passwords, which provisioning (db-admin, the CLI) sets."""
+
+    migrator: str = field(repr=False)
+    app: str = field(repr=False)
+    jobs: str = field(repr=False)
+
+
 @dataclass(frozen=True)
 class Settings:
-    app_env: str = "development"
+    app_env: str = choice(
+        "APP_ENV",
+        "development",
+        ENVIRONMENTS,
+        help="development | test | production (production refuses unsafe or missing values)",
+        section="runtime",
+    )
+    log_level: str = choice(
+        "LOG_LEVEL",
+        "INFO",
+        ("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="DEBUG | INFO | WARNING | ERROR",
+        section="runtime",
+    )
+    port: int = integer(
+        "PORT",
+        8000,
+        minimum=1,
+        help="port gunicorn binds (0.0.0.0 in the image, 127.0.0.1 in make dev)",
+        section="runtime",
+    )
+    web_concurrency: int | None = optional_integer(
+        "WEB_CONCURRENCY", minimum=1, help="gunicorn workers; default: CPU count", section="runtime"
+    )
+    gunicorn_threads: int = integer(
+        "GUNICORN_THREADS", 4, minimum=1, help="threads per gthread worker", section="runtime"
+    )
+    max_request_bytes: int = integer(
+        "MAX_REQUEST_BYTES",
+        1024 * 1024,
+        minimum=1024,
+        help="JSON bodies larger than this get 413",
+        section="runtime",
+    )
+
+    db_host: str | None = optional_text(
+        "DB_HOST", help="PostgreSQL host (RDS endpoint in AWS)", section="database"
+    )
+    db_port: int = integer("DB_PORT", 5432, minimum=1, help="PostgreSQL port", section="database")
+    db_name: str = text("DB_NAME", "jobapptracker", help="database name", section="database")
+    db_sslmode: str = choice(
+        "DB_SSLMODE",
+        "prefer",
+        SSL_MODES,
+        production_default="verify-full",
+        example="",
+        help="disable | allow | prefer | require | verify-ca | verify-full; default prefer, "
+        "production default verify-full",
+        section="database",
+    )
+    db_sslrootcert: str | None = optional_text(
+        "DB_SSLROOTCERT",
+        help="CA bundle for verify-ca/verify-full; default: the RDS bundle in the image",
+        section="database",
+    )
+    db_app_user: str = text(
+        "DB_APP_USER", "jat_app", help="runtime role of the API: DML only", section="database"
+    )
+    db_app_password: str | None = secret(
+        "DB_APP_PASSWORD", help="secret; or DB_APP_PASSWORD_SECRET_ARN", section="database"
+    )
+    db_migrator_user: str = text(
+        "DB_MIGRATOR_USER",
+        "jat_migrator",
+        help="schema owner: DDL; used by migrations only, never by the API",
+        section="database",
+    )
+    db_migrator_password: str | None = secret(
+        "DB_MIGRATOR_PASSWORD",
+        help="secret; or DB_MIGRATOR_PASSWORD_SECRET_ARN",
+        section="database",
+    )
+    db_jobs_user: str = text(
+        "DB_JOBS_USER", "jat_jobs", help="role of the cross-user Lambda jobs", section="database"
+    )
+    db_jobs_password: str | None = secret(
+        "DB_JOBS_PASSWORD", help="secret; or DB_JOBS_PASSWORD_SECRET_ARN", section="database"
+    )
+    db_master_secret_arn: str | None = optional_text(
+        "DB_MASTER_SECRET_ARN",
+        help="db-admin Lambda only: the RDS-managed master secret (JSON username/password)",
+        section="database",
+    )
+    db_pool_size: int | None = optional_integer(
+        "DB_POOL_SIZE",
+        minimum=1,
+        help="connections kept per worker process; default = GUNICORN_THREADS",
+        section="database",
+    )
+    db_connect_timeout: int = integer(
+        "DB_CONNECT_TIMEOUT",
+        5,
+        minimum=1,
+        help="seconds to wait for a connection",
+        section="database",
+    )
+    db_statement_timeout_ms: int = integer(
+        "DB_STATEMENT_TIMEOUT_MS",
+        15000,
+        minimum=0,
+        help="server-side cap on one statement",
+        section="database",
+    )
+    db_request_deadline_ms: int = integer(
+        "DB_REQUEST_DEADLINE_MS",
+        5000,
+        minimum=100,
+        help="the most a request waits on PostgreSQL in all (client-side); past it 503 "
+        "DATABASE_UNAVAILABLE",
+        section="database",
+    )
+    ready_timeout_seconds: int = integer(
+        "READY_TIMEOUT_SECONDS",
+        3,
+        minimum=1,
+        help="/health/ready answers 503 if the database takes longer",
+        section="database",
+    )
+
+    jwt_secret: str | None = secret(
+        "JWT_SECRET",
+        help="HS256 signing key, 32+ bytes; secret; or JWT_SECRET_ARN",
+        section="auth",
+    )
+    jwt_previous_secret: str | None = secret(
+        "JWT_PREVIOUS_SECRET",
+        help="previous key, still accepted for verification during rotation; or "
+        "JWT_PREVIOUS_SECRET_ARN",
+        section="auth",
+    )
+    jwt_issuer: str = text("JWT_ISSUER", "jobapptracker", help="iss claim", section="auth")
+    jwt_audience: str = text("JWT_AUDIENCE", "jobapptracker-api", help="aud claim", section="auth")
+    access_token_ttl_seconds: int = integer(
+        "ACCESS_TOKEN_TTL_SECONDS", 900, minimum=60, help="access token lifetime", section="auth"
+    )
+    refresh_token_ttl_days: int = integer(
+        "REFRESH_TOKEN_TTL_DAYS",
+        30,
+        minimum=1,
+        help="refresh token family lifetime",
+        section="auth",
+    )
+    refresh_cookie_samesite: str = choice(
+        "REFRESH_COOKIE_SAMESITE",
+        "Lax",
+        SAMESITE_VALUES,
+        normalise="capitalize",
+        help="Strict | Lax | None; Strict/Lax refused when frontend and API are cross-site",
+        section="auth",
+    )
+    refresh_grace_seconds: int = integer(
+        "REFRESH_GRACE_SECONDS",
+        10,
+        minimum=0,
+        maximum=60,
+        help="a token presented again this soon after its rotation, child unused, gets 409 "
+        "REFRESH_RACE, not reuse; 0 turns it off",
+        section="auth",
+    )
+    password_min_length: int = integer(
+        "PASSWORD_MIN_LENGTH",
+        14,
+        minimum=8,
+        help="minimum password length; no composition rules",
+        section="auth",
+    )
+    password_max_age_days: int = integer(
+        "PASSWORD_MAX_AGE_DAYS",
+        90,
+        minimum=0,
+        help="password rotation age; 0 disables expiry (NIST SP 800-63B advises against rotation)",
+        section="auth",
+    )
+    argon2_time_cost: int = integer(
+        "ARGON2_TIME_COST",
+        3,
+        minimum=1,
+        help="argon2id iterations (docs/security.md has the benchmark)",
+        section="auth",
+    )
+    argon2_memory_kib: int = integer(
+        "ARGON2_MEMORY_KIB",
+        19456,
+        minimum=7168,
+        help="argon2id memory per hash, KiB (OWASP minimum 19456 with t=2)",
+        section="auth",
+    )
+    argon2_parallelism: int = integer(
+        "ARGON2_PARALLELISM", 1, minimum=1, help="argon2id lanes", section="auth"
+    )
+    hash_concurrency: int | None = optional_integer(
+        "HASH_CONCURRENCY",
+        minimum=1,
+        help="hashes at once per process; default: CPU count",
+        section="auth",
+    )
+    hash_wait_seconds: int = integer(
+        "HASH_WAIT_SECONDS",
+        5,
+        minimum=1,
+        help="wait for a hashing slot before answering 503 HASHING_BUSY",
+        section="auth",
+    )
+    rate_limit_scale: int = integer(
+        "RATE_LIMIT_SCALE",
+        1,
+        minimum=1,
+        help="multiplies every rate limit (benchmarks only; keep 1 in production)",
+        section="auth",
+    )
+    trusted_proxy_hops: int = integer(
+        "TRUSTED_PROXY_HOPS",
+        0,
+        minimum=0,
+        help="proxies in front of the API that append to X-Forwarded-For; required in "
+        "production (docs/security.md)",
+        section="auth",
+    )
+    frontend_url: str = url(
+        "FRONTEND_URL",
+        "http://localhost:5173",
+        help="the browser app's origin (CORS, CSRF origin check, email links)",
+        section="auth",
+    )
+    api_url: str = url(
+        "API_URL", "http://localhost:8000", help="the public URL of this API", section="auth"
+    )
+
+    email_provider: str = choice(
+        "EMAIL_PROVIDER",
+        "resend",
+        EMAIL_PROVIDERS,
+        aliases=(("smtp", "gmail"),),
+        normalise="lower",
+        example="console",
+        help="console (development only: printed, never sent) | resend (default) | ses | gmail "
+        "(alias smtp)",
+        section="email",
+    )
+    from_email: str | None = optional_text(
+        "FROM_EMAIL", help="sender for resend and ses", section="email"
+    )
+    resend_api_key: str | None = secret(
+        "RESEND_API_KEY", help="secret; or RESEND_API_KEY_SECRET_ARN", section="email"
+    )
+    resend_api_url: str = url(
+        "RESEND_API_URL", "https://api.resend.com", help="Resend endpoint", section="email"
+    )
+    gmail_user: str | None = optional_text(
+        "GMAIL_USER", help="gmail/smtp: account name", section="email"
+    )
+    gmail_app_password: str | None = secret(
+        "GMAIL_APP_PASSWORD",
+        help="gmail/smtp: app password; secret; or GMAIL_APP_PASSWORD_SECRET_ARN",
+        section="email",
+    )
+    smtp_host: str = text("SMTP_HOST", "smtp.gmail.com", help="gmail/smtp host", section="email")
+    smtp_port: int = integer(
+        "SMTP_PORT", 465, minimum=1, help="gmail/smtp port (implicit TLS)", section="email"
+    )
+    aws_region: str | None = optional_text(
+        "AWS_REGION", help="AWS region (SES, S3, Secrets Manager)", section="email"
+    )
+    outbox_poll_seconds: int = integer(
+        "OUTBOX_POLL_SECONDS",
+        1,
+        minimum=1,
+        help="an idle outbox drainer looks for queued emails this often",
+        section="email",
+    )
+    outbox_max_attempts: int = integer(
+        "OUTBOX_MAX_ATTEMPTS",
+        8,
+        minimum=1,
+        help="deliveries tried before an email is given up (security event)",
+        section="email",
+    )
+    outbox_retry_base_seconds: int = integer(
+        "OUTBOX_RETRY_BASE_SECONDS",
+        5,
+        minimum=1,
+        help="first retry wait; doubles with each failure (capped at 30 min)",
+        section="email",
+    )
+    outbox_lease_seconds: int = integer(
+        "OUTBOX_LEASE_SECONDS",
+        60,
+        minimum=15,
+        help="a claimed email is claimed again after this if its worker died",
+        section="email",
+    )
+
+    storage_backend: str = choice(
+        "STORAGE_BACKEND",
+        "local",
+        STORAGE_BACKENDS,
+        help="local (filesystem) | s3",
+        section="uploads",
+    )
+    local_storage_dir: str = text(
+        "LOCAL_STORAGE_DIR", "var/uploads", help="local storage folder", section="uploads"
+    )
+    uploads_bucket: str | None = optional_text(
+        "UPLOADS_BUCKET",
+        help="S3 bucket for attachments; required when STORAGE_BACKEND=s3",
+        section="uploads",
+    )
+    upload_max_bytes: int = integer(
+        "UPLOAD_MAX_BYTES",
+        10 * 1024 * 1024,
+        minimum=1,
+        help="largest attachment",
+        section="uploads",
+    )
+    upload_url_ttl_seconds: int = integer(
+        "UPLOAD_URL_TTL_SECONDS",
+        300,
+        minimum=30,
+        help="lifetime of a presigned upload (POST in S3 mode, PUT locally)",
+        section="uploads",
+    )
+    upload_pending_ttl_seconds: int = integer(
+        "UPLOAD_PENDING_TTL_SECONDS",
+        3600,
+        minimum=60,
+        help="an upload never completed by then is expired (longer than the above)",
+        section="uploads",
+    )
+    download_url_ttl_seconds: int = integer(
+        "DOWNLOAD_URL_TTL_SECONDS",
+        60,
+        minimum=5,
+        help="lifetime of a presigned download of a clean file",
+        section="uploads",
+    )
+    scan_stale_seconds: int = integer(
+        "SCAN_STALE_SECONDS",
+        600,
+        minimum=10,
+        help="scanning longer than this is reconciled from the object's scan tag on read",
+        section="uploads",
+    )
+    password_reminder_days: int = integer(
+        "PASSWORD_REMINDER_DAYS",
+        7,
+        minimum=1,
+        help="maintenance emails a reminder this many days before a password expires",
+        section="uploads",
+    )
+    scanner: str = choice(
+        "SCANNER",
+        "local",
+        SCANNERS,
+        help="local (EICAR, or clamd when CLAMD_SOCKET is set) | guardduty",
+        section="uploads",
+    )
+    clamd_socket: str | None = optional_text(
+        "CLAMD_SOCKET", help="clamd unix socket for the local scanner", section="uploads"
+    )
+    rate_limiter_fail_closed: bool = boolean(
+        "RATE_LIMITER_FAIL_CLOSED",
+        False,
+        help="true: limited endpoints answer 503 when the limiter's store fails",
+        section="uploads",
+    )
+    check_responses: bool = boolean(
+        "CHECK_RESPONSES",
+        True,
+        production_default=False,
+        example="",
+        help="responses checked against the contract; default true, false in production",
+        section="uploads",
+    )
+    slack_lambda_function_name: str | None = optional_text(
+        "SLACK_LAMBDA_FUNCTION_NAME",
+        help="slack-notify Lambda to invoke for alerts (or SLACK_LAMBDA_FUNCTION_ARN)",
+        section="uploads",
+    )
+    slack_lambda_function_arn: str | None = optional_text(
+        "SLACK_LAMBDA_FUNCTION_ARN",
+        help="alternative to SLACK_LAMBDA_FUNCTION_NAME (the ARN wins when both are set)",
+        section="uploads",
+    )
+    slack_webhook_url: str | None = secret(
+        "SLACK_WEBHOOK_URL",
+        help="slack-notify Lambda only; secret; or SLACK_WEBHOOK_URL_SECRET_ARN",
+        section="uploads",
+    )
+
+    # The entrypoint these settings were built for (a key of REQUIRED_BY_COMPONENT).
     component: str = "api"
-    log_level: str = "INFO"
-    port: int = 8000
-    web_concurrency: int | None = None
-    gunicorn_threads: int = 4
-    max_request_bytes: int = 1024 * 1024
-
-    db_host: str | None = None
-    db_port: int = 5432
-    db_name: str = "jobapptracker"
-    db_sslmode: str = "prefer"
-    db_sslrootcert: str | None = None
-    db_app_user: str = "jat_app"
-    db_app_password: str | None = None
-    db_migrator_user: str = "jat_migrator"
-    db_migrator_password: str | None = None
-    db_jobs_user: str = "jat_jobs"
-    db_jobs_password: str | None = None
-    db_master_secret_arn: str | None = None
-    db_pool_size: int | None = None
-    db_connect_timeout: int = 5
-    db_statement_timeout_ms: int = 15000
-    db_request_deadline_ms: int = 5000
-    ready_timeout_seconds: float = 3.0
-
-    jwt_secret: str | None = field(default=None, repr=False)
-    jwt_previous_secret: str | None = field(default=None, repr=False)
-    jwt_issuer: str = "jobapptracker"
-    jwt_audience: str = "jobapptracker-api"
-    access_token_ttl_seconds: int = 900
-    refresh_token_ttl_days: int = 30
-    refresh_cookie_samesite: str = "Lax"
-    refresh_grace_seconds: int = 10
-    password_min_length: int = 14
-    password_max_age_days: int = 90
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 19456
-    argon2_parallelism: int = 1
-    hash_concurrency: int | None = None
-    hash_wait_seconds: int = 5
-    rate_limit_scale: float = 1.0
-    trusted_proxy_hops: int = 0
-    frontend_url: str = "http://localhost:5173"
-    api_url: str = "http://localhost:8000"
-
-    email_provider: str = "resend"
-    from_email: str | None = None
-    resend_api_key: str | None = field(default=None, repr=False)
-    resend_api_url: str = "https://api.resend.com"
-    gmail_user: str | None = None
-    gmail_app_password: str | None = field(default=None, repr=False)
-    smtp_host: str = "smtp.gmail.com"
-    smtp_port: int = 465
-    aws_region: str | None = None
-
-    storage_backend: str = "local"
-    local_storage_dir: str = "var/uploads"
-    uploads_bucket: str | None = None
-    upload_max_bytes: int = 10 * 1024 * 1024
-    upload_url_ttl_seconds: int = 300
-    upload_pending_ttl_seconds: int = 3600
-    download_url_ttl_seconds: int = 60
-    scan_stale_seconds: int = 600
-    password_reminder_days: int = 7
-    scanner: str = "local"
-    clamd_socket: str | None = None
-    rate_limiter_fail_closed: bool = False
-    check_responses: bool = True
-    slack_lambda_function: str | None = None
-    slack_webhook_url: str | None = field(default=None, repr=False)
-    outbox_poll_seconds: int = 1
-    outbox_max_attempts: int = 8
-    outbox_retry_base_seconds: int = 5
-    outbox_lease_seconds: int = 60
-
     # Live view of the environment for request-time values; not part of equality or repr.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -241,16 +765,69 @@ class Settings:
     def pool_size(self) -> int:
         return self.db_pool_size or self.gunicorn_threads
 
+    @property
+    def slack_lambda_function(self) -> str | None:
+        """The slack-notify Lambda to invoke: its ARN, else its name."""
+        return self.slack_lambda_function_arn or self.slack_lambda_function_name
+
     def email_verification_enabled(self) -> bool:
         """Request-time value: read from the environment on every call, never cached."""
-        raw = self.environ.get("EMAIL_VERIFICATION_ENABLED", "false")
-        return _parse_bool("EMAIL_VERIFICATION_ENABLED", raw, [])
+        value = _read(EMAIL_VERIFICATION_ENABLED, self.environ, [], production=False)
+        return value is True
 
     @property
     def cross_site(self) -> bool:
         """True when the frontend and the API are on different sites (scheme + registrable
         domain), where a browser never sends a Strict or Lax cookie on the frontend's calls."""
         return not same_site(self.frontend_url, self.api_url)
+
+    # ----- per-component configuration --------------------------------------------------------
+
+    def s3_storage(self) -> S3StorageConfig:
+        """S3 storage's configuration (validation requires UPLOADS_BUCKET with s3 storage)."""
+        if not self.uploads_bucket:
+            raise SettingsError([UPLOADS_BUCKET_REQUIRED])
+        return S3StorageConfig(bucket=self.uploads_bucket, region=self.aws_region)
+
+    def local_storage(self) -> LocalStorageConfig:
+        """Local storage's configuration: its tokens need JWT_SECRET to derive their key."""
+        if not self.jwt_secret:
+            raise SettingsError(
+                ["JWT_SECRET is required for local storage (its links are signed with it)"]
+            )
+        return LocalStorageConfig(self.local_storage_dir, self.api_url, self.jwt_secret)
+
+    def email(self) -> EmailConfig:
+        """The configured email provider's settings, each value the provider needs present."""
+        problems = _email_problems(self)
+        if problems:
+            raise SettingsError(problems)
+        provider = self.email_provider
+        if provider == "resend" and self.resend_api_key and self.from_email:
+            return ResendEmailConfig(self.resend_api_key, self.from_email, self.resend_api_url)
+        if provider == "ses" and self.from_email and self.aws_region:
+            return SesEmailConfig(self.from_email, self.aws_region)
+        if provider == "gmail" and self.gmail_user and self.gmail_app_password:
+            return GmailEmailConfig(
+                self.gmail_user, self.gmail_app_password, self.smtp_host, self.smtp_port
+            )
+        if provider == "console":
+            return ConsoleEmailConfig(production=self.is_production)
+        raise SettingsError([f"EMAIL_PROVIDER={provider} is not a known email provider"])
+
+    def role_passwords(self) -> RolePasswords:
+        """The three role passwords provisioning sets; each is required."""
+        migrator, app, jobs = self.db_migrator_password, self.db_app_password, self.db_jobs_password
+        if migrator and app and jobs:
+            return RolePasswords(migrator=migrator, app=app, jobs=jobs)
+        given = {"DB_MIGRATOR_PASSWORD": migrator, "DB_APP_PASSWORD": app, "DB_JOBS_PASSWORD": jobs}
+        raise SettingsError(
+            [
+                f"{name} (or {secret_arn_variable(name)}) is required"
+                for name, value in given.items()
+                if not value
+            ]
+        )
 
     # ----- construction ---------------------------------------------------------------------
 
@@ -264,9 +841,8 @@ class Settings:
     ) -> Settings:
         env: Mapping[str, str] = os.environ if environ is None else environ
         problems: list[str] = []
-        reader = _Reader(env, problems)
 
-        app_env = reader.choice("APP_ENV", ENVIRONMENTS, "development")
+        app_env = _read(VARIABLES["APP_ENV"], env, problems, production=False)
         production = app_env == "production"
         if component not in REQUIRED_BY_COMPONENT:
             problems.append(f"unknown component {component!r}")
@@ -279,117 +855,55 @@ class Settings:
                 "DB_JOBS_USER/DB_JOBS_PASSWORD for the jobs instead"
             )
 
-        region = reader.text("AWS_REGION")
-        secrets = _resolve_secrets(env, problems, fetch_secret or secrets_manager_fetcher(region))
+        region = _read(VARIABLES["AWS_REGION"], env, [], production=production)
+        fetch = fetch_secret or secrets_manager_fetcher(region if isinstance(region, str) else None)
+        secrets = _resolve_secrets(env, problems, fetch)
 
-        sslmode_default = "verify-full" if production else "prefer"
-        sslmode = reader.choice("DB_SSLMODE", SSL_MODES, sslmode_default)
+        values: dict[str, Any] = {}
+        for attribute, variable in _FIELD_VARIABLES:
+            if variable.kind == "secret":
+                values[attribute] = secrets.get(variable.name)
+            elif variable.name == "APP_ENV":
+                values[attribute] = app_env
+            else:
+                values[attribute] = _read(variable, env, problems, production=production)
+        _read(EMAIL_VERIFICATION_ENABLED, env, problems, production=production)
+
+        sslmode = values["db_sslmode"]
         if production and sslmode not in PRODUCTION_SSL_MODES:
             problems.append(
                 f"DB_SSLMODE={sslmode} is unsafe in production: use require, verify-ca or "
                 "verify-full"
             )
-        sslrootcert = reader.text("DB_SSLROOTCERT")
-        if sslrootcert is None and sslmode in ("verify-ca", "verify-full"):
-            sslrootcert = str(RDS_CA_BUNDLE)
         verifies = sslmode in ("verify-ca", "verify-full")
+        if values["db_sslrootcert"] is None and verifies:
+            values["db_sslrootcert"] = str(RDS_CA_BUNDLE)
+        sslrootcert = values["db_sslrootcert"]
         if component != "slack_notify" and verifies and not Path(sslrootcert).is_file():
             problems.append(f"DB_SSLROOTCERT {sslrootcert} does not exist ({sslmode} needs it)")
-
-        provider_raw = reader.text("EMAIL_PROVIDER") or "resend"
-        provider = EMAIL_PROVIDER_ALIASES.get(provider_raw.lower(), provider_raw.lower())
-        if provider not in EMAIL_PROVIDERS:
-            problems.append(
-                f"EMAIL_PROVIDER={provider_raw} is not one of resend, ses, gmail, smtp, console"
-            )
-        if production and provider == "console":
+        if production and values["email_provider"] == "console":
             problems.append("EMAIL_PROVIDER=console is for local development only")
 
-        settings = cls(
-            app_env=app_env,
-            component=component,
-            log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
-            port=reader.integer("PORT", 8000, minimum=1),
-            web_concurrency=reader.integer("WEB_CONCURRENCY", None, minimum=1),
-            gunicorn_threads=reader.integer("GUNICORN_THREADS", 4, minimum=1),
-            max_request_bytes=reader.integer("MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024),
-            db_host=reader.text("DB_HOST"),
-            db_port=reader.integer("DB_PORT", 5432, minimum=1),
-            db_name=reader.text("DB_NAME") or "jobapptracker",
-            db_sslmode=sslmode,
-            db_sslrootcert=sslrootcert,
-            db_app_user=reader.text("DB_APP_USER") or "jat_app",
-            db_app_password=secrets.get("DB_APP_PASSWORD"),
-            db_migrator_user=reader.text("DB_MIGRATOR_USER") or "jat_migrator",
-            db_migrator_password=secrets.get("DB_MIGRATOR_PASSWORD"),
-            db_jobs_user=reader.text("DB_JOBS_USER") or "jat_jobs",
-            db_jobs_password=secrets.get("DB_JOBS_PASSWORD"),
-            db_master_secret_arn=reader.text("DB_MASTER_SECRET_ARN"),
-            db_pool_size=reader.integer("DB_POOL_SIZE", None, minimum=1),
-            db_connect_timeout=reader.integer("DB_CONNECT_TIMEOUT", 5, minimum=1),
-            db_statement_timeout_ms=reader.integer("DB_STATEMENT_TIMEOUT_MS", 15000, minimum=0),
-            db_request_deadline_ms=reader.integer("DB_REQUEST_DEADLINE_MS", 5000, minimum=100),
-            ready_timeout_seconds=float(reader.integer("READY_TIMEOUT_SECONDS", 3, minimum=1)),
-            jwt_secret=secrets.get("JWT_SECRET"),
-            jwt_previous_secret=secrets.get("JWT_PREVIOUS_SECRET"),
-            jwt_issuer=reader.text("JWT_ISSUER") or "jobapptracker",
-            jwt_audience=reader.text("JWT_AUDIENCE") or "jobapptracker-api",
-            access_token_ttl_seconds=reader.integer("ACCESS_TOKEN_TTL_SECONDS", 900, minimum=60),
-            refresh_token_ttl_days=reader.integer("REFRESH_TOKEN_TTL_DAYS", 30, minimum=1),
-            refresh_cookie_samesite=reader.samesite("REFRESH_COOKIE_SAMESITE", "Lax"),
-            refresh_grace_seconds=reader.integer("REFRESH_GRACE_SECONDS", 10, minimum=0),
-            password_min_length=reader.integer("PASSWORD_MIN_LENGTH", 14, minimum=8),
-            password_max_age_days=reader.integer("PASSWORD_MAX_AGE_DAYS", 90, minimum=0),
-            argon2_time_cost=reader.integer("ARGON2_TIME_COST", 3, minimum=1),
-            argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", 19456, minimum=7168),
-            argon2_parallelism=reader.integer("ARGON2_PARALLELISM", 1, minimum=1),
-            hash_concurrency=reader.integer("HASH_CONCURRENCY", None, minimum=1),
-            hash_wait_seconds=reader.integer("HASH_WAIT_SECONDS", 5, minimum=1),
-            rate_limit_scale=float(reader.integer("RATE_LIMIT_SCALE", 1, minimum=1)),
-            trusted_proxy_hops=reader.integer("TRUSTED_PROXY_HOPS", 0, minimum=0),
-            frontend_url=reader.url("FRONTEND_URL", "http://localhost:5173"),
-            api_url=reader.url("API_URL", "http://localhost:8000"),
-            email_provider=provider,
-            from_email=reader.text("FROM_EMAIL"),
-            resend_api_key=secrets.get("RESEND_API_KEY"),
-            resend_api_url=reader.url("RESEND_API_URL", "https://api.resend.com"),
-            gmail_user=reader.text("GMAIL_USER"),
-            gmail_app_password=secrets.get("GMAIL_APP_PASSWORD"),
-            smtp_host=reader.text("SMTP_HOST") or "smtp.gmail.com",
-            smtp_port=reader.integer("SMTP_PORT", 465, minimum=1),
-            aws_region=region,
-            storage_backend=reader.choice("STORAGE_BACKEND", STORAGE_BACKENDS, "local"),
-            local_storage_dir=reader.text("LOCAL_STORAGE_DIR") or "var/uploads",
-            uploads_bucket=reader.text("UPLOADS_BUCKET"),
-            upload_max_bytes=reader.integer("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1),
-            upload_url_ttl_seconds=reader.integer("UPLOAD_URL_TTL_SECONDS", 300, minimum=30),
-            upload_pending_ttl_seconds=reader.integer(
-                "UPLOAD_PENDING_TTL_SECONDS", 3600, minimum=60
-            ),
-            download_url_ttl_seconds=reader.integer("DOWNLOAD_URL_TTL_SECONDS", 60, minimum=5),
-            scan_stale_seconds=reader.integer("SCAN_STALE_SECONDS", 600, minimum=10),
-            password_reminder_days=reader.integer("PASSWORD_REMINDER_DAYS", 7, minimum=1),
-            scanner=reader.choice("SCANNER", SCANNERS, "local"),
-            clamd_socket=reader.text("CLAMD_SOCKET"),
-            rate_limiter_fail_closed=reader.boolean("RATE_LIMITER_FAIL_CLOSED", False),
-            # Responses held to the contract everywhere but production (app/core/spec.py).
-            check_responses=reader.boolean("CHECK_RESPONSES", not production),
-            slack_lambda_function=(
-                reader.text("SLACK_LAMBDA_FUNCTION_ARN")
-                or reader.text("SLACK_LAMBDA_FUNCTION_NAME")
-            ),
-            slack_webhook_url=secrets.get("SLACK_WEBHOOK_URL"),
-            outbox_poll_seconds=reader.integer("OUTBOX_POLL_SECONDS", 1, minimum=1),
-            outbox_max_attempts=reader.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1),
-            outbox_retry_base_seconds=reader.integer("OUTBOX_RETRY_BASE_SECONDS", 5, minimum=1),
-            outbox_lease_seconds=reader.integer("OUTBOX_LEASE_SECONDS", 60, minimum=15),
-            environ=env,
-        )
-        reader.boolean("EMAIL_VERIFICATION_ENABLED", False)  # validate now, read per request
+        settings = cls(**values, component=component, environ=env)
         problems.extend(_check_rules(settings, env, secrets))
         if problems:
             raise SettingsError(problems)
         return settings
+
+
+_FIELD_VARIABLES: tuple[tuple[str, Variable], ...] = tuple(
+    (item.name, item.metadata["variable"])
+    for item in fields(Settings)
+    if "variable" in item.metadata
+)
+# Every variable the settings read, by name, in declaration order.
+VARIABLES: dict[str, Variable] = {
+    **{variable.name: variable for _, variable in _FIELD_VARIABLES},
+    EMAIL_VERIFICATION_ENABLED.name: EMAIL_VERIFICATION_ENABLED,
+}
+# Secrets that may be given directly or as NAME_SECRET_ARN.
+SECRET_NAMES = tuple(name for name, variable in VARIABLES.items() if variable.kind == "secret")
+UPLOADS_BUCKET_REQUIRED = "UPLOADS_BUCKET is required when STORAGE_BACKEND=s3"
 
 
 def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, str]) -> list[str]:
@@ -407,8 +921,6 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
                 problems.append("STORAGE_BACKEND must be s3 in production")
             if settings.scanner != "guardduty":
                 problems.append("SCANNER must be guardduty in production")
-            if settings.storage_backend == "s3" and not settings.uploads_bucket:
-                problems.append("UPLOADS_BUCKET is required when STORAGE_BACKEND=s3")
         if settings.component == "maintenance":
             problems.extend(_email_problems(settings))
         if settings.component == "api":
@@ -424,14 +936,11 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
             )
         problems.extend(_production_limits_problems(settings, env, secrets))
     for name in ("JWT_SECRET", "JWT_PREVIOUS_SECRET"):
-        value = secrets.get(name)
-        if value and len(value.encode()) < MIN_JWT_SECRET_BYTES:
+        given = secrets.get(name)
+        if given and len(given.encode()) < MIN_JWT_SECRET_BYTES:
             problems.append(f"{name} must be at least {MIN_JWT_SECRET_BYTES} bytes")
-    if settings.refresh_grace_seconds > MAX_REFRESH_GRACE_SECONDS:
-        problems.append(
-            f"REFRESH_GRACE_SECONDS={settings.refresh_grace_seconds} must be at most "
-            f"{MAX_REFRESH_GRACE_SECONDS}: a replay inside the grace is not treated as reuse"
-        )
+    if settings.storage_backend == "s3" and not settings.uploads_bucket:
+        problems.append(UPLOADS_BUCKET_REQUIRED)
     if settings.upload_pending_ttl_seconds <= settings.upload_url_ttl_seconds:
         problems.append(
             "UPLOAD_PENDING_TTL_SECONDS must be longer than UPLOAD_URL_TTL_SECONDS, or an upload "
@@ -584,15 +1093,19 @@ def _secret_value(raw: str) -> str:
         except ValueError:
             return raw
         for key in ("value", "password"):
-            if isinstance(document, dict) and isinstance(document.get(key), str):
-                return document[key]
+            value = document.get(key) if isinstance(document, dict) else None
+            if isinstance(value, str):
+                return value
     return raw
 
 
 def read_master_credentials(arn: str, fetch: SecretFetcher) -> tuple[str, str]:
     """The RDS-managed master secret is JSON with ``username`` and ``password``."""
     document = json.loads(fetch(arn))
-    return document["username"], document["password"]
+    username, password = document["username"], document["password"]
+    if not (isinstance(username, str) and isinstance(password, str)):
+        raise SettingsError([f"{arn} does not hold a username and a password"])
+    return username, password
 
 
 def _parse_bool(name: str, raw: str, problems: list[str]) -> bool:
@@ -605,63 +1118,96 @@ def _parse_bool(name: str, raw: str, problems: list[str]) -> bool:
     return False
 
 
-class _Reader:
-    """Reads typed values, collecting every problem instead of stopping at the first."""
-
-    def __init__(self, env: Mapping[str, str], problems: list[str]):
-        self.env = env
-        self.problems = problems
-
-    def text(self, name: str) -> str | None:
-        value = self.env.get(name, "").strip()
-        return value or None
-
-    def integer(self, name: str, default: int | None, *, minimum: int) -> int | None:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problems.append(f"{name}={raw} is not a whole number")
-            return default
-        if value < minimum:
-            self.problems.append(f"{name}={raw} must be at least {minimum}")
+def _read(
+    variable: Variable, env: Mapping[str, str], problems: list[str], *, production: bool
+) -> str | int | bool | None:
+    """One variable's value, or its default after adding what is wrong to ``problems``."""
+    name = variable.name
+    default = variable.default
+    if production and variable.production_default is not None:
+        default = variable.production_default
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if variable.kind == "integer":
+        return _whole_number(variable, raw, problems, default)
+    if variable.kind == "boolean":
+        return _parse_bool(name, raw, problems)
+    if variable.kind == "choice":
+        spelled = {"lower": raw.lower(), "capitalize": raw.capitalize()}.get(
+            variable.normalise, raw
+        )
+        value = dict(variable.aliases).get(spelled, spelled)
+        if value not in variable.choices:
+            accepted = [
+                spelling
+                for option in variable.choices
+                for spelling in (option, *(a for a, meant in variable.aliases if meant == option))
+            ]
+            problems.append(f"{name}={raw} is not one of {', '.join(accepted)}")
             return default
         return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        raw = self.text(name)
-        return default if raw is None else _parse_bool(name, raw, self.problems)
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        if raw not in allowed:
-            self.problems.append(f"{name}={raw} is not one of {', '.join(allowed)}")
-            return default
-        return raw
-
-    def samesite(self, name: str, default: str) -> str:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        normalised = raw.capitalize()
-        if normalised not in SAMESITE_VALUES:
-            self.problems.append(f"{name}={raw} is not one of Strict, Lax, None")
-            return default
-        return normalised
-
-    def url(self, name: str, default: str) -> str:
-        raw = self.text(name)
-        if raw is None:
-            return default
+    if variable.kind == "url":
         parts = urlsplit(raw)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.problems.append(f"{name}={raw} is not an http(s) URL")
+            problems.append(f"{name}={raw} is not an http(s) URL")
             return default
         return raw.rstrip("/")
+    return raw
+
+
+def _whole_number(
+    variable: Variable, raw: str, problems: list[str], default: str | int | bool | None
+) -> str | int | bool | None:
+    name = variable.name
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw} is not a whole number")
+        return default
+    if variable.minimum is not None and value < variable.minimum:
+        problems.append(f"{name}={raw} must be at least {variable.minimum}")
+        return default
+    if variable.maximum is not None and value > variable.maximum:
+        problems.append(f"{name}={raw} must be at most {variable.maximum}")
+        return default
+    return value
+
+
+ENV_EXAMPLE_HEADER = """\
+# Every variable the API and the Lambda jobs read, generated from the declarations in
+# app/core/settings.py (python -m app.core.settings > .env.example); a test compares the two.
+# Copied unchanged to .env (read by python -m app.cli, so by make dev) it gives make dev's local
+# set-up: no DB_HOST means the embedded local PostgreSQL, whatever the other DB_* say; an empty
+# value is unset. [min N] and [N..M] are the bounds a whole number must keep.
+# Any secret NAME may instead arrive as NAME_SECRET_ARN (JWT_SECRET_ARN for JWT_SECRET): it is
+# then read from Secrets Manager at start-up (cold start, for a Lambda). Deployed Lambdas only
+# ever receive the *_SECRET_ARN form.
+"""
+ENV_EXAMPLE_HELP_COLUMN = 36
+
+
+def _bounds(variable: Variable) -> str:
+    if variable.kind != "integer" or variable.minimum is None:
+        return ""
+    if variable.maximum is not None:
+        return f" [{variable.minimum}..{variable.maximum}]"
+    return f" [min {variable.minimum}]"
+
+
+def env_example() -> str:
+    """``.env.example`` as the declarations describe it: every variable, by section, with its
+    default (or the local set-up's value), its help and its bounds."""
+    lines = [ENV_EXAMPLE_HEADER.rstrip("\n")]
+    for section, title in SECTIONS.items():
+        lines += ["", f"# --- {title} ---"]
+        for variable in VARIABLES.values():
+            if variable.section != section:
+                continue
+            assignment = f"{variable.name}={variable.example_value()}"
+            padded = assignment.ljust(max(ENV_EXAMPLE_HELP_COLUMN, len(assignment) + 2))
+            lines.append(f"{padded}# {variable.help}{_bounds(variable)}")
+    return "\n".join(lines) + "\n"
 
 
 # Development defaults for `make dev`, stated in the README. Variables already set win.
@@ -719,3 +1265,8 @@ def database_variables_present(environ: Mapping[str, str] | None = None) -> bool
     use the embedded local server, whatever other DB_* values say."""
     env = os.environ if environ is None else environ
     return bool(env.get("DB_HOST"))
+
+
+if __name__ == "__main__":
+    # python -m app.core.settings > .env.example
+    print(env_example(), end="")

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import falcon
 from pydantic import BaseModel, ValidationError
-from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import SecureType
 from spectree.plugins.falcon_plugin import FalconPlugin
 
 from app.core.errors import ValidationFailed
@@ -38,7 +40,13 @@ def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     return details
 
 
-def raise_validation_error(req, resp, req_validation_error, instance, model_adapter) -> None:
+def raise_validation_error(
+    req: falcon.Request,
+    resp: falcon.Response,
+    req_validation_error: Any,
+    instance: Any,
+    model_adapter: Any,
+) -> None:
     """spectree's before-hook: a failed validation becomes the 422 error envelope."""
     if req_validation_error is not None:
         raise ValidationFailed(
@@ -46,7 +54,7 @@ def raise_validation_error(req, resp, req_validation_error, instance, model_adap
         )
 
 
-def model_name(model) -> str:
+def model_name(model: type[Any]) -> str:
     """Schema names are the model's own name: stable and readable in the document."""
     return model.__name__
 
@@ -88,7 +96,13 @@ class ResponseCheckingPlugin(FalconPlugin):
 
     check_responses = True
 
-    def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+    def validate_response(
+        self,
+        resp: falcon.Response,
+        resp_model: Response | None,
+        skip_validation: bool,
+        force_resp_serialize: bool,
+    ) -> Exception | None:
         if not self.check_responses:
             return None
         error = super().validate_response(resp, resp_model, skip_validation, force_resp_serialize)
@@ -115,7 +129,10 @@ class ResponseCheckingPlugin(FalconPlugin):
 
 def check_responses(enabled: bool) -> None:
     """Turn the response check on or off for every operation (``CHECK_RESPONSES``)."""
-    api_spec.backend.check_responses = enabled
+    backend = api_spec.backend
+    if not isinstance(backend, ResponseCheckingPlugin):
+        raise TypeError("the spec is built with ResponseCheckingPlugin")
+    backend.check_responses = enabled
 
 
 def build_spec() -> SpecTree:
@@ -140,7 +157,7 @@ def build_spec() -> SpecTree:
             SecurityScheme(
                 name="bearerAuth",
                 data=SecuritySchemeData(
-                    type="http",
+                    type=SecureType.HTTP,
                     scheme="bearer",
                     bearer_format="JWT",
                     description="The access token from login or refresh.",

@@ -120,6 +120,8 @@ class LocalScanner:
         return ScanVerdict(NO_THREATS_FOUND)
 
     def _clamd(self, handle: BinaryIO) -> ScanVerdict:
+        if not self.clamd_socket:
+            return ScanVerdict(FAILED, reason="no clamd socket is configured")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(self.timeout)
             try:

@@ -24,12 +24,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 import jwt
 
 from app.core.errors import AppError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 SCAN_TAG = "GuardDutyMalwareScanStatus"
 
@@ -49,7 +53,7 @@ class IncompleteUpload(AppError):
 class FileGone(AppError):
     """A valid download link whose file is no longer stored."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(404, "NOT_FOUND", "The file is gone.")
 
 
@@ -79,6 +83,12 @@ class ServedFile:
     content_disposition: str
 
 
+class ByteStream(Protocol):
+    """What an upload body is read from (a request's bounded stream, a file)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
 class ServedFiles(Protocol):
     """Files the API holds and serves itself (local mode): it takes their uploads (a PUT with a
     signed, single-use token) and serves their downloads (a GET with a signed, short-lived
@@ -86,7 +96,7 @@ class ServedFiles(Protocol):
 
     def upload_claims(self, token: str, now: datetime) -> dict[str, str] | None: ...
 
-    def write(self, key: str, stream: BinaryIO, size: int) -> StoredVersion: ...
+    def write(self, key: str, stream: ByteStream, size: int) -> StoredVersion: ...
 
     def open_download(self, token: str, now: datetime) -> ServedFile | None: ...
 
@@ -133,7 +143,7 @@ def content_disposition(filename: str) -> str:
 
 
 class S3Storage:
-    def __init__(self, bucket: str, client):
+    def __init__(self, bucket: str, client: S3Client):
         self.bucket = bucket
         self.client = client
 
@@ -143,7 +153,13 @@ class S3Storage:
         return None
 
     def presign_upload(
-        self, key, content_type, size, expires_at, expires_in, claims
+        self,
+        key: str,
+        content_type: str,
+        size: int,
+        expires_at: datetime,
+        expires_in: int,
+        claims: dict[str, str],
     ) -> UploadTicket:
         post = self.client.generate_presigned_post(
             Bucket=self.bucket,
@@ -167,8 +183,8 @@ class S3Storage:
             return None
         return StoredVersion(latest["VersionId"], latest["ETag"].strip('"'), latest["Size"])
 
-    def _versions(self, key: str) -> list[dict]:
-        found = []
+    def _versions(self, key: str) -> list[ObjectIdentifierTypeDef]:
+        found: list[ObjectIdentifierTypeDef] = []
         paginator = self.client.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
             for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
@@ -189,7 +205,13 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
 
     def presign_download(
-        self, key, version_id, filename, content_type, expires_at, expires_in
+        self,
+        key: str,
+        version_id: str,
+        filename: str,
+        content_type: str,
+        expires_at: datetime,
+        expires_in: int,
     ) -> str:
         return self.client.generate_presigned_url(
             "get_object",
@@ -220,11 +242,11 @@ class LocalTokens:
     def __init__(self, secret: str):
         self._key = hmac.new(secret.encode(), b"jat-local-storage", hashlib.sha256).hexdigest()
 
-    def issue(self, audience: str, expires_at: datetime, **claims) -> str:
+    def issue(self, audience: str, expires_at: datetime, **claims: Any) -> str:
         payload = {**claims, "aud": audience, "exp": int(expires_at.timestamp())}
         return jwt.encode(payload, self._key, algorithm="HS256")
 
-    def read(self, audience: str, token: str, now: datetime) -> dict | None:
+    def read(self, audience: str, token: str, now: datetime) -> dict[str, Any] | None:
         try:
             claims = jwt.decode(
                 token,
@@ -281,7 +303,13 @@ class LocalStorage:
         return self._dir(key) / version_id
 
     def presign_upload(
-        self, key, content_type, size, expires_at, expires_in, claims
+        self,
+        key: str,
+        content_type: str,
+        size: int,
+        expires_at: datetime,
+        expires_in: int,
+        claims: dict[str, str],
     ) -> UploadTicket:
         """``claims`` (the attachment and its owner) travel signed inside the token."""
         token = self.tokens.issue(LocalTokens.UPLOAD, expires_at, key=key, **claims)
@@ -293,7 +321,7 @@ class LocalStorage:
             expires_at,
         )
 
-    def write(self, key: str, stream, size: int) -> StoredVersion:
+    def write(self, key: str, stream: ByteStream, size: int) -> StoredVersion:
         """Store exactly ``size`` bytes from ``stream`` as a new version."""
         directory = self._dir(key)
         directory.mkdir(parents=True, exist_ok=True)
@@ -342,7 +370,13 @@ class LocalStorage:
         self.path_of(key, version_id).unlink(missing_ok=True)
 
     def presign_download(
-        self, key, version_id, filename, content_type, expires_at, expires_in
+        self,
+        key: str,
+        version_id: str,
+        filename: str,
+        content_type: str,
+        expires_at: datetime,
+        expires_in: int,
     ) -> str:
         token = self.tokens.issue(
             LocalTokens.DOWNLOAD,

@@ -18,7 +18,7 @@ import structlog
 from app import bootstrap
 from app.core import migrations
 from app.core.roles import bootstrap_configured_roles
-from app.core.settings import SecretFetcher, Settings, read_master_credentials
+from app.core.settings import SecretFetcher, Settings, SettingsError, read_master_credentials
 
 log = structlog.get_logger("app.jobs.db_admin")
 
@@ -28,7 +28,10 @@ cold_start = bootstrap.ColdStart("db_admin", bootstrap.db_admin_job)
 
 
 def admin_url(config: Settings, fetch: SecretFetcher) -> str:
-    user, password = read_master_credentials(config.db_master_secret_arn, fetch)
+    arn = config.db_master_secret_arn
+    if not arn:  # production validation requires it of the db-admin component
+        raise SettingsError(["DB_MASTER_SECRET_ARN is required"])
+    user, password = read_master_credentials(arn, fetch)
     url = config.database_url
     # Same host, database and TLS options as every other role; only the credentials differ.
     tail = url.split("@", 1)[1]
@@ -47,7 +50,7 @@ def run(config: Settings, action: str, fetch: SecretFetcher) -> dict[str, Any]:
     return result
 
 
-def handler(event: dict | None, context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     job = cold_start()
     action = (event or {}).get("action", "migrate")
     return run(job.settings, action, job.fetch_secret)

@@ -76,4 +76,4 @@ cold_start = bootstrap.ColdStart("scan_result", bootstrap.scan_result_job)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job = cold_start()
     with job.database.connection_context():
-        return run(event, job.attachments, job.settings.uploads_bucket)
+        return run(event, job.attachments, job.settings.s3_storage().bucket)

@@ -7,6 +7,8 @@ migrations/002_accounts.py beside the grants).
 
 from __future__ import annotations
 
+import uuid
+
 import peewee
 from playhouse.postgres_ext import BinaryJSONField
 
@@ -33,8 +35,10 @@ class RefreshToken(BaseModel):
     presented token used and issues its child. Only the SHA-256 of a token is stored."""
 
     user = peewee.ForeignKeyField(User, backref="refresh_tokens", on_delete="CASCADE")
+    user_id: uuid.UUID  # the column behind user, set by peewee
     family_id = peewee.UUIDField(index=True)
     parent = peewee.ForeignKeyField("self", null=True, on_delete="CASCADE", backref="children")
+    parent_id: uuid.UUID | None  # the column behind parent, set by peewee
     token_hash = peewee.CharField(max_length=64, unique=True)
     created_at = DateTimeTZField(default=utcnow)
     expires_at = DateTimeTZField()
@@ -49,6 +53,7 @@ class RefreshToken(BaseModel):
 
 class EmailToken(BaseModel):
     user = peewee.ForeignKeyField(User, backref="email_tokens", on_delete="CASCADE")
+    user_id: uuid.UUID  # the column behind user, set by peewee
     purpose = peewee.CharField(max_length=32)
     token_hash = peewee.CharField(max_length=64, unique=True)
     created_at = DateTimeTZField(default=utcnow)
@@ -61,11 +66,12 @@ class EmailToken(BaseModel):
 
 class SecurityEvent(BaseModel):
     user = peewee.ForeignKeyField(User, null=True, backref="security_events", on_delete="CASCADE")
+    user_id: uuid.UUID | None  # the column behind user, set by peewee
     event_type = peewee.CharField(max_length=64)
     created_at = DateTimeTZField(default=utcnow, index=True)
     ip = peewee.CharField(max_length=64, null=True)
     user_agent = peewee.CharField(max_length=512, null=True)
-    details = BinaryJSONField(default=dict, index=False)
+    details = BinaryJSONField(default=dict, index=False)  # type: ignore[no-untyped-call]  # types-peewee leaves BinaryJSONField unannotated
 
     class Meta:
         table_name = "security_events"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import peewee
 from playhouse.postgres_ext import DateTimeTZField
 
@@ -22,6 +24,7 @@ STATUSES = (
 
 class Application(BaseModel):
     owner = peewee.ForeignKeyField(User, backref="applications", on_delete="CASCADE", index=False)
+    owner_id: uuid.UUID  # the column behind owner, set by peewee
     company = peewee.CharField(max_length=200)
     role_title = peewee.CharField(max_length=200)
     status = peewee.CharField(max_length=20, default="applied")
@@ -47,8 +50,10 @@ class ApplicationEvent(BaseModel):
     application = peewee.ForeignKeyField(
         Application, backref="events", on_delete="CASCADE", index=False
     )
+    application_id: uuid.UUID  # the column behind application, set by peewee
     # Denormalised owner: the row-level-security policy checks it without a join.
     owner = peewee.ForeignKeyField(User, on_delete="CASCADE", index=False)
+    owner_id: uuid.UUID  # the column behind owner, set by peewee
     from_status = peewee.CharField(max_length=20, null=True)
     to_status = peewee.CharField(max_length=20)
     note = peewee.TextField(null=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import peewee
 from playhouse.postgres_ext import BinaryJSONField, DateTimeTZField
 
@@ -14,9 +16,11 @@ ATTACHMENT_STATUSES = ("pending_upload", "scanning", "clean", "infected", "scan_
 
 class Attachment(BaseModel):
     owner = peewee.ForeignKeyField(User, on_delete="CASCADE", index=False)
+    owner_id: uuid.UUID  # the column behind owner, set by peewee
     application = peewee.ForeignKeyField(
         Application, backref="attachments", on_delete="CASCADE", index=False
     )
+    application_id: uuid.UUID  # the column behind application, set by peewee
     # The original name, sanitised, for display only; the storage key is random.
     filename = peewee.CharField(max_length=255)
     content_type = peewee.CharField(max_length=100)
@@ -27,10 +31,10 @@ class Attachment(BaseModel):
     etag = peewee.CharField(max_length=200, null=True)
     upload_expires_at = DateTimeTZField()
     scanned_at = DateTimeTZField(null=True)
-    threats = BinaryJSONField(default=list, index=False)
+    threats = BinaryJSONField(default=list, index=False)  # type: ignore[no-untyped-call]  # types-peewee leaves BinaryJSONField unannotated
     scan_detail = peewee.TextField(null=True)
     # Results that arrived before `complete` recorded the version, keyed by version id.
-    early_results = BinaryJSONField(default=dict, index=False)
+    early_results = BinaryJSONField(default=dict, index=False)  # type: ignore[no-untyped-call]  # types-peewee leaves BinaryJSONField unannotated
     created_at = DateTimeTZField(default=utcnow)
     updated_at = DateTimeTZField(default=utcnow)
 

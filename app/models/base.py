@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import peewee
 from playhouse.postgres_ext import DateTimeTZField
@@ -26,7 +27,7 @@ class TimestampedModel(BaseModel):
     created_at = DateTimeTZField(default=utcnow)
     updated_at = DateTimeTZField(default=utcnow)
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> Any:
         self.updated_at = utcnow()
         return super().save(*args, **kwargs)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import peewee
 from playhouse.postgres_ext import DateTimeTZField
 
@@ -11,6 +13,7 @@ from app.models.base import BaseModel, utcnow
 
 class IdempotencyKey(BaseModel):
     owner = peewee.ForeignKeyField(User, on_delete="CASCADE", index=False)
+    owner_id: uuid.UUID  # the column behind owner, set by peewee
     key = peewee.CharField(max_length=255)
     # SHA-256 of the method, path and canonical JSON body the key was first used with.
     fingerprint = peewee.CharField(max_length=64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import falcon
 
@@ -38,7 +39,7 @@ def if_match_version(req: falcon.Request) -> int | None:
     return int(match.group(1))
 
 
-def etag(resp: falcon.Response, data: dict) -> None:
+def etag(resp: falcon.Response, data: dict[str, Any]) -> None:
     resp.set_header("ETag", f'"{data["version"]}"')
 
 
@@ -56,7 +57,7 @@ class ApplicationsResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp, query: ListQuery):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, query: ListQuery) -> None:
         """List applications, with filters, a sort order and keyset pagination: pass
         `meta.next_cursor` as `cursor` for the next page (it is null on the last page)."""
         items, next_cursor = self.service.list(req.context.current.user.id, query)
@@ -69,7 +70,7 @@ class ApplicationsResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_post(self, req, resp, json: ApplicationCreate):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: ApplicationCreate) -> None:
         """Track a new application. Its first timeline event records the initial status;
         `Location` is its URL and `ETag` its version. With an `Idempotency-Key`, a retry answers
         the first result again and creates nothing."""
@@ -95,7 +96,7 @@ class ApplicationResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp, application_id: uuid.UUID):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, application_id: uuid.UUID) -> None:
         """Read one application, with its version as `ETag`. Another user's id answers 404."""
         data = self.service.get(req.context.current.user.id, application_id)
         etag(resp, data)
@@ -108,7 +109,13 @@ class ApplicationResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_patch(self, req, resp, application_id: uuid.UUID, json: ApplicationUpdate):
+    def on_patch(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        application_id: uuid.UUID,
+        json: ApplicationUpdate,
+    ) -> None:
         """Change some fields of an application. The change must name the version it is based
         on, as `version` in the body or an `If-Match` header: without either the answer is 428
         `PRECONDITION_REQUIRED`, when both are sent and differ 400 `VERSION_MISMATCH`, and a stale
@@ -129,7 +136,9 @@ class ApplicationResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_delete(self, req, resp, application_id: uuid.UUID):
+    def on_delete(
+        self, req: falcon.Request, resp: falcon.Response, application_id: uuid.UUID
+    ) -> None:
         """Delete an application with its timeline."""
         self.service.delete(req.context.current.user.id, application_id)
         resp.status = 204
@@ -147,7 +156,7 @@ class EventsResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp, application_id: uuid.UUID):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, application_id: uuid.UUID) -> None:
         """The status timeline of one application, oldest first."""
         ok(req, resp, self.service.events(req.context.current.user.id, application_id))
 
@@ -165,14 +174,16 @@ class StatsResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp, query: StatsQuery):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, query: StatsQuery) -> None:
         """Counts by status, response rate (past `applied` among those at `applied` or beyond;
         wishlist and withdrawn are in neither), and applications per ISO week over the last 12
         weeks in `tz` (an IANA zone; UTC by default)."""
         ok(req, resp, self.service.stats(req.context.current.user.id, query.tz))
 
 
-def add_routes(app: falcon.App, service: ApplicationService, creates: IdempotentCreates) -> None:
+def add_routes(
+    app: falcon.App[Any, Any], service: ApplicationService, creates: IdempotentCreates
+) -> None:
     app.add_route("/v1/applications", ApplicationsResource(service, creates))
     app.add_route("/v1/applications/stats", StatsResource(service))
     app.add_route("/v1/applications/{application_id:uuid}", ApplicationResource(service))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import falcon
 
@@ -38,7 +39,13 @@ class ApplicationAttachmentsResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_post(self, req, resp, application_id: uuid.UUID, json: AttachmentCreate):
+    def on_post(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        application_id: uuid.UUID,
+        json: AttachmentCreate,
+    ) -> None:
         """Start an upload: the attachment (`pending_upload`) and `upload`, which the client
         follows exactly (a presigned S3 POST, or a PUT to this API locally). `size` is at most
         the configured upload limit; `Location` is the attachment's URL. With an
@@ -61,7 +68,7 @@ class ApplicationAttachmentsResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp, application_id: uuid.UUID):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, application_id: uuid.UUID) -> None:
         """The application's attachments."""
         ok(req, resp, self.service.list(req.context.current.user.id, application_id))
 
@@ -78,7 +85,7 @@ class AttachmentResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp, attachment_id: uuid.UUID):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, attachment_id: uuid.UUID) -> None:
         """One attachment; `download_url` only when it is clean."""
         ok(req, resp, self.service.get(req.context.current.user.id, attachment_id))
 
@@ -88,7 +95,9 @@ class AttachmentResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_delete(self, req, resp, attachment_id: uuid.UUID):
+    def on_delete(
+        self, req: falcon.Request, resp: falcon.Response, attachment_id: uuid.UUID
+    ) -> None:
         """Delete every stored version of the file, and the record."""
         self.service.delete(req.context.current.user.id, attachment_id)
         resp.status = 204
@@ -106,7 +115,7 @@ class CompleteResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_post(self, req, resp, attachment_id: uuid.UUID):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, attachment_id: uuid.UUID) -> None:
         """After uploading: record the object's version and start waiting for the scan.
         Idempotent."""
         ok(req, resp, self.service.complete(req.context.current.user.id, attachment_id))
@@ -124,7 +133,7 @@ class DownloadResource:
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp, attachment_id: uuid.UUID):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, attachment_id: uuid.UUID) -> None:
         """Redirect (302) to a short-lived URL of the scanned version; 409
         `ATTACHMENT_NOT_AVAILABLE` unless the file is clean."""
         url = self.service.download_url(req.context.current.user.id, attachment_id)
@@ -137,7 +146,7 @@ class LocalUploadResource:
     def __init__(self, service: AttachmentService):
         self.service = service
 
-    def on_put(self, req, resp, token: str):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         data = self.service.receive_local_upload(
             token, req.bounded_stream, req.content_length, req.content_type
         )
@@ -150,7 +159,7 @@ class LocalDownloadResource:
     def __init__(self, service: AttachmentService):
         self.service = service
 
-    def on_get(self, req, resp, token: str):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         served = self.service.open_local_download(token)
         resp.content_type = served.content_type
         resp.set_header("Content-Disposition", served.content_disposition)
@@ -159,7 +168,10 @@ class LocalDownloadResource:
 
 
 def add_routes(
-    app: falcon.App, service: AttachmentService, settings: Settings, creates: IdempotentCreates
+    app: falcon.App[Any, Any],
+    service: AttachmentService,
+    settings: Settings,
+    creates: IdempotentCreates,
 ) -> None:
     app.add_route(
         "/v1/applications/{application_id:uuid}/attachments",

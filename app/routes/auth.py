@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import falcon
 
@@ -36,7 +37,7 @@ _EXPIRED = datetime(1970, 1, 1, tzinfo=UTC)
 DUPLICATED_COOKIE = (
     "REFRESH_COOKIE_DUPLICATED: the request carries the refresh cookie more than once"
 )
-BEARER = {"bearerAuth": []}
+BEARER: dict[str, list[str]] = {"bearerAuth": []}
 TAGS = ["auth"]
 # Read by the authentication middleware: the session endpoints stay open whatever the account's
 # state (a forced password change, an unverified email), so no state can lock its user out.
@@ -53,7 +54,7 @@ class AuthResources:
         self.settings = settings
         self.frontend_origin = settings.frontend_url
 
-    def _cookie_attributes(self) -> dict:
+    def _cookie_attributes(self) -> dict[str, Any]:
         """One place for the refresh cookie's attributes, so the cookie that clears it carries
         the same Secure, HttpOnly, Path and SameSite as the cookie it clears."""
         return {
@@ -111,7 +112,7 @@ class AuthResources:
                 origin_refusal(origin, self.frontend_origin, self.settings.is_production),
             )
 
-    def grant_body(self, grant: SessionGrant) -> dict:
+    def grant_body(self, grant: SessionGrant) -> dict[str, Any]:
         return {
             "access_token": grant.access_token,
             "token_type": "Bearer",
@@ -141,7 +142,7 @@ class RegisterResource(AuthResources):
         resp=responses(201, UserResponse, 409, 422, 429),
         tags=TAGS,
     )
-    def on_post(self, req, resp, json: RegisterBody):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: RegisterBody) -> None:
         """Create an account. An existing email gets 409 `EMAIL_TAKEN` (a documented,
         rate-limited enumeration trade-off: the sign-up form must say why it failed). `Location`
         is where the account is read once signed in."""
@@ -157,7 +158,7 @@ class LoginResource(AuthResources):
         resp=responses(200, SessionResponse, 401, 422, 429, 503),
         tags=TAGS,
     )
-    def on_post(self, req, resp, json: LoginBody):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: LoginBody) -> None:
         """Sign in. The access token is in the body (send it as `Authorization: Bearer`); the
         refresh token is set as the HttpOnly, Secure `jat_refresh` cookie for `/v1/auth`, and
         `csrf_token` is what `refreshSession` and `logout` need in `X-CSRF-Token`. A device
@@ -191,7 +192,7 @@ class RefreshResource(AuthResources):
         ),
         tags=TAGS,
     )
-    def on_post(self, req, resp):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Rotate the refresh cookie: a new access token, refresh cookie and CSRF token. The
         request carries the `jat_refresh` cookie, the frontend's `Origin` and the session's
         `X-CSRF-Token`. A refresh token that was already used revokes its whole family: 401
@@ -216,7 +217,7 @@ class LogoutResource(AuthResources):
     @api_spec.validate(
         operation_id="logout", resp=responses(204, None, (400, DUPLICATED_COOKIE), 403), tags=TAGS
     )
-    def on_post(self, req, resp):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Sign out: end this session (its whole refresh family) and clear the cookie. Needs
         the frontend's `Origin`, and `X-CSRF-Token` when the cookie is present; without a cookie
         there is nothing to end and the answer is still 204."""
@@ -232,7 +233,7 @@ class CsrfResource(AuthResources):
         resp=responses(200, CsrfResponse, (400, DUPLICATED_COOKIE), 401, 403),
         tags=TAGS,
     )
-    def on_get(self, req, resp):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """The CSRF token of the current session again, for a reloaded page. Needs the
         `jat_refresh` cookie and the frontend's `Origin`."""
         self.require_origin(req)
@@ -246,7 +247,7 @@ class LogoutAllResource(AuthResources):
     @api_spec.validate(
         operation_id="logoutAll", resp=responses(204, None, 401), tags=TAGS, security=BEARER
     )
-    def on_post(self, req, resp):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Revoke every session of this account, and every open password-reset link."""
         self.auth.logout_all(req.context.current, req.context.client)
         self.clear_refresh_cookie(resp)
@@ -263,7 +264,7 @@ class SessionsResource(AuthResources):
         tags=TAGS,
         security=BEARER,
     )
-    def on_get(self, req, resp):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Active sessions (refresh families) of this account."""
         ok(req, resp, self.auth.list_sessions(req.context.current))
 
@@ -278,7 +279,7 @@ class SessionResource(AuthResources):
         tags=TAGS,
         security=BEARER,
     )
-    def on_delete(self, req, resp, session_id: uuid.UUID):
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, session_id: uuid.UUID) -> None:
         """Revoke one session."""
         self.auth.revoke_session(req.context.current, session_id, req.context.client)
         resp.status = 204
@@ -295,7 +296,7 @@ class PasswordResource(AuthResources):
         tags=TAGS,
         security=BEARER,
     )
-    def on_post(self, req, resp, json: ChangePasswordBody):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: ChangePasswordBody) -> None:
         """Change the password; every other session and every open reset link is revoked."""
         self.auth.change_password(
             req.context.current, json.current_password, json.new_password, req.context.client
@@ -310,7 +311,7 @@ class VerifyEmailResource(AuthResources):
         resp=responses(200, UserResponse, 400, 422),
         tags=TAGS,
     )
-    def on_post(self, req, resp, json: TokenBody):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: TokenBody) -> None:
         """Confirm an email address with the token from the verification email."""
         user = self.auth.verify_email(json.token, req.context.client)
         ok(req, resp, self.auth.describe(user))
@@ -326,7 +327,7 @@ class ResendVerificationResource(AuthResources):
         tags=TAGS,
         security=BEARER,
     )
-    def on_post(self, req, resp):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Send the verification email again."""
         self.auth.resend_verification(req.context.current)
         ok(
@@ -344,7 +345,7 @@ class PasswordResetResource(AuthResources):
         resp=responses(202, MessageResponse, 422, 429),
         tags=TAGS,
     )
-    def on_post(self, req, resp, json: PasswordResetBody):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: PasswordResetBody) -> None:
         """Ask for a reset link. Always 202, whether or not the account exists."""
         self.auth.request_password_reset(json.email, req.context.client)
         ok(
@@ -362,13 +363,15 @@ class PasswordResetConfirmResource(AuthResources):
         resp=responses(204, None, 400, 422),
         tags=TAGS,
     )
-    def on_post(self, req, resp, json: PasswordResetConfirmBody):
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, json: PasswordResetConfirmBody
+    ) -> None:
         """Set a new password with the token from the reset email; every session is revoked."""
         self.auth.confirm_password_reset(json.token, json.new_password, req.context.client)
         resp.status = 204
 
 
-def add_routes(app: falcon.App, auth: AuthService, settings: Settings) -> None:
+def add_routes(app: falcon.App[Any, Any], auth: AuthService, settings: Settings) -> None:
     for path, resource in (
         ("/v1/auth/register", RegisterResource),
         ("/v1/auth/login", LoginResource),

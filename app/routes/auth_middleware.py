@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from app.core.errors import AppError
@@ -35,7 +37,13 @@ class AuthenticationMiddleware:
         self.auth = auth
         self.settings = settings
 
-    def process_resource(self, req, resp, resource, params) -> None:
+    def process_resource(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        params: dict[str, Any],
+    ) -> None:
         if req.method == "OPTIONS":  # a CORS preflight never carries the bearer token
             return
         if resource is None or not getattr(resource, "auth_required", False):

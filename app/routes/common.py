@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 from spectree import Response
 
@@ -11,7 +13,9 @@ from app.services.idempotency import HEADER as IDEMPOTENCY_KEY_HEADER
 from app.services.idempotency import REPLAYED_HEADER, CreateRequest
 
 
-def ok(req: falcon.Request, resp: falcon.Response, data, *, status: int = 200, **extra) -> None:
+def ok(
+    req: falcon.Request, resp: falcon.Response, data: Any, *, status: int = 200, **extra: Any
+) -> None:
     resp.status = status
     resp.media = {"success": True, "data": data, "meta": meta(req, **extra)}
 
@@ -24,7 +28,7 @@ def create_request(req: falcon.Request) -> CreateRequest:
     return CreateRequest(key, req.method, req.path, body)
 
 
-def respond_created(req: falcon.Request, resp: falcon.Response, outcome) -> None:
+def respond_created(req: falcon.Request, resp: falcon.Response, outcome: Any) -> None:
     """The answer of a create run through ``IdempotentCreates.run``: first time or replayed."""
     result, replayed = outcome
     for name, value in result.headers.items():
@@ -34,11 +38,11 @@ def respond_created(req: falcon.Request, resp: falcon.Response, outcome) -> None
     ok(req, resp, result.data, status=result.status)
 
 
-def responses(status: int, model, *errors: int | tuple[int, str]) -> Response:
+def responses(status: int, model: Any, *errors: int | tuple[int, str]) -> Response:
     """spectree responses: the success model plus the error envelope for each error status. An
     error given as ``(status, "CODE: when it happens")`` is documented with that description,
     and the document's example for it carries that code."""
-    codes = {f"HTTP_{status}": model}
+    codes: dict[str, Any] = {f"HTTP_{status}": model}
     for error in errors:
         if isinstance(error, tuple):
             code, description = error

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import falcon
+
+from app.core.settings import Settings
 from app.core.spec import api_spec
 from app.routes.auth import BEARER, REFRESH_COOKIE, AuthResources
 from app.routes.common import ok, responses
@@ -15,7 +20,7 @@ class MeResource(AuthResources):
     auth_required = True
     account_state_exempt = frozenset({"GET"})  # the user must be able to see why they are gated
 
-    def __init__(self, auth: AuthService, settings, service: ApplicationService):
+    def __init__(self, auth: AuthService, settings: Settings, service: ApplicationService):
         super().__init__(auth, settings)
         self.service = service
 
@@ -25,7 +30,7 @@ class MeResource(AuthResources):
         tags=["users"],
         security=BEARER,
     )
-    def on_get(self, req, resp):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """The signed-in user, with `must_change_password`."""
         ok(req, resp, self.auth.describe(req.context.current.user))
 
@@ -36,7 +41,9 @@ class MeResource(AuthResources):
         tags=["users"],
         security=BEARER,
     )
-    def on_delete(self, req, resp, json: DeleteAccountBody):
+    def on_delete(
+        self, req: falcon.Request, resp: falcon.Response, json: DeleteAccountBody
+    ) -> None:
         """Delete the account and everything it owns, given the current password."""
         current = req.context.current
         self.auth.confirm_password(current, json.password)
@@ -56,7 +63,9 @@ class SecurityEventsResource(AuthResources):
         tags=["users"],
         security=BEARER,
     )
-    def on_get(self, req, resp, query: SecurityEventsQuery):
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, query: SecurityEventsQuery
+    ) -> None:
         """Recent security events of this account, newest first."""
         ok(req, resp, self.auth.security_events(req.context.current, query.limit))
 
@@ -73,13 +82,15 @@ class ExportResource:
         tags=["users"],
         security=BEARER,
     )
-    def on_get(self, req, resp):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Everything this account owns, as JSON."""
         resp.set_header("Content-Disposition", 'attachment; filename="jobapptracker-export.json"')
         ok(req, resp, self.service.export(req.context.current.user))
 
 
-def add_routes(app, auth: AuthService, settings, service: ApplicationService) -> None:
+def add_routes(
+    app: falcon.App[Any, Any], auth: AuthService, settings: Settings, service: ApplicationService
+) -> None:
     app.add_route("/v1/users/me", MeResource(auth, settings, service))
     app.add_route("/v1/users/me/security-events", SecurityEventsResource(auth, settings))
     app.add_route("/v1/users/me/export", ExportResource(service))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -43,7 +43,7 @@ JobUrl = Field(
 )
 
 
-def _query_bool(value):
+def _query_bool(value: Any) -> Any:
     """Query booleans are exactly `true` or `false`, as the schema says; not 0, 1, yes or on."""
     if isinstance(value, bool):
         return value
@@ -111,7 +111,7 @@ class ApplicationFields(BaseModel):
         return value
 
 
-def _absent(schema: dict) -> None:
+def _absent(schema: dict[str, Any]) -> None:
     """A field that may be left out but not sent as null: its schema has no (null) default."""
     schema.pop("default", None)
 
@@ -128,9 +128,9 @@ class ApplicationUpdate(ApplicationFields):
     """Only the fields sent change. `null` clears an optional field; the four fields every
     application has (company, role_title, status, archived) cannot be null."""
 
-    company: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)  # type: ignore[assignment]
-    role_title: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)  # type: ignore[assignment]
-    status: Status = Field(default=None, json_schema_extra=_absent)  # type: ignore[assignment]
+    company: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)
+    role_title: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)
+    status: Status = Field(default=None, json_schema_extra=_absent)  # type: ignore[arg-type]  # None means "not sent"; _absent keeps null out of the schema
     archived: StrictBool = Field(default=None, json_schema_extra=_absent)  # type: ignore[assignment]
     version: int | None = Field(
         default=None,
@@ -183,7 +183,7 @@ class ListQuery(BaseModel):
 
     @field_validator("status", mode="before")
     @classmethod
-    def _split(cls, value):
+    def _split(cls, value: Any) -> Any:
         # `status=a,b` is accepted as well as `status=a&status=b`; an empty part (`status=`)
         # is not a status, so it is refused as the schema refuses it.
         if isinstance(value, str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,7 +83,7 @@ class SecurityEventOut(BaseModel):
     created_at: datetime
     ip: str | None
     user_agent: str | None
-    details: dict
+    details: dict[str, Any]
 
 
 class SecurityEventsQuery(BaseModel):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
@@ -30,6 +33,9 @@ from app.models import (
     User,
 )
 from app.schemas.applications import ApplicationCreate, ApplicationUpdate, ListQuery
+
+if TYPE_CHECKING:
+    from app.services.attachments import AttachmentService
 
 # Sort name -> the indexed key expression (see migrations/003_applications.py).
 SORT_KEYS = {
@@ -62,12 +68,6 @@ class VersionConflict(AppError):
 def expected_version(body_version: int | None, if_match: int | None) -> int:
     """The version a change is based on, from the body or If-Match; one of them is required,
     so a client cannot overwrite someone else's change by leaving both out."""
-    if body_version is None and if_match is None:
-        raise AppError(
-            428,
-            "PRECONDITION_REQUIRED",
-            "Send the version you are changing: `version` in the body or an If-Match header.",
-        )
     if body_version is not None and if_match is not None and body_version != if_match:
         raise AppError(
             400,
@@ -80,7 +80,15 @@ def expected_version(body_version: int | None, if_match: int | None) -> int:
                 }
             ],
         )
-    return body_version if body_version is not None else if_match
+    if body_version is not None:
+        return body_version
+    if if_match is not None:
+        return if_match
+    raise AppError(
+        428,
+        "PRECONDITION_REQUIRED",
+        "Send the version you are changing: `version` in the body or an If-Match header.",
+    )
 
 
 # An application as every response carries it, in order: a page's rows go from the cursor
@@ -88,7 +96,7 @@ def expected_version(body_version: int | None, if_match: int | None) -> int:
 RESPONSE_FIELDS = ("id", *APPLICATION_FIELDS, "created_at", "updated_at", "version")
 
 
-def serialise(application: Application) -> dict:
+def serialise(application: Application) -> dict[str, Any]:
     return {
         "id": str(application.id),
         **{name: getattr(application, name) for name in APPLICATION_FIELDS},
@@ -98,7 +106,7 @@ def serialise(application: Application) -> dict:
     }
 
 
-def serialise_event(event: ApplicationEvent) -> dict:
+def serialise_event(event: ApplicationEvent) -> dict[str, Any]:
     return {
         "id": str(event.id),
         "from_status": event.from_status,
@@ -108,7 +116,7 @@ def serialise_event(event: ApplicationEvent) -> dict:
     }
 
 
-def encode_cursor(sort: str, key, row_id: uuid.UUID) -> str:
+def encode_cursor(sort: str, key: Any, row_id: uuid.UUID) -> str:
     if isinstance(key, datetime):
         key = key.astimezone(UTC)  # cursors carry UTC only; decode_cursor refuses other offsets
     value = key.isoformat() if isinstance(key, date | datetime) else key
@@ -116,7 +124,7 @@ def encode_cursor(sort: str, key, row_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, sort: str):
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         cursor_sort, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
@@ -147,14 +155,22 @@ def prefix_query(text: str) -> str | None:
     return " & ".join(f"{word}:*" for word in words) or None
 
 
-def _page_query(sort, statuses, search, applied_from, applied_to, archived, after):
+def _page_query(
+    sort: str,
+    statuses: int,
+    search: bool,
+    applied_from: bool,
+    applied_to: bool,
+    archived: bool,
+    after: bool,
+) -> Callable[..., peewee.SelectBase]:
     """How to build the SQL of one shape of list query (the sort, and which filters are set):
     every value arrives as a placeholder, in the order ``ApplicationService.list`` passes them,
     and the text is built once per shape (``PreparedSelect``), not per request."""
     descending = sort.startswith("-")
     key = SORT_KEYS[sort.lstrip("-")]
 
-    def build(owner, *values):
+    def build(owner: Any, *values: Any) -> peewee.SelectBase:
         rest = list(values)
         select = Application.select(
             *(getattr(Application, name) for name in RESPONSE_FIELDS), key.alias("sort_key")
@@ -181,7 +197,7 @@ def _page_query(sort, statuses, search, applied_from, applied_to, archived, afte
 
 
 # One PreparedSelect per shape of list query: at most the six sorts x the filter combinations.
-_PAGES: dict[tuple, PreparedSelect] = {}
+_PAGES: dict[tuple[str, int, bool, bool, bool, bool, bool], PreparedSelect] = {}
 # One application, by id and owner, in the response's shape.
 _ONE = PreparedSelect(
     lambda application_id, owner: (
@@ -194,14 +210,14 @@ _ONE = PreparedSelect(
 
 
 class ApplicationService:
-    def __init__(self, clock: Clock, attachments):
+    def __init__(self, clock: Clock, attachments: AttachmentService) -> None:
         self.clock = clock
         self.attachments = attachments
 
     # ----- reads --------------------------------------------------------------------------
 
-    def list(self, user_id: uuid.UUID, query: ListQuery) -> tuple[list[dict], str | None]:
-        values: list = [str(user_id)]
+    def list(self, user_id: uuid.UUID, query: ListQuery) -> tuple[list[dict[str, Any]], str | None]:
+        values: list[Any] = [str(user_id)]
         if query.status:
             values += query.status
         if query.q:
@@ -246,16 +262,18 @@ class ApplicationService:
         )
         return items, next_cursor
 
-    def _get(self, user_id: uuid.UUID, application_id: uuid.UUID, *, lock=False) -> Application:
+    def _get(
+        self, user_id: uuid.UUID, application_id: uuid.UUID, *, lock: bool = False
+    ) -> Application:
         select = Application.select().where(
             Application.id == application_id, Application.owner == user_id
         )
-        row = (select.for_update() if lock else select).first()
+        row: Application | None = (select.for_update() if lock else select).first()
         if row is None:  # another user's id looks exactly like a missing one
             raise NotFound("No application with this id.")
         return row
 
-    def get(self, user_id: uuid.UUID, application_id: uuid.UUID) -> dict:
+    def get(self, user_id: uuid.UUID, application_id: uuid.UUID) -> dict[str, Any]:
         rows = tuples_as_user(user_id, *_ONE.statement(str(application_id), str(user_id)))
         if not rows:  # another user's id looks exactly like a missing one
             raise NotFound("No application with this id.")
@@ -263,7 +281,9 @@ class ApplicationService:
         item["id"] = str(item["id"])
         return item
 
-    def events(self, user_id: uuid.UUID, application_id: uuid.UUID) -> list[dict]:
+    def events(
+        self, user_id: uuid.UUID, application_id: uuid.UUID
+    ) -> builtins.list[dict[str, Any]]:
         with user_transaction(user_id):
             self._get(user_id, application_id)
             rows = (
@@ -275,7 +295,7 @@ class ApplicationService:
 
     # ----- writes -------------------------------------------------------------------------
 
-    def create(self, user_id: uuid.UUID, body: ApplicationCreate) -> dict:
+    def create(self, user_id: uuid.UUID, body: ApplicationCreate) -> dict[str, Any]:
         now = self.clock()
         values = body.model_dump(include=set(APPLICATION_FIELDS))
         with user_transaction(user_id):
@@ -298,7 +318,7 @@ class ApplicationService:
         application_id: uuid.UUID,
         body: ApplicationUpdate,
         if_match: int | None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         expected = expected_version(body.version, if_match)
         changes = body.model_dump(include=set(APPLICATION_FIELDS), exclude_unset=True)
         for required in ("company", "role_title", "status", "archived"):
@@ -337,7 +357,7 @@ class ApplicationService:
         self.attachments.delete_objects(user_id, application_id)
         with user_transaction(user_id):
             deleted = (
-                Application.delete()
+                Application.delete()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
                 .where(Application.id == application_id, Application.owner == user_id)
                 .execute()
             )
@@ -346,7 +366,7 @@ class ApplicationService:
 
     # ----- stats --------------------------------------------------------------------------
 
-    def stats(self, user_id: uuid.UUID, tz_name: str) -> dict:
+    def stats(self, user_id: uuid.UUID, tz_name: str) -> dict[str, Any]:
         try:
             zone = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -363,14 +383,14 @@ class ApplicationService:
         )
         week = peewee.fn.date_trunc("week", day).cast("date")
         with user_transaction(user_id):
-            by_status = dict(
-                Application.select(Application.status, peewee.fn.COUNT(Application.id))
+            by_status: dict[str, int] = dict(
+                Application.select(Application.status, peewee.fn.COUNT(Application.id))  # type: ignore[arg-type]  # types-peewee types the rows of .tuples() as model instances
                 .where(Application.owner == user_id)
                 .group_by(Application.status)
                 .tuples()
             )
-            weekly = dict(
-                Application.select(week, peewee.fn.COUNT(Application.id))
+            weekly: dict[date, int] = dict(
+                Application.select(week, peewee.fn.COUNT(Application.id))  # type: ignore[arg-type]  # types-peewee types the rows of .tuples() as model instances
                 .where(Application.owner == user_id, day >= first_week, day <= today)
                 .group_by(week)
                 .tuples()
@@ -399,14 +419,14 @@ class ApplicationService:
 
     # ----- the account as a whole ---------------------------------------------------------
 
-    def export(self, user: User) -> dict:
+    def export(self, user: User) -> dict[str, Any]:
         with user_transaction(user.id):
             applications = list(
                 Application.select()
                 .where(Application.owner == user.id)
                 .order_by(Application.created_at)
             )
-            events: dict[uuid.UUID, list[dict]] = {}
+            events: dict[uuid.UUID, list[dict[str, Any]]] = {}
             for event in (
                 ApplicationEvent.select()
                 .where(ApplicationEvent.owner == user.id)
@@ -463,7 +483,7 @@ class ApplicationService:
         RLS, as the user), then the account, which cascades to sessions, tokens and events."""
         self.attachments.delete_objects(user.id)
         with user_transaction(user.id):
-            Attachment.delete().where(Attachment.owner == user.id).execute()
-            ApplicationEvent.delete().where(ApplicationEvent.owner == user.id).execute()
-            Application.delete().where(Application.owner == user.id).execute()
-            User.delete().where(User.id == user.id).execute()
+            Attachment.delete().where(Attachment.owner == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+            ApplicationEvent.delete().where(ApplicationEvent.owner == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+            Application.delete().where(Application.owner == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+            User.delete().where(User.id == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute

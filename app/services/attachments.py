@@ -8,12 +8,14 @@ infected or scan_failed. Only clean files get download URLs, always for the reco
 
 from __future__ import annotations
 
+import builtins
 import re
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -21,8 +23,13 @@ from app.core.clock import Clock
 from app.core.database import db, user_transaction
 from app.core.errors import AppError, NotFound
 from app.core.settings import Settings
-from app.integrations.storage import ObjectStorage, ServedFile, ServedFiles
+from app.integrations.notifier import Notifier
+from app.integrations.storage import ByteStream, ObjectStorage, ServedFile, ServedFiles
 from app.models import Application, Attachment
+from app.schemas.attachments import AttachmentCreate
+
+if TYPE_CHECKING:
+    from app.services.local_scanning import LocalScanRunner
 
 log = structlog.get_logger("app.attachments")
 
@@ -70,9 +77,9 @@ class AttachmentService:
         settings: Settings,
         storage: ObjectStorage,
         clock: Clock,
-        notifier,
-        local_scan=None,
-    ):
+        notifier: Notifier,
+        local_scan: LocalScanRunner | None = None,
+    ) -> None:
         self.settings = settings
         self.storage = storage
         self.clock = clock
@@ -112,6 +119,8 @@ class AttachmentService:
 
     def _download_url(self, attachment: Attachment) -> str:
         ttl = self.settings.download_url_ttl_seconds
+        if attachment.version_id is None:
+            raise RuntimeError("a clean attachment always has its recorded version")
         return self.storage.presign_download(
             attachment.storage_key,
             attachment.version_id,
@@ -121,18 +130,22 @@ class AttachmentService:
             ttl,
         )
 
-    def _get(self, user_id: uuid.UUID, attachment_id: uuid.UUID, *, lock=False) -> Attachment:
+    def _get(
+        self, user_id: uuid.UUID, attachment_id: uuid.UUID, *, lock: bool = False
+    ) -> Attachment:
         query = Attachment.select().where(
             Attachment.id == attachment_id, Attachment.owner == user_id
         )
-        row = (query.for_update() if lock else query).first()
+        row: Attachment | None = (query.for_update() if lock else query).first()
         if row is None:
             raise NotFound("No attachment with this id.")
         return row
 
     # ----- the API side -------------------------------------------------------------------
 
-    def create(self, user_id: uuid.UUID, application_id: uuid.UUID, body) -> dict:
+    def create(
+        self, user_id: uuid.UUID, application_id: uuid.UUID, body: AttachmentCreate
+    ) -> dict[str, Any]:
         now = self.clock()
         ttl = self.settings.upload_url_ttl_seconds
         expires_at = now + timedelta(seconds=ttl)
@@ -176,7 +189,7 @@ class AttachmentService:
         }
         return {"attachment": self.describe(attachment), "upload": upload}
 
-    def complete(self, user_id: uuid.UUID, attachment_id: uuid.UUID) -> dict:
+    def complete(self, user_id: uuid.UUID, attachment_id: uuid.UUID) -> dict[str, Any]:
         """Idempotent: once the version is recorded, it answers with the current state."""
         with user_transaction(user_id):
             attachment = self._get(user_id, attachment_id, lock=True)
@@ -211,7 +224,9 @@ class AttachmentService:
         if early:  # the scan finished before the client called complete
             self._apply(attachment, early["status"], early.get("threats", []), early.get("reason"))
 
-    def receive_local_upload(self, token: str, stream, length: int | None, content_type) -> dict:
+    def receive_local_upload(
+        self, token: str, stream: ByteStream, length: int | None, content_type: str | None
+    ) -> dict[str, Any]:
         """Local mode's PUT: a signed, single-use token names the attachment."""
         files = self._served_files()
         claims = files.upload_claims(token, self.clock())
@@ -247,7 +262,7 @@ class AttachmentService:
             )
         return opened
 
-    def list(self, user_id: uuid.UUID, application_id: uuid.UUID) -> list[dict]:
+    def list(self, user_id: uuid.UUID, application_id: uuid.UUID) -> list[dict[str, Any]]:
         with user_transaction(user_id):
             if not (
                 Application.select()
@@ -264,7 +279,7 @@ class AttachmentService:
                 self._reconcile_if_stale(row)
         return [self.describe(row) for row in rows]
 
-    def get(self, user_id: uuid.UUID, attachment_id: uuid.UUID) -> dict:
+    def get(self, user_id: uuid.UUID, attachment_id: uuid.UUID) -> dict[str, Any]:
         with user_transaction(user_id):
             attachment = self._get(user_id, attachment_id)
             self._reconcile_if_stale(attachment)
@@ -282,7 +297,7 @@ class AttachmentService:
         with user_transaction(user_id):
             attachment = self._get(user_id, attachment_id, lock=True)
             self.storage.delete_all_versions(attachment.storage_key)
-            Attachment.delete().where(Attachment.id == attachment.id).execute()
+            Attachment.delete().where(Attachment.id == attachment.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
 
     def delete_objects(self, user_id: uuid.UUID, application_id: uuid.UUID | None = None) -> int:
         """Every stored object of an application (or of the whole account), before its rows
@@ -294,7 +309,7 @@ class AttachmentService:
             keys = [row.storage_key for row in query]
         return sum(self.storage.delete_all_versions(key) for key in keys)
 
-    def export(self, user_id: uuid.UUID) -> list[dict]:
+    def export(self, user_id: uuid.UUID) -> builtins.list[dict[str, Any]]:
         """Metadata of every attachment, with a short-lived URL for clean files only."""
         with user_transaction(user_id):
             rows = list(
@@ -332,7 +347,7 @@ class AttachmentService:
         key: str,
         version_id: str | None,
         status: str,
-        threats: list[str],
+        threats: builtins.list[str],
         reason: str | None = None,
         owner_id: uuid.UUID | None = None,
     ) -> ScanOutcome:
@@ -372,7 +387,13 @@ class AttachmentService:
             return "infected"
         return "scan_failed"
 
-    def _apply(self, attachment: Attachment, result: str, threats, reason) -> None:
+    def _apply(
+        self,
+        attachment: Attachment,
+        result: str,
+        threats: Sequence[str] | None,
+        reason: str | None,
+    ) -> None:
         now = self.clock()
         status = self._status_for(result)
         detail = None if status == "clean" else (reason or result)
@@ -392,7 +413,14 @@ class AttachmentService:
         elif status == "scan_failed":
             self._alert("scan_failed", f"Malware scan did not complete: {result}", attachment, [])
 
-    def _store_early(self, attachment, version_id, status, threats, reason) -> ScanOutcome:
+    def _store_early(
+        self,
+        attachment: Attachment,
+        version_id: str | None,
+        status: str,
+        threats: Sequence[str] | None,
+        reason: str | None,
+    ) -> ScanOutcome:
         if status == INFECTED:
             # A malicious upload can never become this attachment's clean file.
             self._apply(attachment, status, threats, reason)
@@ -402,7 +430,13 @@ class AttachmentService:
         Attachment.update(early_results=early).where(Attachment.id == attachment.id).execute()
         return ScanOutcome("stored-early", attachment.id, attachment.status)
 
-    def _other_version(self, attachment, version_id, status, threats) -> ScanOutcome:
+    def _other_version(
+        self,
+        attachment: Attachment,
+        version_id: str | None,
+        status: str,
+        threats: Sequence[str] | None,
+    ) -> ScanOutcome:
         """A result for a version we did not record (a replayed upload) never changes the
         attachment; an infected one is still deleted and alerted."""
         if status == INFECTED and version_id:
@@ -416,7 +450,9 @@ class AttachmentService:
         log.info("scan_result_other_version", attachment=str(attachment.id), status=status)
         return ScanOutcome("other-version", attachment.id, attachment.status)
 
-    def _alert(self, kind: str, title: str, attachment: Attachment, threats) -> None:
+    def _alert(
+        self, kind: str, title: str, attachment: Attachment, threats: Sequence[str] | None
+    ) -> None:
         try:
             self.notifier.notify(
                 kind,
@@ -441,7 +477,7 @@ class AttachmentService:
             rows = list(
                 Attachment.select()
                 .where(Attachment.status == "pending_upload", Attachment.upload_expires_at <= now)
-                .for_update("FOR UPDATE SKIP LOCKED")
+                .for_update("FOR UPDATE SKIP LOCKED")  # type: ignore[arg-type]  # peewee takes a lock clause as text; types-peewee says bool only
             )
             for row in rows:
                 self.storage.delete_all_versions(row.storage_key)

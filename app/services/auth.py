@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import peewee
 
@@ -61,7 +63,7 @@ RETURNING id
 """
 
 
-def _current_user_query(family_id, user_id):
+def _current_user_query(family_id: Any, user_id: Any) -> peewee.SelectBase:
     """The user and whether the token's session family is still live (authenticate)."""
     live = RefreshToken.select(peewee.fn.COUNT(RefreshToken.id) > 0).where(
         RefreshToken.family_id == family_id,
@@ -87,7 +89,7 @@ class Forbidden(AppError):
 class RefreshRace(AppError):
     """Another request (a second tab sharing the cookie jar) rotated this token a moment ago."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(
             409,
             "REFRESH_RACE",
@@ -155,9 +157,10 @@ class AuthService:
         max_age = self.settings.password_max_age_days
         if max_age == 0:
             return False
-        return user.password_changed_at + timedelta(days=max_age) <= (now or self.clock())
+        expires: datetime = user.password_changed_at + timedelta(days=max_age)
+        return expires <= (now or self.clock())
 
-    def describe(self, user: User) -> dict:
+    def describe(self, user: User) -> dict[str, Any]:
         return {
             "id": str(user.id),
             "email": user.email,
@@ -166,7 +169,9 @@ class AuthService:
             "password_changed_at": user.password_changed_at,
         }
 
-    def _event(self, event_type: str, user: User | None, client: ClientInfo | None, **details):
+    def _event(
+        self, event_type: str, user: User | None, client: ClientInfo | None, **details: Any
+    ) -> None:
         SecurityEvent.create(
             user=user,
             event_type=event_type,
@@ -226,7 +231,7 @@ class AuthService:
         user = User.get_or_none(User.email == email)
         # Unknown accounts still cost one full verify, so timing does not reveal them.
         matched = self.hashing.verify(user.password_hash if user else None, password)
-        if not matched or not user.is_active:
+        if user is None or not matched or not user.is_active:
             self.limiter.record_failure(budget, budget_subject)
             self._event("login_failed", user, client, reason="credentials")
             raise Unauthorized("INVALID_CREDENTIALS", "The email or password is incorrect.")
@@ -245,14 +250,23 @@ class AuthService:
         )
         return replace(grant, device_cookie=self.devices.issue(subject, device, now))
 
-    def _issue(self, user, family_id, parent, expires_at, client, now, event=None):
+    def _issue(
+        self,
+        user: User,
+        family_id: uuid.UUID,
+        parent: RefreshToken | None,
+        expires_at: datetime,
+        client: ClientInfo,
+        now: datetime,
+        event: str | None = None,
+    ) -> SessionGrant:
         """Store the new refresh token and mint the access token. A rotation (``parent``)
         runs under the account's session lock already. A sign-in stores its session and its
         security event in one statement that takes the same lock and inserts only while the
         password hash is still the one just verified: a password change or reset that
         committed after the check wins, and the sign-in is refused."""
         token = new_opaque_token()
-        values = {
+        values: dict[peewee.Field, Any] = {
             RefreshToken.id: uuid.uuid4(),
             RefreshToken.user: user.id,
             RefreshToken.family_id: family_id,
@@ -279,7 +293,9 @@ class AuthService:
         )
 
     @staticmethod
-    def _insert_signed_in_session(user, values, event, now) -> bool:
+    def _insert_signed_in_session(
+        user: User, values: dict[peewee.Field, Any], event: str, now: datetime
+    ) -> bool:
         """The account's row, locked FOR NO KEY UPDATE and matched on the verified hash
         (READ COMMITTED re-checks the match on the newest version once a concurrent change
         commits); the session inserted from it; the event inserted from the session: both or
@@ -314,13 +330,16 @@ class AuthService:
         row = RefreshToken.select().where(RefreshToken.token_hash == digest(refresh_token)).first()
         if row is None:
             raise Unauthorized("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
-        return row
+        token: RefreshToken = row
+        return token
 
     def _check_csrf(self, row: RefreshToken, csrf_token: str | None) -> None:
         if not self.csrf.check(row.family_id, csrf_token):
             raise Forbidden("CSRF_FAILED", "The CSRF token is missing or does not match.")
 
-    def refresh(self, refresh_token: str | None, csrf_token: str | None, client) -> SessionGrant:
+    def refresh(
+        self, refresh_token: str | None, csrf_token: str | None, client: ClientInfo
+    ) -> SessionGrant:
         self.limiter.hit(rate_limit.REFRESH_PER_IP, client.ip or "unknown")
         now = self.clock()
         reused = False
@@ -330,6 +349,8 @@ class AuthService:
             # two refreshes of one token run one after the other.
             user = auth_sessions.lock_account_of_token(digest(refresh_token or ""))
             row = self._token_row(refresh_token)
+            if user is None:  # a token's account is locked with it; none means no such token
+                raise Unauthorized("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
             self._check_csrf(row, csrf_token)
             if row.revoked_at is not None:
                 raise Unauthorized("SESSION_REVOKED", "This session has been signed out.")
@@ -375,7 +396,7 @@ class AuthService:
             raise Unauthorized("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
         return self.csrf.issue(row.family_id)
 
-    def logout(self, refresh_token: str | None, csrf_token: str | None, client) -> None:
+    def logout(self, refresh_token: str | None, csrf_token: str | None, client: ClientInfo) -> None:
         if not refresh_token:
             return  # nothing to end; the route still clears the cookie
         try:
@@ -412,9 +433,11 @@ class AuthService:
 
     # ----- sessions -----------------------------------------------------------------------
 
-    def list_sessions(self, current: CurrentUser) -> list[dict]:
+    def list_sessions(self, current: CurrentUser) -> list[dict[str, Any]]:
         now = self.clock()
-        rows = (
+        # types-peewee types the rows of .dicts() as model instances; they are dicts.
+        rows = cast(
+            "Iterable[dict[str, Any]]",
             RefreshToken.select(
                 RefreshToken.family_id,
                 peewee.fn.MIN(RefreshToken.created_at).alias("started_at"),
@@ -430,7 +453,7 @@ class AuthService:
             )
             .group_by(RefreshToken.family_id)
             .order_by(peewee.SQL("last_used_at DESC"))
-            .dicts()
+            .dicts(),
         )
         return [
             {
@@ -445,7 +468,9 @@ class AuthService:
             for row in rows
         ]
 
-    def revoke_session(self, current: CurrentUser, family_id: uuid.UUID, client) -> None:
+    def revoke_session(
+        self, current: CurrentUser, family_id: uuid.UUID, client: ClientInfo
+    ) -> None:
         with db.atomic():
             auth_sessions.lock_account(current.user.id)
             owned = (
@@ -459,7 +484,9 @@ class AuthService:
 
     # ----- passwords ----------------------------------------------------------------------
 
-    def _reauthenticate(self, current: CurrentUser, password: str, field: str, message: str):
+    def _reauthenticate(
+        self, current: CurrentUser, password: str, field: str, message: str
+    ) -> None:
         """The current password again, for destructive actions. Wrong answers are limited per
         signed-in session, apart from the login budgets, so failed logins by others never
         block the owner's own session."""
@@ -473,7 +500,11 @@ class AuthService:
         self._reauthenticate(current, password, "password", "is not your password")
 
     def change_password(
-        self, current: CurrentUser, current_password: str, new_password: str, client
+        self,
+        current: CurrentUser,
+        current_password: str,
+        new_password: str,
+        client: ClientInfo,
     ) -> None:
         user = current.user
         self._reauthenticate(
@@ -492,7 +523,14 @@ class AuthService:
         password_hash = self.hashing.hash(new_password)
         self._set_password(user, password_hash, client, "password_changed", keep=current.family_id)
 
-    def _set_password(self, user, password_hash, client, event, keep=None) -> None:
+    def _set_password(
+        self,
+        user: User,
+        password_hash: str,
+        client: ClientInfo,
+        event: str,
+        keep: uuid.UUID | None = None,
+    ) -> None:
         """Store the new hash and end every other session and every open reset link, under the
         account's session lock (the hash is computed before, so the lock is held briefly)."""
         now = self.clock()
@@ -521,7 +559,7 @@ class AuthService:
         with db.atomic():
             self._queue_token_email(email, "password_reset", PASSWORD_RESET_TTL)
 
-    def confirm_password_reset(self, token: str, new_password: str, client) -> None:
+    def confirm_password_reset(self, token: str, new_password: str, client: ClientInfo) -> None:
         row = self._consume_email_token(token, "password_reset", peek=True)
         user = row.user
         new_password = check_password(
@@ -583,7 +621,8 @@ class AuthService:
             )
         if not peek:
             EmailToken.update(used_at=now).where(EmailToken.id == row.id).execute()
-        return row
+        found: EmailToken = row
+        return found
 
     def verify_email(self, token: str, client: ClientInfo) -> User:
         with db.atomic():
@@ -608,7 +647,7 @@ class AuthService:
 
     # ----- security events ----------------------------------------------------------------
 
-    def security_events(self, current: CurrentUser, limit: int) -> list[dict]:
+    def security_events(self, current: CurrentUser, limit: int) -> list[dict[str, Any]]:
         rows = (
             SecurityEvent.select()
             .where(SecurityEvent.user == current.user)

@@ -37,7 +37,8 @@ def _require_transaction() -> None:
 def lock_account(user_id: uuid.UUID | str) -> User | None:
     """Take the account's session lock (until the transaction ends) and read the account."""
     _require_transaction()
-    return User.select().where(User.id == user_id).for_update(_LOCK).first()
+    user: User | None = User.select().where(User.id == user_id).for_update(_LOCK).first()  # type: ignore[arg-type]  # peewee takes a lock clause as text; types-peewee says bool only
+    return user
 
 
 def lock_account_of_token(token_hash: str) -> User | None:
@@ -45,16 +46,18 @@ def lock_account_of_token(token_hash: str) -> User | None:
     account's row (a subquery's rows are not locked)."""
     _require_transaction()
     owner = RefreshToken.select(RefreshToken.user).where(RefreshToken.token_hash == token_hash)
-    return User.select().where(User.id == owner).for_update(_LOCK).first()
+    user: User | None = User.select().where(User.id == owner).for_update(_LOCK).first()  # type: ignore[arg-type]  # peewee takes a lock clause as text; types-peewee says bool only
+    return user
 
 
 def revoke_family(family_id: uuid.UUID, now: datetime) -> int:
     """Revoke one family. The caller holds the account's lock."""
-    return (
+    revoked: int = (
         RefreshToken.update(revoked_at=now)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_null())
         .execute()
     )
+    return revoked
 
 
 def revoke_everything(user: User, now: datetime, keep: uuid.UUID | None = None) -> int:
@@ -67,7 +70,7 @@ def revoke_everything(user: User, now: datetime, keep: uuid.UUID | None = None) 
     )
     if keep is not None:
         sessions = sessions.where(RefreshToken.family_id != keep)
-    revoked = sessions.execute()
+    revoked: int = sessions.execute()
     EmailToken.update(used_at=now).where(
         EmailToken.user == user.id,
         EmailToken.purpose == "password_reset",

@@ -23,7 +23,10 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
+
+import peewee
 
 from app.core.clock import Clock
 from app.core.database import user_transaction
@@ -47,7 +50,7 @@ _PURGE = "DELETE FROM idempotency_keys WHERE expires_at <= %(now)s"
 
 
 class IdempotencyKeyReused(AppError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(
             422,
             "IDEMPOTENCY_KEY_REUSED",
@@ -70,7 +73,7 @@ class CreateRequest:
 class Created:
     """What a create answers: its data and the headers that go with it (Location, ETag)."""
 
-    data: dict
+    data: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 201
 
@@ -81,7 +84,9 @@ class IdempotentCreates:
         self.clock = clock
         self.encode = encode  # the API's JSON encoding of dates, UUIDs and decimals
 
-    def run(self, request: CreateRequest, user_id: uuid.UUID, create: Callable[[], Created]):
+    def run(
+        self, request: CreateRequest, user_id: uuid.UUID, create: Callable[[], Created]
+    ) -> tuple[Created, bool]:
         """``create()`` once per key; returns the answer and whether it was replayed."""
         key = request.key
         if key is None:
@@ -93,7 +98,7 @@ class IdempotentCreates:
         fingerprint = _fingerprint(request)
         now = self.clock()
         with user_transaction(user_id):
-            IdempotencyKey.delete().where(
+            IdempotencyKey.delete().where(  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
                 IdempotencyKey.owner == user_id,
                 IdempotencyKey.key == key,
                 IdempotencyKey.expires_at <= now,
@@ -130,6 +135,8 @@ class IdempotentCreates:
         row = IdempotencyKey.get(IdempotencyKey.owner == user_id, IdempotencyKey.key == key)
         if row.fingerprint != fingerprint:
             raise IdempotencyKeyReused()
+        if row.response is None:  # written in the transaction that claimed the key
+            raise RuntimeError("a claimed idempotency key has no stored answer")
         answer = self.sealer.open(bytes(row.response), row.id.bytes)
         return Created(answer["data"], answer["headers"], answer["status"])
 
@@ -139,5 +146,7 @@ def _fingerprint(request: CreateRequest) -> str:
     return hashlib.sha256(f"{request.method}\n{request.path}\n{canonical}".encode()).hexdigest()
 
 
-def purge_expired(database, now) -> int:
-    return database.execute_sql(_PURGE, {"now": now}).rowcount
+def purge_expired(database: peewee.Database, now: datetime) -> int:
+    cursor = database.execute_sql(_PURGE, {"now": now})  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+    purged: int = cursor.rowcount
+    return purged

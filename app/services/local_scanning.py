@@ -19,6 +19,7 @@ import structlog
 from app.core.database import db
 from app.integrations.scanner import ScanVerdict
 from app.integrations.storage import ServedFiles
+from app.models import Attachment
 
 log = structlog.get_logger("app.local_scan")
 
@@ -36,9 +37,11 @@ class LocalScanRunner:
         self.files = files
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-scan")
 
-    def submit(self, attachment, report: ReportScan) -> None:
+    def submit(self, attachment: Attachment, report: ReportScan) -> None:
         """Scan the attachment's recorded version in the background; ``report`` records the
         verdict."""
+        if attachment.version_id is None:
+            raise RuntimeError("an attachment is scanned once its version is stored")
         self._executor.submit(
             self._scan, attachment.storage_key, attachment.version_id, attachment.owner_id, report
         )

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 import structlog
@@ -227,7 +228,7 @@ class OutboxDrainer:
     def _claim(self) -> list[Claimed]:
         now = self.clock()
         with self._transaction():
-            cursor = self.database.execute_sql(
+            cursor = self.database.execute_sql(  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
                 _CLAIM,
                 {
                     "now": now,
@@ -238,10 +239,11 @@ class OutboxDrainer:
             rows = cursor.fetchall()
         return [Claimed(uuid.UUID(str(row[0])), row[1], row[2]) for row in rows]
 
-    def _execute(self, sql: str, params: dict) -> list[tuple]:
+    def _execute(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self._transaction():
-            cursor = self.database.execute_sql(sql, params)
-            return cursor.fetchall() if cursor.description else []
+            cursor = self.database.execute_sql(sql, params)  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            rows: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description else []
+            return rows
 
     def _deliver(self, row: Claimed) -> None:
         try:
@@ -260,7 +262,7 @@ class OutboxDrainer:
             log.info("outbox.skipped", outbox_id=str(row.id))
             return
         user_id, address = found[0]
-        message = TEMPLATES[purpose](address, document["token"], self.settings)
+        message = TEMPLATES[str(purpose)](address, document["token"], self.settings)
         try:
             self.sender.send(message)
         except EmailDeliveryError as exc:  # its text names the provider and a reason, no secrets
@@ -277,7 +279,7 @@ class OutboxDrainer:
         delay = timedelta(seconds=self.settings.outbox_retry_base_seconds * 2 ** (attempts - 1))
         return min(delay, BACKOFF_CAP)
 
-    def _failed(self, row: Claimed, user_id, error: str) -> None:
+    def _failed(self, row: Claimed, user_id: uuid.UUID | None, error: str) -> None:
         if row.attempts >= self.settings.outbox_max_attempts:
             self._give_up(row, user_id, error)
             return
@@ -292,11 +294,11 @@ class OutboxDrainer:
             error=error,
         )
 
-    def _give_up(self, row: Claimed, user_id, error: str) -> None:
+    def _give_up(self, row: Claimed, user_id: uuid.UUID | None, error: str) -> None:
         now = self.clock()
         with self._transaction():
-            self.database.execute_sql(_GIVE_UP, {"id": str(row.id), "now": now, "error": error})
-            self.database.execute_sql(
+            self.database.execute_sql(_GIVE_UP, {"id": str(row.id), "now": now, "error": error})  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            self.database.execute_sql(  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
                 _SECURITY_EVENT,
                 {
                     "event_id": str(uuid.uuid4()),
@@ -320,7 +322,8 @@ class OutboxDrainer:
         purges handed in (expired idempotency keys). Returns the outbox rows deleted."""
         now = self.clock()
         with self._transaction():
-            purged = self.database.execute_sql(_PURGE, {"before": now - DONE_RETENTION}).rowcount
+            cursor = self.database.execute_sql(_PURGE, {"before": now - DONE_RETENTION})  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            purged: int = cursor.rowcount
         for purge in self._housekeeping:
             with self._transaction():
                 purge(self.database, now)

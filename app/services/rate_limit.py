@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 import structlog
@@ -60,7 +61,7 @@ class RateLimited(AppError):
 
 
 class LimiterUnavailable(AppError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(
             503,
             "RATE_LIMITER_UNAVAILABLE",
@@ -98,10 +99,10 @@ class RateLimiter:
         self._scale = scale
         self._fail_closed = fail_closed
 
-    def _execute(self, query: str, params: dict):
+    def _execute(self, query: str, params: dict[str, Any]) -> Any:
         try:
             with self._db.connection_context():
-                return self._db.execute_sql(query, params).fetchone()
+                return self._db.execute_sql(query, params).fetchone()  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
         except peewee.PeeweeException as exc:
             if self._fail_closed:
                 log.error("rate_limiter_unavailable", error=type(exc).__name__)
@@ -116,7 +117,7 @@ class RateLimiter:
         reset_at = window_start + timedelta(seconds=limit.window_seconds)
         raise RateLimited(math.ceil((reset_at - now).total_seconds()))
 
-    def _params(self, limit: Limit, subject: str, now: datetime) -> dict:
+    def _params(self, limit: Limit, subject: str, now: datetime) -> dict[str, Any]:
         return {
             "key": _key(limit, subject),
             "now": now,
@@ -159,7 +160,9 @@ class RateLimiter:
             return 0
         return self._spent_or_refuse(budget, row[0], row[1], now)
 
-    def _spent_or_refuse(self, budget: Limit, spent, window_start, now: datetime) -> int:
+    def _spent_or_refuse(
+        self, budget: Limit, spent: int | None, window_start: datetime, now: datetime
+    ) -> int:
         if spent is None or window_start + timedelta(seconds=budget.window_seconds) <= now:
             return 0  # no counter, or its window has passed: the budget is whole again
         if spent >= self._allowed(budget):

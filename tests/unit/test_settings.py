@@ -9,7 +9,20 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app.core.settings import RDS_CA_BUNDLE, Settings, SettingsError
+from app.core.settings import (
+    RDS_CA_BUNDLE,
+    SECRET_NAMES,
+    VARIABLES,
+    GmailEmailConfig,
+    LocalStorageConfig,
+    ResendEmailConfig,
+    RolePasswords,
+    S3StorageConfig,
+    SesEmailConfig,
+    Settings,
+    SettingsError,
+    env_example,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "Zr8kQ2vLx9Tn4Wb7Yc1Hd6Jf3Mg5Ps0Ue-Ai_Eo"
@@ -367,20 +380,87 @@ def test_secrets_never_appear_in_repr():
     assert GOOD_SECRET not in repr(settings)
 
 
-def test_env_example_lists_every_variable_settings_reads():
-    source = (REPO / "app" / "core" / "settings.py").read_text()
-    read = set(re.findall(r'reader\.\w+\(\s*"([A-Z0-9_]+)"', source))
-    read |= set(
-        re.findall(r'"([A-Z][A-Z0-9_]+)",?\n', source.split("SECRET_NAMES = (")[1].split(")")[0])
+def test_env_example_is_what_the_declarations_say():
+    """Every variable, its default, bounds and help come from one declaration each; the
+    committed .env.example shows exactly those."""
+    committed = (REPO / ".env.example").read_text()
+    assert committed == env_example(), (
+        ".env.example differs from the declarations in app/core/settings.py: regenerate it with "
+        "python -m app.core.settings > .env.example"
     )
+
+
+def test_env_example_lists_every_variable_settings_reads():
     example = (REPO / ".env.example").read_text()
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
-    undocumented = {name for name in read if name not in listed}
-    assert read, "no variables found in settings.py"
-    assert undocumented == set()
+    assert set(VARIABLES) == listed
+    assert {"JWT_SECRET", "DB_APP_PASSWORD", "SLACK_WEBHOOK_URL"} <= set(SECRET_NAMES)
     for line in example.splitlines():
         if re.match(r"^[A-Z][A-Z0-9_]+=", line):
             assert "#" in line, f"{line.split('=')[0]} has no comment"
+
+
+# Each whole-number variable's bounds, written out here so that loosening one in its
+# declaration is noticed.
+WHOLE_NUMBER_BOUNDS = {
+    "PORT": (1, None),
+    "WEB_CONCURRENCY": (1, None),
+    "GUNICORN_THREADS": (1, None),
+    "MAX_REQUEST_BYTES": (1024, None),
+    "DB_PORT": (1, None),
+    "DB_POOL_SIZE": (1, None),
+    "DB_CONNECT_TIMEOUT": (1, None),
+    "DB_STATEMENT_TIMEOUT_MS": (0, None),
+    "DB_REQUEST_DEADLINE_MS": (100, None),
+    "READY_TIMEOUT_SECONDS": (1, None),
+    "ACCESS_TOKEN_TTL_SECONDS": (60, None),
+    "REFRESH_TOKEN_TTL_DAYS": (1, None),
+    "REFRESH_GRACE_SECONDS": (0, 60),
+    "PASSWORD_MIN_LENGTH": (8, None),
+    "PASSWORD_MAX_AGE_DAYS": (0, None),
+    "ARGON2_TIME_COST": (1, None),
+    "ARGON2_MEMORY_KIB": (7168, None),
+    "ARGON2_PARALLELISM": (1, None),
+    "HASH_CONCURRENCY": (1, None),
+    "HASH_WAIT_SECONDS": (1, None),
+    "RATE_LIMIT_SCALE": (1, None),
+    "TRUSTED_PROXY_HOPS": (0, None),
+    "SMTP_PORT": (1, None),
+    "OUTBOX_POLL_SECONDS": (1, None),
+    "OUTBOX_MAX_ATTEMPTS": (1, None),
+    "OUTBOX_RETRY_BASE_SECONDS": (1, None),
+    "OUTBOX_LEASE_SECONDS": (15, None),
+    "UPLOAD_MAX_BYTES": (1, None),
+    "UPLOAD_URL_TTL_SECONDS": (30, None),
+    "UPLOAD_PENDING_TTL_SECONDS": (60, None),
+    "DOWNLOAD_URL_TTL_SECONDS": (5, None),
+    "SCAN_STALE_SECONDS": (10, None),
+    "PASSWORD_REMINDER_DAYS": (1, None),
+}
+
+
+def test_every_whole_number_variable_has_its_bounds_written_out_here():
+    declared = {name for name, variable in VARIABLES.items() if variable.kind == "integer"}
+    assert declared == set(WHOLE_NUMBER_BOUNDS)
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE_NUMBER_BOUNDS))
+def test_whole_numbers_outside_their_bounds_are_refused(name):
+    minimum, maximum = WHOLE_NUMBER_BOUNDS[name]
+    # The neighbours that keep an unrelated rule quiet (pending uploads outlive their URLs).
+    quiet = {"UPLOAD_PENDING_TTL_SECONDS": "100000"} if name == "UPLOAD_URL_TTL_SECONDS" else {}
+    if name == "UPLOAD_PENDING_TTL_SECONDS":
+        quiet = {"UPLOAD_URL_TTL_SECONDS": "30"}
+    Settings.from_env({**quiet, name: str(minimum)})
+    assert f"{name}={minimum - 1} must be at least {minimum}" in problems_of(
+        {**quiet, name: str(minimum - 1)}
+    )
+    assert f"{name}=many is not a whole number" in problems_of({**quiet, name: "many"})
+    if maximum is not None:
+        Settings.from_env({**quiet, name: str(maximum)})
+        assert f"{name}={maximum + 1} must be at most {maximum}" in problems_of(
+            {**quiet, name: str(maximum + 1)}
+        )
 
 
 def test_nothing_outside_settings_reads_the_environment():
@@ -405,3 +485,73 @@ def test_refresh_grace_is_bounded_and_can_be_turned_off():
     assert any(
         "REFRESH_GRACE_SECONDS=-1" in p for p in problems_of({"REFRESH_GRACE_SECONDS": "-1"})
     )
+
+
+# ----- per-component configuration: what validation guarantees, typed ---------------------
+
+
+def test_s3_storage_needs_a_bucket_in_every_environment():
+    for app_env in ("development", "test"):
+        problems = problems_of({"APP_ENV": app_env, "STORAGE_BACKEND": "s3"})
+        assert "UPLOADS_BUCKET is required when STORAGE_BACKEND=s3" in problems
+    settings = Settings.from_env(
+        {"STORAGE_BACKEND": "s3", "UPLOADS_BUCKET": "uploads", "AWS_REGION": "eu-west-1"}
+    )
+    assert settings.s3_storage() == S3StorageConfig(bucket="uploads", region="eu-west-1")
+
+
+def test_local_storage_config_needs_the_jwt_secret_its_links_are_signed_with():
+    settings = Settings.from_env({"JWT_SECRET": "k" * 40, "LOCAL_STORAGE_DIR": "var/files"})
+    assert settings.local_storage() == LocalStorageConfig(
+        "var/files", "http://localhost:8000", "k" * 40
+    )
+    assert "k" * 40 not in repr(settings.local_storage())
+    with pytest.raises(SettingsError, match="JWT_SECRET is required for local storage"):
+        Settings.from_env({}).local_storage()
+
+
+def test_s3_storage_config_refuses_settings_without_a_bucket():
+    with pytest.raises(SettingsError, match="UPLOADS_BUCKET is required"):
+        Settings.from_env({}).s3_storage()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"EMAIL_PROVIDER": "resend", "FROM_EMAIL": "a@example.com", "RESEND_API_KEY": "re_k"},
+            ResendEmailConfig("re_k", "a@example.com", "https://api.resend.com"),
+        ),
+        (
+            {"EMAIL_PROVIDER": "ses", "FROM_EMAIL": "a@example.com", "AWS_REGION": "eu-west-1"},
+            SesEmailConfig("a@example.com", "eu-west-1"),
+        ),
+        (
+            {"EMAIL_PROVIDER": "smtp", "GMAIL_USER": "me", "GMAIL_APP_PASSWORD": "pw"},
+            GmailEmailConfig("me", "pw", "smtp.gmail.com", 465),
+        ),
+    ],
+)
+def test_email_config_carries_every_value_its_provider_needs(env, expected):
+    assert Settings.from_env(env).email() == expected
+
+
+def test_email_config_lists_every_missing_value():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"EMAIL_PROVIDER": "resend"}).email()
+    assert caught.value.problems == [
+        "FROM_EMAIL is required for EMAIL_PROVIDER=resend",
+        "RESEND_API_KEY (or RESEND_API_KEY_SECRET_ARN) is required for EMAIL_PROVIDER=resend",
+    ]
+    assert "re_" not in repr(ResendEmailConfig("re_secret", "a@example.com", "https://x"))
+
+
+def test_role_passwords_need_all_three_roles():
+    env = {"DB_MIGRATOR_PASSWORD": "m", "DB_APP_PASSWORD": "a", "DB_JOBS_PASSWORD": "j"}
+    assert Settings.from_env(env).role_passwords() == RolePasswords("m", "a", "j")
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DB_APP_PASSWORD": "a"}).role_passwords()
+    assert caught.value.problems == [
+        "DB_MIGRATOR_PASSWORD (or DB_MIGRATOR_PASSWORD_SECRET_ARN) is required",
+        "DB_JOBS_PASSWORD (or DB_JOBS_PASSWORD_SECRET_ARN) is required",
+    ]

@@ -144,6 +144,20 @@ def test_unknown_kid_is_refused(settings):
         AccessTokens(settings).verify(token)
 
 
+@pytest.mark.parametrize("kid", [["a"], {"k": "v"}, 7, None])
+def test_a_kid_that_is_not_a_string_is_refused(settings, kid):
+    """Written by hand: PyJWT will not encode such a header, but a client can send one."""
+    import hashlib
+    import hmac
+
+    signing_input = f"{b64({'alg': 'HS256', 'kid': kid})}.{b64(claims(settings))}".encode()
+    signature = base64.urlsafe_b64encode(
+        hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest()
+    ).rstrip(b"=")
+    with pytest.raises(InvalidToken):
+        AccessTokens(settings).verify(signing_input.decode() + "." + signature.decode())
+
+
 def test_expired_by_the_clock_it_was_issued_with(settings):
     tokens = AccessTokens(settings)
     token, _ = tokens.issue(uuid.uuid4(), uuid.uuid4(), datetime.now(UTC) - timedelta(hours=1))

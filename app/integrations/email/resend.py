@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import requests
 import structlog
@@ -39,7 +40,7 @@ class ResendSender:
         return f"ResendSender(endpoint={self.endpoint!r}, from_email={self.from_email!r})"
 
     def send(self, message: EmailMessage) -> None:
-        payload: dict[str, object] = {
+        payload: dict[str, Any] = {
             "from": self.from_email,
             "to": [message.to],
             "subject": message.subject,
@@ -70,7 +71,7 @@ class ResendSender:
         log.info("email.sent", provider=self.provider, message_id=_message_id(response))
 
 
-def _json(response: requests.Response) -> dict:
+def _json(response: requests.Response) -> dict[str, Any]:
     try:
         document = response.json()
     except ValueError:
