@@ -131,7 +131,7 @@ class ApplicationUpdate(ApplicationFields):
     company: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)
     role_title: str = single_line(None, min_length=1, max_length=200, json_schema_extra=_absent)
     status: Status = Field(default=None, json_schema_extra=_absent)  # type: ignore[arg-type]  # None means "not sent"; _absent keeps null out of the schema
-    archived: StrictBool = Field(default=None, json_schema_extra=_absent)  # type: ignore[assignment]
+    archived: StrictBool = Field(default=None, json_schema_extra=_absent)  # type: ignore[assignment]  # as status: None means "not sent"
     version: int | None = Field(
         default=None,
         ge=1,
