@@ -47,10 +47,11 @@ deploy: $(VENV)/.synced ## Real deployment of STACK (needs the Pulumi CLI and AW
 image: ## Build the container image (docker buildx, else buildah; BASE_IMAGE to choose the base)
 	@BASE_IMAGE="$$(scripts/base-image)" && export BASE_IMAGE && scripts/build-image
 
-lint: $(VENV)/.synced ## ruff, the layer contracts (lint-imports), and the workflows: actionlint, zizmor, pinned actions
+lint: $(VENV)/.synced ## ruff, the layer contracts (lint-imports), mypy, and the workflows: actionlint, zizmor, pinned actions
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) lint-imports --no-cache
+	@$(RUN) mypy
 	@$(RUN) actionlint
 	@$(RUN) zizmor --offline --quiet .github/workflows
 	@$(RUN) python scripts/ci/check_pinned_actions.py

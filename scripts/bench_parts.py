@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from bench import seed_applications
 from benchkit import PASSWORD, default_hasher, local_database, seed
 
-from app.core.clock import system_clock
 from app.core.settings import Settings
 
 
@@ -66,8 +65,9 @@ def main() -> None:
 
     from app.core import spec
     from app.core.database import PreparedSelect, db, init_database
+    from app.core.json_encoding import json_default, json_dumps
     from app.core.security import AccessTokens
-    from app.main import _json_default, _json_dumps, create_app
+    from app.main import create_app
     from app.schemas.applications import ApplicationListResponse, ListQuery
     from app.services.applications import _page_query
 
@@ -92,11 +92,9 @@ def main() -> None:
         token = login.json["data"]["access_token"]
         user_id = login.json["data"]["user"]["id"]
         headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.9"}
-        from app.services.applications import ApplicationService
+        from app.bootstrap import api
 
-        items, cursor = ApplicationService(system_clock, None).list(
-            uuid.UUID(user_id), ListQuery(limit=20)
-        )
+        items, cursor = api(settings).applications.list(uuid.UUID(user_id), ListQuery(limit=20))
         page = {
             "success": True,
             "data": items,
@@ -116,8 +114,8 @@ def main() -> None:
         compare("response check of a 20-item page", checked, lambda: None, repeat // 4)
         compare(
             "JSON of a 20-item page",
-            lambda: json.dumps(page, default=_json_default).encode(),
-            lambda: _json_dumps(page),
+            lambda: json.dumps(page, default=json_default).encode(),
+            lambda: json_dumps(page),
             repeat,
         )
         tokens = AccessTokens(settings)
