@@ -10,13 +10,13 @@ Every entrypoint builds what it runs here, and nowhere else:
 - the tests, through the same functions with a collaborator passed in (a fake clock, a recording
   email sender, an S3 client on a moto server) instead of the one the settings would choose.
 
-Each adapter is chosen here, in one function per kind: ``build_email_sender``,
-``build_storage``, ``build_notifier`` and ``build_local_scan``. An AWS SDK (boto3, botocore) is
-imported inside the branch that builds an AWS adapter, so a process whose settings configure
-none (local storage and scanner, console, Resend or SMTP email, the log notifier) never loads
-it. Likewise each builder imports the services it builds, so a Lambda loads only its own parts
-(the slack-notify function: settings and logging, no database layer). Everything is built
-complete, in dependency order: nothing is assigned after construction.
+Each adapter is chosen here, in one function per kind: ``build_email_sender``, ``build_storage``,
+``build_notifier``, ``build_local_scan`` and ``build_metrics``. An AWS SDK (boto3, botocore) is
+imported inside the branch that builds an AWS adapter, so a process whose settings configure none
+(local storage and scanner, console, Resend or SMTP email, the log notifier) never loads it.
+Likewise each builder imports the services it builds, so a Lambda loads only its own parts (the
+slack-notify function: settings and logging, no database layer). Everything is built complete, in
+dependency order: nothing is assigned after construction.
 
 Layers (``[tool.importlinter]`` in pyproject.toml, checked by ``make lint``): entrypoints (main,
 cli, jobs) > this module | routes > services > models | integrations > core > schemas. This
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from app.core.clock import Clock, system_clock
 from app.core.logging import configure_logging
+from app.core.metrics import EmfMetrics, Metrics, NullMetrics
 from app.core.settings import SecretFetcher, Settings, secrets_manager_fetcher
 
 if TYPE_CHECKING:
@@ -120,6 +121,13 @@ def build_notifier(settings: Settings) -> Notifier:
     return LogNotifier()
 
 
+def build_metrics(settings: Settings) -> Metrics:
+    """EMF records on stdout when ``METRICS=emf`` (the shipped stacks), else none."""
+    if settings.metrics == "emf":
+        return EmfMetrics(settings.metrics_namespace)
+    return NullMetrics()
+
+
 def build_local_scan(settings: Settings, storage: ObjectStorage) -> LocalScanRunner | None:
     """The in-process scanner when ``SCANNER=local`` and the files are held locally; GuardDuty
     scans S3 uploads by itself, so there is nothing to run then."""
@@ -147,6 +155,7 @@ class ApiServices:
     attachments: AttachmentService
     creates: IdempotentCreates
     outbox_drainer: OutboxDrainer
+    metrics: Metrics
 
 
 def api(
@@ -157,6 +166,7 @@ def api(
     hashing: PasswordHashing | None = None,
     storage: ObjectStorage | None = None,
     notifier: Notifier | None = None,
+    metrics: Metrics | None = None,
 ) -> ApiServices:
     """The API worker's services, on the app role's database. A collaborator passed in replaces
     the one the settings would choose (tests)."""
@@ -173,6 +183,7 @@ def api(
     from app.services.rate_limit import RateLimiter
 
     configure_logging(settings.log_level)
+    metrics = metrics or build_metrics(settings)
     # Process-wide: every psycopg2 wait in the API process is bounded (app/core/db_deadline.py).
     db_deadline.install(settings.db_request_deadline_ms / 1000)
     database = init_database(settings.database_url, settings)
@@ -190,6 +201,7 @@ def api(
         email_sender or build_email_sender(settings),
         sealer,
         clock,
+        metrics=metrics,
         housekeeping=[purge_expired],
     )
     auth = AuthService(
@@ -200,9 +212,11 @@ def api(
             clock,
             scale=settings.rate_limit_scale,
             fail_closed=settings.rate_limiter_fail_closed,
+            metrics=metrics,
         ),
         outbox=OutboxWriter(sealer, clock),
         clock=clock,
+        metrics=metrics,
     )
     storage = storage or build_storage(settings)
     attachments = AttachmentService(
@@ -221,6 +235,7 @@ def api(
         attachments=attachments,
         creates=IdempotentCreates(sealer, clock, json_default),
         outbox_drainer=outbox_drainer,
+        metrics=metrics,
     )
 
 
@@ -250,6 +265,7 @@ class ScanResultJob:
     settings: Settings
     database: PooledPostgresqlDatabase
     attachments: AttachmentService
+    metrics: Metrics
 
 
 def scan_result_job(
@@ -269,7 +285,7 @@ def scan_result_job(
     attachments = AttachmentService(
         settings, storage or build_storage(settings), clock, notifier or build_notifier(settings)
     )
-    return ScanResultJob(settings, database, attachments)
+    return ScanResultJob(settings, database, attachments, build_metrics(settings))
 
 
 @dataclass(frozen=True)
@@ -277,6 +293,7 @@ class MaintenanceJob:
     settings: Settings
     database: PooledPostgresqlDatabase
     maintenance: MaintenanceService
+    metrics: Metrics
 
 
 def maintenance_job(
@@ -302,28 +319,32 @@ def maintenance_job(
     maintenance = MaintenanceService(
         settings, attachments, email_sender or build_email_sender(settings), clock
     )
-    return MaintenanceJob(settings, database, maintenance)
+    return MaintenanceJob(settings, database, maintenance, build_metrics(settings))
 
 
 @dataclass(frozen=True)
 class DbAdminJob:
     settings: Settings
     fetch_secret: SecretFetcher
+    metrics: Metrics
 
 
 def db_admin_job(settings: Settings) -> DbAdminJob:
     """Role bootstrap and migrations; the RDS master secret is read from Secrets Manager."""
-    return DbAdminJob(settings, secrets_manager_fetcher(settings.aws_region))
+    return DbAdminJob(
+        settings, secrets_manager_fetcher(settings.aws_region), build_metrics(settings)
+    )
 
 
 @dataclass(frozen=True)
 class SlackNotifyJob:
     settings: Settings
+    metrics: Metrics
 
 
 def slack_notify_job(settings: Settings) -> SlackNotifyJob:
     """The webhook URL is in the settings, resolved from its secret at cold start."""
-    return SlackNotifyJob(settings)
+    return SlackNotifyJob(settings, build_metrics(settings))
 
 
 # ----- the operator CLI ---------------------------------------------------------------------

@@ -84,6 +84,13 @@ def assemble(settings: Settings, **collaborators: Any) -> Assembly:
         middleware.DatabaseSessionMiddleware(settings.db_request_deadline_ms / 1000),
         middleware.RequestIdMiddleware(),
         middleware.AccessLogMiddleware(),
+        # After the access log, so its response step runs first, while the request id is
+        # still bound; absent when metrics are off, so it costs nothing then.
+        *(
+            [middleware.RequestMetricsMiddleware(services.metrics)]
+            if services.metrics.enabled
+            else []
+        ),
         middleware.SecurityHeadersMiddleware(settings),
         falcon.CORSMiddleware(
             allow_origins=settings.frontend_url,
@@ -103,7 +110,7 @@ def assemble(settings: Settings, **collaborators: Any) -> Assembly:
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = True
-    register_error_handlers(app)
+    register_error_handlers(app, services.metrics)
 
     app.add_route("/health", LivenessResource())
     app.add_route("/health/ready", ReadinessResource(settings))

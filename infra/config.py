@@ -199,6 +199,11 @@ class EmailConfig(_Section):
 class AlarmsConfig(_Section):
     enabled: StackBool = True
     email: str | None = None
+    # Thresholds of the alarms on the application's own metrics (infra/metrics.py), each over
+    # five minutes: refresh tokens replayed, failed sign-ins, the outbox's oldest email's age.
+    refresh_token_reuse: int = Field(default=3, ge=0)
+    failed_logins: int = Field(default=50, ge=0)
+    outbox_oldest_seconds: int = Field(default=900, ge=60)
 
 
 class WafConfig(_Section):

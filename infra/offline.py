@@ -374,6 +374,14 @@ def _log_group(m: Shaping) -> str:
     return str(m.state["name"])
 
 
+@_shapes("aws:cloudwatch/dashboard:Dashboard")
+def _dashboard(m: Shaping) -> str:
+    # Dashboards are global: their ARN has no region, and it is the dashboardArn output.
+    name = str(m.state["dashboardName"])
+    m.state["dashboardArn"] = m.global_arn("cloudwatch", f"dashboard/{name}")
+    return name
+
+
 @_shapes("aws:cloudwatch/metricAlarm:MetricAlarm")
 def _metric_alarm(m: Shaping) -> str:
     m.state["arn"] = m.arn("cloudwatch", f"alarm:{m.state['name']}")

@@ -21,6 +21,7 @@ from .components.network import Network
 from .components.observability import (
     Observability,
     ObservabilityArgs,
+    WatchedApplication,
     WatchedAppRunner,
     WatchedDatabase,
 )
@@ -30,6 +31,7 @@ from .components.secrets import Secrets, SecretsArgs
 from .components.service import AppRunnerService, EcsService
 from .components.storage import Storage, StorageArgs
 from .config import StackConfig, required_secret_keys
+from .metrics import metrics_namespace
 
 
 def build(cfg: StackConfig) -> dict[str, object]:
@@ -140,6 +142,11 @@ def build(cfg: StackConfig) -> dict[str, object]:
             if isinstance(service, AppRunnerService)
             else None,
             distribution=service.distribution if isinstance(service, EcsService) else None,
+            application=WatchedApplication(
+                metrics_namespace(cfg.stack),
+                cfg.region,
+                {label: f.name for label, f in jobs.functions.items()},
+            ),
         )
     if cfg.alarms.enabled:
         observability = Observability("observability", watched)

@@ -421,6 +421,13 @@ CALLS: dict[str, tuple[Call, ...]] = {
             documented={"retentionInDays": Documented(LOG_RETENTION, one_of=_RETENTION_DAYS)},
         ),
     ),
+    "aws:cloudwatch/dashboard:Dashboard": (
+        Call(
+            "cloudwatch",
+            "PutDashboard",
+            {"DashboardName": "dashboardName", "DashboardBody": "dashboardBody"},
+        ),
+    ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": (
         Call(
             "cloudwatch",

@@ -46,7 +46,7 @@ def connect_options(settings: Settings, *, application_name: str) -> dict[str, A
     }
 
 
-class RecentlyCheckedPool(PooledPostgresqlDatabase):
+class RecentlyCheckedPool(PooledPostgresqlDatabase):  # type: ignore[misc]  # playhouse has no stubs (see pyproject.toml)
     """peewee's pool pings every connection (``SELECT 1``) on check-out. A connection that was
     checked in moments ago is not pinged again: that saves one round trip per request, and a
     connection that died in between still fails its first query, is discarded, and the
@@ -55,7 +55,7 @@ class RecentlyCheckedPool(PooledPostgresqlDatabase):
     PING_AFTER_IDLE_SECONDS = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
+        super().__init__(*args, **kwargs)
         self._checked_in: dict[int, float] = {}
 
     def _is_closed(self, conn: Any) -> bool:
@@ -69,11 +69,11 @@ class RecentlyCheckedPool(PooledPostgresqlDatabase):
         )
         if recently and conn.get_transaction_status() == pg.TRANSACTION_STATUS_IDLE:
             return False
-        return bool(super()._is_closed(conn))  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
+        return bool(super()._is_closed(conn))
 
     def _can_reuse(self, conn: Any) -> bool:
         # A connection closed under a deadline (app/core/db_deadline.py) never goes back.
-        return not conn.closed and bool(super()._can_reuse(conn))  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
+        return not conn.closed and bool(super()._can_reuse(conn))
 
     def _close(self, conn: Any, close_conn: bool = False) -> Any:
         self._checked_in[id(conn)] = time.monotonic()
@@ -81,7 +81,7 @@ class RecentlyCheckedPool(PooledPostgresqlDatabase):
 
     def _close_raw(self, conn: Any) -> Any:
         self._checked_in.pop(id(conn), None)
-        return super()._close_raw(conn)  # type: ignore[no-untyped-call]  # types-peewee leaves playhouse.pool unannotated
+        return super()._close_raw(conn)
 
 
 def make_database(

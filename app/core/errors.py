@@ -12,6 +12,8 @@ import structlog
 from playhouse.pool import MaxConnectionsExceeded
 
 from app.core.database import DatabaseUnavailable
+from app.core.db_deadline import DatabaseDeadlineExceeded
+from app.core.metrics import DATABASE_REFUSALS, Metrics, NullMetrics
 
 log = structlog.get_logger("app.errors")
 
@@ -131,12 +133,21 @@ def handle_http_error(
     _respond(resp, req, status, code, message)
 
 
-def handle_database_error(
-    req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
-) -> None:
-    log.error("database_unavailable", error=type(ex).__name__)
-    resp.set_header("Retry-After", "5")
-    _respond(resp, req, 503, "DATABASE_UNAVAILABLE", "The database is unavailable. Try again.")
+class DatabaseErrorHandler:
+    """503 DATABASE_UNAVAILABLE with Retry-After, counted by reason: the request's database
+    deadline passed (app/core/db_deadline.py), or the database could not be reached."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def __call__(
+        self, req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+    ) -> None:
+        log.error("database_unavailable", error=type(ex).__name__)
+        reason = "deadline" if isinstance(ex, DatabaseDeadlineExceeded) else "unavailable"
+        self.metrics.record(DATABASE_REFUSALS, Reason=reason)
+        resp.set_header("Retry-After", "5")
+        _respond(resp, req, 503, "DATABASE_UNAVAILABLE", "The database is unavailable. Try again.")
 
 
 def handle_unexpected(
@@ -146,12 +157,13 @@ def handle_unexpected(
     _respond(resp, req, 500, "INTERNAL_ERROR", "Something went wrong on our side.")
 
 
-def register_error_handlers(app: falcon.App[Any, Any]) -> None:
+def register_error_handlers(app: falcon.App[Any, Any], metrics: Metrics | None = None) -> None:
     # Falcon picks the most specific handler for an exception's class, so the catch-all
     # Exception handler only sees what nothing else claims.
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(AppError, handle_app_error)
+    handle_database_error = DatabaseErrorHandler(metrics or NullMetrics())
     app.add_error_handler(peewee.OperationalError, handle_database_error)
     app.add_error_handler(peewee.InterfaceError, handle_database_error)
     app.add_error_handler(DatabaseUnavailable, handle_database_error)

@@ -14,6 +14,17 @@ import structlog
 
 from app.core import db_deadline
 from app.core.database import release_connection
+from app.core.metrics import (
+    ANY_METHOD,
+    LATENCY,
+    METHODS,
+    OTHER,
+    PREFLIGHT_ROUTE,
+    REQUESTS,
+    UNMATCHED_ROUTE,
+    Metrics,
+    status_class,
+)
 from app.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -63,6 +74,35 @@ class AccessLogMiddleware:
             duration_ms=duration_ms,
         )
         structlog.contextvars.clear_contextvars()
+
+
+class RequestMetricsMiddleware:
+    """Requests and latency per route template, method and status class (installed only when
+    metrics are on). A path no route matches, or a method its route does not serve, is recorded
+    as one route under any method, and every CORS preflight as another, so neither a raw path
+    nor an id ever becomes a dimension value."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        started = getattr(req.context, "started", None)
+        template = req.uri_template
+        status = resp.status_code
+        if req.method == "OPTIONS":
+            route, method = PREFLIGHT_ROUTE, "OPTIONS"
+        elif template is None or status == 405:  # no route, or none for this method
+            route, method = UNMATCHED_ROUTE, ANY_METHOD
+        else:
+            route, method = template, req.method if req.method in METHODS else OTHER
+        dimensions = {"Route": route, "Method": method, "StatusClass": status_class(status)}
+        if started is None:
+            self.metrics.record(REQUESTS, 1, **dimensions)
+            return
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        self.metrics.record_all(((REQUESTS, 1), (LATENCY, elapsed_ms)), **dimensions)
 
 
 class BodyPolicyMiddleware:

@@ -100,11 +100,11 @@ def apply(url: str, roles: RoleNames, migrate_dir: Path = MIGRATIONS_DIR) -> lis
     database = _connect(url)
     try:
         # Session-level lock: held across the per-migration transactions.
-        database.execute_sql("SELECT pg_advisory_lock(hashtext(%s))", (_LOCK_KEY,))  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+        database.execute_sql("SELECT pg_advisory_lock(hashtext(%s))", (_LOCK_KEY,))  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
         try:
             return router(database, migrate_dir).run()
         finally:
-            database.execute_sql("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK_KEY,))  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            database.execute_sql("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK_KEY,))  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
     finally:
         database.close()
 

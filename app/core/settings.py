@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,6 +29,9 @@ EMAIL_PROVIDERS = ("resend", "ses", "gmail", "console")
 EMAIL_PROVIDER_ALIASES = {"smtp": "gmail"}
 STORAGE_BACKENDS = ("local", "s3")
 SCANNERS = ("local", "guardduty")
+METRICS_SINKS = ("off", "emf")
+# CloudWatch's namespace rules (PutMetricData): 1-255 of these characters, AWS/ reserved.
+_METRICS_NAMESPACE = re.compile(r"^[A-Za-z0-9 ._#:/-]{1,255}$")
 
 MIN_JWT_SECRET_BYTES = 32
 MIN_JWT_SECRET_DISTINCT_CHARACTERS = 16
@@ -716,6 +720,19 @@ class Settings:
         help="slack-notify Lambda only; secret; or SLACK_WEBHOOK_URL_SECRET_ARN",
         section="uploads",
     )
+    metrics: str = choice(
+        "METRICS",
+        "off",
+        METRICS_SINKS,
+        help="emf: CloudWatch Embedded Metric Format records on stdout | off",
+        section="runtime",
+    )
+    metrics_namespace: str = text(
+        "METRICS_NAMESPACE",
+        "JobAppTracker",
+        help="CloudWatch namespace of the metrics (never AWS/...)",
+        section="runtime",
+    )
 
     # The entrypoint these settings were built for (a key of REQUIRED_BY_COMPONENT).
     component: str = "api"
@@ -909,6 +926,12 @@ UPLOADS_BUCKET_REQUIRED = "UPLOADS_BUCKET is required when STORAGE_BACKEND=s3"
 def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, str]) -> list[str]:
     problems: list[str] = []
     production = settings.is_production
+    namespace = settings.metrics_namespace
+    if not _METRICS_NAMESPACE.match(namespace) or namespace.startswith("AWS/"):
+        problems.append(
+            f"METRICS_NAMESPACE={namespace} is not a CloudWatch namespace (1-255 letters, digits "
+            "and . _ # : / - or spaces, not starting with AWS/)"
+        )
     if production:
         for name in REQUIRED_BY_COMPONENT.get(settings.component, ()):
             if name in SECRET_NAMES:

@@ -17,6 +17,7 @@ import structlog
 
 from app import bootstrap
 from app.core import migrations
+from app.core.metrics import MIGRATIONS_APPLIED, Metrics, NullMetrics
 from app.core.roles import bootstrap_configured_roles
 from app.core.settings import SecretFetcher, Settings, SettingsError, read_master_credentials
 
@@ -38,7 +39,9 @@ def admin_url(config: Settings, fetch: SecretFetcher) -> str:
     return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{tail}"
 
 
-def run(config: Settings, action: str, fetch: SecretFetcher) -> dict[str, Any]:
+def run(
+    config: Settings, action: str, fetch: SecretFetcher, metrics: Metrics | None = None
+) -> dict[str, Any]:
     if action == "status":
         return {"action": action, **migrations.status(config.migrations_database_url)}
     if action != "migrate":
@@ -46,6 +49,7 @@ def run(config: Settings, action: str, fetch: SecretFetcher) -> dict[str, Any]:
     actions = bootstrap_configured_roles(config, admin_url(config, fetch))
     applied = migrations.apply(config.migrations_database_url, migrations.role_names(config))
     result = {"action": action, "roles": actions, "applied": applied}
+    (metrics or NullMetrics()).record(MIGRATIONS_APPLIED, len(applied))
     log.info("db_admin_done", roles=len(actions), applied=applied)
     return result
 
@@ -53,4 +57,4 @@ def run(config: Settings, action: str, fetch: SecretFetcher) -> dict[str, Any]:
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     job = cold_start()
     action = (event or {}).get("action", "migrate")
-    return run(job.settings, action, job.fetch_secret)
+    return run(job.settings, action, job.fetch_secret, job.metrics)

@@ -16,6 +16,13 @@ from typing import Any
 import structlog
 
 from app import bootstrap
+from app.core.metrics import (
+    FAILED_SCANS,
+    INFECTED_FILES,
+    SCAN_RESULTS,
+    Metrics,
+    NullMetrics,
+)
 from app.services.attachments import AttachmentService
 
 log = structlog.get_logger("app.jobs.scan_result")
@@ -23,6 +30,8 @@ log = structlog.get_logger("app.jobs.scan_result")
 DETAIL_TYPE = "GuardDuty Malware Protection Object Scan Result"
 SOURCE = "aws.guardduty"
 VALIDATION_OBJECT = "malware-protection-resource-validation-object"
+# GuardDuty's results that carry no verdict on the file.
+WITHOUT_VERDICT = frozenset({"UNSUPPORTED", "ACCESS_DENIED", "FAILED"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,13 @@ def parse(event: dict[str, Any]) -> ScanEvent | None:
     return ScanEvent(obj["bucketName"], obj["objectKey"], obj.get("versionId"), status, threats)
 
 
-def run(event: dict[str, Any], service: AttachmentService, bucket: str) -> dict[str, Any]:
+def run(
+    event: dict[str, Any],
+    service: AttachmentService,
+    bucket: str,
+    metrics: Metrics | None = None,
+) -> dict[str, Any]:
+    metrics = metrics or NullMetrics()
     scan = parse(event)
     if scan is None:
         log.warning("scan_event_ignored", reason="not a GuardDuty object scan result")
@@ -60,8 +75,20 @@ def run(event: dict[str, Any], service: AttachmentService, bucket: str) -> dict[
     if scan.key == VALIDATION_OBJECT:
         log.info("scan_event_ignored", reason="GuardDuty validation object")
         return {"outcome": "ignored", "reason": "validation object"}
+    # The object, so an operator can follow one upload from the API's log to its result.
+    structlog.contextvars.bind_contextvars(key=scan.key, version_id=scan.version_id)
     outcome = service.apply_scan_result(scan.key, scan.version_id, scan.status, scan.threats)
-    log.info("scan_event_done", outcome=outcome.outcome, result=scan.status)
+    log.info(
+        "scan_event_done",
+        outcome=outcome.outcome,
+        result=scan.status,
+        attachment=str(outcome.attachment_id) if outcome.attachment_id else None,
+    )
+    metrics.record(SCAN_RESULTS, Status=scan.status)
+    if scan.status == "THREATS_FOUND":
+        metrics.record(INFECTED_FILES)
+    elif scan.status in WITHOUT_VERDICT:
+        metrics.record(FAILED_SCANS)
     return {
         "outcome": outcome.outcome,
         "attachment": str(outcome.attachment_id) if outcome.attachment_id else None,
@@ -75,5 +102,8 @@ cold_start = bootstrap.ColdStart("scan_result", bootstrap.scan_result_job)
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job = cold_start()
+    structlog.contextvars.clear_contextvars()
+    if context is not None:
+        structlog.contextvars.bind_contextvars(request_id=context.aws_request_id)
     with job.database.connection_context():
-        return run(event, job.attachments, job.settings.s3_storage().bucket)
+        return run(event, job.attachments, job.settings.s3_storage().bucket, job.metrics)

@@ -21,6 +21,7 @@ import requests
 import structlog
 
 from app import bootstrap
+from app.core.metrics import SLACK_DELIVERIES, SLACK_FAILURES
 from app.core.settings import Settings
 
 log = structlog.get_logger("app.jobs.slack_notify")
@@ -150,4 +151,11 @@ cold_start = bootstrap.ColdStart("slack_notify", bootstrap.slack_notify_job)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(event, cold_start().settings)
+    job = cold_start()
+    try:
+        result = run(event, job.settings)
+    except (SlackDeliveryError, ValueError):
+        job.metrics.record(SLACK_FAILURES)
+        raise
+    job.metrics.record(SLACK_DELIVERIES)
+    return result

@@ -71,7 +71,7 @@ class SecurityEvent(BaseModel):
     created_at = DateTimeTZField(default=utcnow, index=True)
     ip = peewee.CharField(max_length=64, null=True)
     user_agent = peewee.CharField(max_length=512, null=True)
-    details = BinaryJSONField(default=dict, index=False)  # type: ignore[no-untyped-call]  # types-peewee leaves BinaryJSONField unannotated
+    details = BinaryJSONField(default=dict, index=False)
 
     class Meta:
         table_name = "security_events"

@@ -31,10 +31,10 @@ class Attachment(BaseModel):
     etag = peewee.CharField(max_length=200, null=True)
     upload_expires_at = DateTimeTZField()
     scanned_at = DateTimeTZField(null=True)
-    threats = BinaryJSONField(default=list, index=False)  # type: ignore[no-untyped-call]  # types-peewee leaves BinaryJSONField unannotated
+    threats = BinaryJSONField(default=list, index=False)
     scan_detail = peewee.TextField(null=True)
     # Results that arrived before `complete` recorded the version, keyed by version id.
-    early_results = BinaryJSONField(default=dict, index=False)  # type: ignore[no-untyped-call]  # types-peewee leaves BinaryJSONField unannotated
+    early_results = BinaryJSONField(default=dict, index=False)
     created_at = DateTimeTZField(default=utcnow)
     updated_at = DateTimeTZField(default=utcnow)
 

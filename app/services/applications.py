@@ -357,7 +357,7 @@ class ApplicationService:
         self.attachments.delete_objects(user_id, application_id)
         with user_transaction(user_id):
             deleted = (
-                Application.delete()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+                Application.delete()
                 .where(Application.id == application_id, Application.owner == user_id)
                 .execute()
             )
@@ -384,13 +384,13 @@ class ApplicationService:
         week = peewee.fn.date_trunc("week", day).cast("date")
         with user_transaction(user_id):
             by_status: dict[str, int] = dict(
-                Application.select(Application.status, peewee.fn.COUNT(Application.id))  # type: ignore[arg-type]  # types-peewee types the rows of .tuples() as model instances
+                Application.select(Application.status, peewee.fn.COUNT(Application.id))  # type: ignore[arg-type]  # peewee's stubs types the rows of .tuples() as model instances
                 .where(Application.owner == user_id)
                 .group_by(Application.status)
                 .tuples()
             )
             weekly: dict[date, int] = dict(
-                Application.select(week, peewee.fn.COUNT(Application.id))  # type: ignore[arg-type]  # types-peewee types the rows of .tuples() as model instances
+                Application.select(week, peewee.fn.COUNT(Application.id))  # type: ignore[arg-type]  # peewee's stubs types the rows of .tuples() as model instances
                 .where(Application.owner == user_id, day >= first_week, day <= today)
                 .group_by(week)
                 .tuples()
@@ -483,7 +483,7 @@ class ApplicationService:
         RLS, as the user), then the account, which cascades to sessions, tokens and events."""
         self.attachments.delete_objects(user.id)
         with user_transaction(user.id):
-            Attachment.delete().where(Attachment.owner == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
-            ApplicationEvent.delete().where(ApplicationEvent.owner == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
-            Application.delete().where(Application.owner == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
-            User.delete().where(User.id == user.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+            Attachment.delete().where(Attachment.owner == user.id).execute()
+            ApplicationEvent.delete().where(ApplicationEvent.owner == user.id).execute()
+            Application.delete().where(Application.owner == user.id).execute()
+            User.delete().where(User.id == user.id).execute()

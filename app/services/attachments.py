@@ -187,6 +187,7 @@ class AttachmentService:
             "headers": ticket.headers,
             "expires_at": ticket.expires_at,
         }
+        log.info("upload_started", attachment=str(attachment.id), key=attachment.storage_key)
         return {"attachment": self.describe(attachment), "upload": upload}
 
     def complete(self, user_id: uuid.UUID, attachment_id: uuid.UUID) -> dict[str, Any]:
@@ -217,6 +218,14 @@ class AttachmentService:
         attachment.etag = etag
         attachment.status = "scanning"
         attachment.updated_at = self.clock()
+        # With the key and version the scan result will name (app/jobs/scan_result.py), so an
+        # operator can follow one upload from this line to its result.
+        log.info(
+            "upload_completed",
+            attachment=str(attachment.id),
+            key=attachment.storage_key,
+            version_id=version_id,
+        )
         early = (attachment.early_results or {}).get(version_id)
         Attachment.update(
             version_id=version_id, etag=etag, status="scanning", updated_at=attachment.updated_at
@@ -297,7 +306,7 @@ class AttachmentService:
         with user_transaction(user_id):
             attachment = self._get(user_id, attachment_id, lock=True)
             self.storage.delete_all_versions(attachment.storage_key)
-            Attachment.delete().where(Attachment.id == attachment.id).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+            Attachment.delete().where(Attachment.id == attachment.id).execute()
 
     def delete_objects(self, user_id: uuid.UUID, application_id: uuid.UUID | None = None) -> int:
         """Every stored object of an application (or of the whole account), before its rows
@@ -477,7 +486,7 @@ class AttachmentService:
             rows = list(
                 Attachment.select()
                 .where(Attachment.status == "pending_upload", Attachment.upload_expires_at <= now)
-                .for_update("FOR UPDATE SKIP LOCKED")  # type: ignore[arg-type]  # peewee takes a lock clause as text; types-peewee says bool only
+                .for_update("FOR UPDATE SKIP LOCKED")  # type: ignore[arg-type]  # peewee takes a lock clause as text; peewee's stubs says bool only
             )
             for row in rows:
                 self.storage.delete_all_versions(row.storage_key)

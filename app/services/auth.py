@@ -25,6 +25,7 @@ import peewee
 from app.core.clock import Clock
 from app.core.database import PreparedSelect, db
 from app.core.errors import AppError, NotFound, ValidationFailed
+from app.core.metrics import LOGINS, REFRESH_REUSE, REFRESH_ROTATIONS, Metrics, NullMetrics
 from app.core.security import (
     AccessTokens,
     CsrfTokens,
@@ -139,6 +140,7 @@ class AuthService:
         limiter: RateLimiter,
         outbox: OutboxWriter,
         clock: Clock,
+        metrics: Metrics | None = None,
     ):
         self.settings = settings
         self.hashing = hashing
@@ -148,6 +150,7 @@ class AuthService:
         self.limiter = limiter
         self.outbox = outbox
         self.clock = clock
+        self.metrics = metrics or NullMetrics()
 
     # ----- state --------------------------------------------------------------------------
 
@@ -225,15 +228,20 @@ class AuthService:
             budget, budget_subject = rate_limit.LOGIN_FAILURES_PER_ACCOUNT, subject
         else:
             budget, budget_subject = rate_limit.LOGIN_FAILURES_PER_DEVICE, f"{subject}:{device}"
-        failures = self.limiter.hit_then_check(
-            rate_limit.LOGIN_PER_IP, client.ip or "unknown", budget, budget_subject
-        )
+        try:
+            failures = self.limiter.hit_then_check(
+                rate_limit.LOGIN_PER_IP, client.ip or "unknown", budget, budget_subject
+            )
+        except rate_limit.RateLimited:
+            self.metrics.record(LOGINS, Outcome="throttled")
+            raise
         user = User.get_or_none(User.email == email)
         # Unknown accounts still cost one full verify, so timing does not reveal them.
         matched = self.hashing.verify(user.password_hash if user else None, password)
         if user is None or not matched or not user.is_active:
             self.limiter.record_failure(budget, budget_subject)
             self._event("login_failed", user, client, reason="credentials")
+            self.metrics.record(LOGINS, Outcome="failed")
             raise Unauthorized("INVALID_CREDENTIALS", "The email or password is incorrect.")
         if failures and device is not None:
             # A known device's success restores its own budget; the shared budget only decays
@@ -245,9 +253,14 @@ class AuthService:
             User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
         now = self.clock()
         expires_at = now + timedelta(days=self.settings.refresh_token_ttl_days)
-        grant = self._issue(
-            user, uuid.uuid4(), None, expires_at, client, now, event="login_succeeded"
-        )
+        try:
+            grant = self._issue(
+                user, uuid.uuid4(), None, expires_at, client, now, event="login_succeeded"
+            )
+        except Unauthorized:
+            self.metrics.record(LOGINS, Outcome="failed")
+            raise
+        self.metrics.record(LOGINS, Outcome="succeeded")
         return replace(grant, device_cookie=self.devices.issue(subject, device, now))
 
     def _issue(
@@ -360,13 +373,16 @@ class AuthService:
                 reused = True
                 auth_sessions.revoke_family(row.family_id, now)
                 self._event("refresh_token_reused", user, client, family_id=str(row.family_id))
+                self.metrics.record(REFRESH_REUSE)
             elif row.expires_at <= now:
                 raise Unauthorized("SESSION_EXPIRED", "This session has expired. Sign in again.")
             elif not user.is_active:
                 auth_sessions.revoke_family(row.family_id, now)
             else:
                 RefreshToken.update(used_at=now).where(RefreshToken.id == row.id).execute()
-                return self._issue(user, row.family_id, row, row.expires_at, client, now)
+                grant = self._issue(user, row.family_id, row, row.expires_at, client, now)
+                self.metrics.record(REFRESH_ROTATIONS)
+                return grant
         if reused:
             raise Unauthorized(
                 "REFRESH_TOKEN_REUSED",
@@ -435,7 +451,7 @@ class AuthService:
 
     def list_sessions(self, current: CurrentUser) -> list[dict[str, Any]]:
         now = self.clock()
-        # types-peewee types the rows of .dicts() as model instances; they are dicts.
+        # peewee's stubs types the rows of .dicts() as model instances; they are dicts.
         rows = cast(
             "Iterable[dict[str, Any]]",
             RefreshToken.select(

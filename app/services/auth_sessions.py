@@ -37,7 +37,7 @@ def _require_transaction() -> None:
 def lock_account(user_id: uuid.UUID | str) -> User | None:
     """Take the account's session lock (until the transaction ends) and read the account."""
     _require_transaction()
-    user: User | None = User.select().where(User.id == user_id).for_update(_LOCK).first()  # type: ignore[arg-type]  # peewee takes a lock clause as text; types-peewee says bool only
+    user: User | None = User.select().where(User.id == user_id).for_update(_LOCK).first()  # type: ignore[arg-type]  # peewee takes a lock clause as text; peewee's stubs says bool only
     return user
 
 
@@ -46,7 +46,7 @@ def lock_account_of_token(token_hash: str) -> User | None:
     account's row (a subquery's rows are not locked)."""
     _require_transaction()
     owner = RefreshToken.select(RefreshToken.user).where(RefreshToken.token_hash == token_hash)
-    user: User | None = User.select().where(User.id == owner).for_update(_LOCK).first()  # type: ignore[arg-type]  # peewee takes a lock clause as text; types-peewee says bool only
+    user: User | None = User.select().where(User.id == owner).for_update(_LOCK).first()  # type: ignore[arg-type]  # peewee takes a lock clause as text; peewee's stubs says bool only
     return user
 
 

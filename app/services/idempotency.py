@@ -98,7 +98,7 @@ class IdempotentCreates:
         fingerprint = _fingerprint(request)
         now = self.clock()
         with user_transaction(user_id):
-            IdempotencyKey.delete().where(  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+            IdempotencyKey.delete().where(
                 IdempotencyKey.owner == user_id,
                 IdempotencyKey.key == key,
                 IdempotencyKey.expires_at <= now,
@@ -147,6 +147,6 @@ def _fingerprint(request: CreateRequest) -> str:
 
 
 def purge_expired(database: peewee.Database, now: datetime) -> int:
-    cursor = database.execute_sql(_PURGE, {"now": now})  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+    cursor = database.execute_sql(_PURGE, {"now": now})  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
     purged: int = cursor.rowcount
     return purged

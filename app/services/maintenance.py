@@ -53,9 +53,9 @@ class MaintenanceService:
 
     def purge(self, now: datetime) -> dict[str, int]:
         with db.atomic():
-            sessions = RefreshToken.delete().where(RefreshToken.expires_at <= now).execute()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+            sessions = RefreshToken.delete().where(RefreshToken.expires_at <= now).execute()
             tokens = (
-                EmailToken.delete()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+                EmailToken.delete()
                 .where(
                     (EmailToken.expires_at <= now)
                     | (EmailToken.used_at <= now - USED_TOKEN_RETENTION)
@@ -63,7 +63,7 @@ class MaintenanceService:
                 .execute()
             )
             counters = (
-                RateLimitCounter.delete()  # type: ignore[misc]  # types-peewee declares Model.delete as a class-only generic attribute
+                RateLimitCounter.delete()
                 .where(RateLimitCounter.last_hit_at <= now - COUNTER_RETENTION)
                 .execute()
             )

@@ -37,6 +37,13 @@ from psycopg2.extras import Json
 
 from app.core.clock import Clock
 from app.core.db_deadline import database_deadline
+from app.core.metrics import (
+    OUTBOX_FAILED,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_SENT,
+    Metrics,
+    NullMetrics,
+)
 from app.core.sealing import PayloadSealer, SealError
 from app.core.settings import Settings
 from app.integrations.email import EmailDeliveryError, EmailSender
@@ -48,6 +55,8 @@ log = structlog.get_logger("app.outbox")
 BATCH_SIZE = 10
 DONE_RETENTION = timedelta(days=1)
 HOUSEKEEPING_EVERY_SECONDS = 60.0
+# Each worker records the oldest pending email's age at most this often (one metric line).
+AGE_REPORT_EVERY_SECONDS = 60.0
 # While rounds keep failing (the database is down) the pause doubles up to this.
 FAILING_PAUSE_CAP_SECONDS = 60.0
 BACKOFF_CAP = timedelta(minutes=30)
@@ -99,6 +108,11 @@ SELECT %(event_id)s::uuid, (SELECT id FROM users WHERE id = %(user_id)s::uuid),
     'email_delivery_failed', %(now)s, %(details)s::jsonb
 """
 
+_OLDEST_PENDING = """
+SELECT extract(epoch FROM %(now)s - min(created_at)) FROM email_outbox
+WHERE sent_at IS NULL AND failed_at IS NULL
+"""
+
 _PURGE = """
 DELETE FROM email_outbox WHERE sent_at <= %(before)s OR failed_at <= %(before)s
 """
@@ -147,6 +161,7 @@ class OutboxDrainer:
         sender: EmailSender,
         sealer: PayloadSealer,
         clock: Clock,
+        metrics: Metrics | None = None,
         housekeeping: Sequence[Callable[[peewee.Database, datetime], int]] = (),
     ):
         self.settings = settings
@@ -155,6 +170,8 @@ class OutboxDrainer:
         self.sender = sender
         self.sealer = sealer
         self.clock = clock
+        self.metrics = metrics or NullMetrics()
+        self._next_age_report = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_housekeeping = 0.0
@@ -184,6 +201,9 @@ class OutboxDrainer:
             handled = 0
             try:
                 handled = self.drain_once()
+                if self.metrics.enabled and time.monotonic() >= self._next_age_report:
+                    self.report_oldest_pending()
+                    self._next_age_report = time.monotonic() + AGE_REPORT_EVERY_SECONDS
                 if time.monotonic() >= self._next_housekeeping:
                     self.housekeeping()
                     self._next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_SECONDS
@@ -228,7 +248,7 @@ class OutboxDrainer:
     def _claim(self) -> list[Claimed]:
         now = self.clock()
         with self._transaction():
-            cursor = self.database.execute_sql(  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            cursor = self.database.execute_sql(  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
                 _CLAIM,
                 {
                     "now": now,
@@ -241,7 +261,7 @@ class OutboxDrainer:
 
     def _execute(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self._transaction():
-            cursor = self.database.execute_sql(sql, params)  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            cursor = self.database.execute_sql(sql, params)  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
             rows: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description else []
             return rows
 
@@ -272,7 +292,15 @@ class OutboxDrainer:
             self._failed(row, user_id, type(exc).__name__)
             return
         self._execute(_SENT, {"id": str(row.id), "now": self.clock()})
+        self.metrics.record(OUTBOX_SENT)
         log.info("outbox.sent", outbox_id=str(row.id), attempts=row.attempts)
+
+    def report_oldest_pending(self) -> float:
+        """Record the age in seconds of the oldest row not yet sent or given up (0 when none)."""
+        found = self._execute(_OLDEST_PENDING, {"now": self.clock()})
+        age = float(found[0][0]) if found and found[0][0] is not None else 0.0
+        self.metrics.record(OUTBOX_OLDEST_AGE, age)
+        return age
 
     def backoff(self, attempts: int) -> timedelta:
         """The wait before attempt ``attempts + 1``: base x 2^(attempts - 1), capped."""
@@ -280,6 +308,7 @@ class OutboxDrainer:
         return min(delay, BACKOFF_CAP)
 
     def _failed(self, row: Claimed, user_id: uuid.UUID | None, error: str) -> None:
+        self.metrics.record(OUTBOX_FAILED)
         if row.attempts >= self.settings.outbox_max_attempts:
             self._give_up(row, user_id, error)
             return
@@ -297,8 +326,8 @@ class OutboxDrainer:
     def _give_up(self, row: Claimed, user_id: uuid.UUID | None, error: str) -> None:
         now = self.clock()
         with self._transaction():
-            self.database.execute_sql(_GIVE_UP, {"id": str(row.id), "now": now, "error": error})  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
-            self.database.execute_sql(  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            self.database.execute_sql(_GIVE_UP, {"id": str(row.id), "now": now, "error": error})  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
+            self.database.execute_sql(  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
                 _SECURITY_EVENT,
                 {
                     "event_id": str(uuid.uuid4()),
@@ -322,7 +351,7 @@ class OutboxDrainer:
         purges handed in (expired idempotency keys). Returns the outbox rows deleted."""
         now = self.clock()
         with self._transaction():
-            cursor = self.database.execute_sql(_PURGE, {"before": now - DONE_RETENTION})  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+            cursor = self.database.execute_sql(_PURGE, {"before": now - DONE_RETENTION})  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
             purged: int = cursor.rowcount
         for purge in self._housekeeping:
             with self._transaction():

@@ -23,6 +23,7 @@ import structlog
 
 from app.core.clock import Clock
 from app.core.errors import AppError
+from app.core.metrics import RATE_LIMIT_REFUSALS, Metrics, NullMetrics
 
 log = structlog.get_logger("app.rate_limit")
 
@@ -93,16 +94,25 @@ def _key(limit: Limit, subject: str) -> str:
 
 
 class RateLimiter:
-    def __init__(self, database: peewee.Database, clock: Clock, *, scale: float, fail_closed: bool):
+    def __init__(
+        self,
+        database: peewee.Database,
+        clock: Clock,
+        *,
+        scale: float,
+        fail_closed: bool,
+        metrics: Metrics | None = None,
+    ):
         self._db = database
         self._clock = clock
         self._scale = scale
         self._fail_closed = fail_closed
+        self._metrics = metrics or NullMetrics()
 
     def _execute(self, query: str, params: dict[str, Any]) -> Any:
         try:
             with self._db.connection_context():
-                return self._db.execute_sql(query, params).fetchone()  # type: ignore[no-untyped-call]  # types-peewee leaves Database.execute_sql unannotated
+                return self._db.execute_sql(query, params).fetchone()  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
         except peewee.PeeweeException as exc:
             if self._fail_closed:
                 log.error("rate_limiter_unavailable", error=type(exc).__name__)
@@ -115,6 +125,7 @@ class RateLimiter:
 
     def _refuse(self, limit: Limit, window_start: datetime, now: datetime) -> None:
         reset_at = window_start + timedelta(seconds=limit.window_seconds)
+        self._metrics.record(RATE_LIMIT_REFUSALS, Limit=limit.name)
         raise RateLimited(math.ceil((reset_at - now).total_seconds()))
 
     def _params(self, limit: Limit, subject: str, now: datetime) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import pulumi_aws as aws
 
 from .. import iam, mail
 from ..config import StackConfig
+from ..metrics import metrics_environment
 from .database import DB_USERS, Database
 from .network import Network
 from .secrets import Secrets
@@ -54,6 +55,7 @@ def database_environment(cfg: StackConfig, db: Database) -> dict[str, pulumi.Inp
     return {
         "APP_ENV": "production",
         "LOG_LEVEL": "INFO",
+        **metrics_environment(cfg.stack),
         "DB_HOST": db.address,
         "DB_PORT": db.port.apply(str),
         "DB_NAME": cfg.database.name,
@@ -164,6 +166,7 @@ class Jobs(pulumi.ComponentResource):
             env={
                 "APP_ENV": "production",
                 "LOG_LEVEL": "INFO",
+                **metrics_environment(cfg.stack),
                 "SLACK_WEBHOOK_URL_SECRET_ARN": secrets.arn("slack-webhook-url"),
             },
             statements=pulumi.Output.all(

@@ -17,6 +17,13 @@ import pulumi_aws as aws
 
 from .. import iam, providers
 from ..config import PROJECT, AlarmsConfig
+from ..metrics import (
+    AlarmSpec,
+    AppAlarmThresholds,
+    app_alarms,
+    dashboard_body,
+    lambda_error_alarm,
+)
 
 TYPE = "jobapptracker:observability:Observability"
 FIVE_MINUTES = 300
@@ -56,6 +63,16 @@ class WatchedAppRunner:
 
 
 @dataclass(frozen=True)
+class WatchedApplication:
+    """The application's own metrics (infra/metrics.py): their namespace, the region the
+    dashboard reads them in, and the functions whose errors are alarmed (label: name)."""
+
+    namespace: str
+    region: str
+    functions: Mapping[str, pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
 class ObservabilityArgs:
     """What the alarms watch. The queues and the API exist only once an image is deployed, so the
     program creates this component after them."""
@@ -69,6 +86,7 @@ class ObservabilityArgs:
     apprunner: WatchedAppRunner | None = None
     # ECS: the CloudFront distribution in front of the API.
     distribution: aws.cloudfront.Distribution | None = None
+    application: WatchedApplication | None = None
 
 
 class Observability(pulumi.ComponentResource):
@@ -111,7 +129,53 @@ class Observability(pulumi.ComponentResource):
             self._watch_apprunner(args.apprunner)
         if args.distribution is not None:
             self._watch_cloudfront(args.distribution)
+        self.dashboard: aws.cloudwatch.Dashboard | None = None
+        if args.application is not None:
+            self.dashboard = self._watch_application(args.application, args.alarms, args.database)
         self.register_outputs({"topicArn": self.topic.arn})
+
+    def _watch_application(
+        self, app: WatchedApplication, alarms: AlarmsConfig, database: WatchedDatabase
+    ) -> aws.cloudwatch.Dashboard:
+        """The stack's dashboard, and the alarms on refresh-token reuse, failed sign-ins,
+        failed scans, the outbox's oldest email and each function's errors
+        (docs/operations.md)."""
+        thresholds = AppAlarmThresholds(
+            refresh_token_reuse=alarms.refresh_token_reuse,
+            failed_logins=alarms.failed_logins,
+            outbox_oldest_seconds=alarms.outbox_oldest_seconds,
+        )
+        for spec in app_alarms(app.namespace, thresholds):
+            self._spec_alarm(spec)
+        for label, function_name in app.functions.items():
+            self._spec_alarm(lambda_error_alarm(label, function_name))
+        labels = list(app.functions)
+        body = pulumi.Output.all(*app.functions.values()).apply(
+            lambda names: dashboard_body(
+                app.namespace,
+                app.region,
+                dict(zip(labels, names, strict=True)),
+                database.identifier,
+            )
+        )
+        return aws.cloudwatch.Dashboard(
+            f"{self._name}-dashboard",
+            dashboard_name=self._prefix,
+            dashboard_body=body,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _spec_alarm(self, spec: AlarmSpec) -> aws.cloudwatch.MetricAlarm:
+        return self._alarm(
+            spec.label,
+            spec.description,
+            spec.namespace,
+            spec.metric,
+            dict(spec.dimensions),
+            threshold=spec.threshold,
+            comparison=spec.comparison,
+            statistic=spec.statistic,
+        )
 
     def _watch_database(self, database: WatchedDatabase) -> None:
         rds = {"DBInstanceIdentifier": database.identifier}

@@ -15,6 +15,7 @@ import pulumi_random as random
 
 from .. import iam, mail, providers
 from ..config import StackConfig
+from ..metrics import metrics_environment
 from .database import DB_USERS, Database
 from .network import Network
 from .secrets import Secrets
@@ -60,6 +61,7 @@ def api_environment(
     env: dict[str, pulumi.Input[str]] = {
         "APP_ENV": "production",
         "LOG_LEVEL": "INFO",
+        **metrics_environment(cfg.stack),
         "AWS_REGION": cfg.region,
         "WEB_CONCURRENCY": str(cfg.service.workers),
         "GUNICORN_THREADS": str(cfg.service.threads),

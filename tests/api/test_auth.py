@@ -505,7 +505,13 @@ def test_both_gates_leave_the_auth_endpoints_open(env):
 
 
 def test_security_events_record_who_when_ip_and_agent(env):
-    browser, email = signed_in(env)
+    # A second between the events: under the fake clock they would otherwise share one
+    # created_at, and the newest-first order of equal times is PostgreSQL's to choose.
+    browser, email = env.browser(), unique_email()
+    assert browser.register(email).status_code == 201
+    env.clock.advance(seconds=1)
+    assert browser.login(email).status_code == 200
+    env.clock.advance(seconds=1)
     browser.login(email, "wrong-password-here")
     events = browser.request("GET", "/v1/users/me/security-events").json["data"]
     types = [event["type"] for event in events]

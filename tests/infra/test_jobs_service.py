@@ -392,3 +392,14 @@ def test_each_api_states_its_proxy_hops_limiter_mode_and_email_verification(
         # App Runner's front end appends one X-Forwarded-For entry; on ECS, CloudFront and the
         # load balancer append one each.
         assert env["TRUSTED_PROXY_HOPS"] == hops
+
+
+def test_the_api_and_every_function_emit_metrics_in_the_stacks_namespace(dev, apprunner):
+    expected = {"METRICS": "emf", "METRICS_NAMESPACE": f"JobAppTracker/{dev.stack}"}
+    env = apprunner["sourceConfiguration"]["imageRepository"]["imageConfiguration"][
+        "runtimeEnvironmentVariables"
+    ]
+    functions = dev.of_type(FN)
+    assert len(functions) == 4
+    for variables in [env, *(f["props"]["environment"]["variables"] for f in functions)]:
+        assert {key: variables.get(key) for key in expected} == expected

@@ -93,6 +93,12 @@ FORMATS: dict[str, tuple[str | None, str, str]] = {
         NAME,
         "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html",
     ),
+    # Its ARN is the dashboardArn output (arn:aws:cloudwatch::ACCOUNT:dashboard/NAME), not arn.
+    "aws:cloudwatch/dashboard:Dashboard": (
+        None,
+        NAME,
+        "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html",
+    ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": (
         rf"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{NAME}",
         NAME,

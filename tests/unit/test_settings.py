@@ -555,3 +555,13 @@ def test_role_passwords_need_all_three_roles():
         "DB_MIGRATOR_PASSWORD (or DB_MIGRATOR_PASSWORD_SECRET_ARN) is required",
         "DB_JOBS_PASSWORD (or DB_JOBS_PASSWORD_SECRET_ARN) is required",
     ]
+
+
+def test_metrics_are_off_unless_chosen_and_the_namespace_is_checked():
+    assert Settings.from_env({}).metrics == "off"
+    chosen = Settings.from_env({"METRICS": "emf", "METRICS_NAMESPACE": "JobAppTracker/dev"})
+    assert (chosen.metrics, chosen.metrics_namespace) == ("emf", "JobAppTracker/dev")
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"METRICS": "prometheus", "METRICS_NAMESPACE": "AWS/Lambda"})
+    assert any("METRICS=prometheus" in problem for problem in caught.value.problems)
+    assert any("METRICS_NAMESPACE=AWS/Lambda" in problem for problem in caught.value.problems)
