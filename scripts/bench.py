@@ -70,13 +70,13 @@ from benchkit import (
     REPO,
     Database,
     default_hasher,
-    free_port,
     local_database,
     login_body,
     seed,
     wait_until,
 )
 
+from app.core.local_gunicorn import LocalGunicorn
 from app.core.local_postgres import SUPERUSER, LocalPostgres
 
 if TYPE_CHECKING:
@@ -396,27 +396,22 @@ def served(
     """``target`` under gunicorn; yields once every worker has loaded the app."""
     counts_path = scratch / f"{name}.counts"
     counts_path.write_bytes(b"\0" * SLOT.size * SLOTS)
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "-c", BENCH_CONF, "--bind", f"127.0.0.1:{port}",
-            *STEADY_STATE, target,
-        ],
-        cwd=REPO,
-        env={**env, "BENCH_WORKER_COUNTS": str(counts_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    server = Served(name, port, psutil.Process(process.pid), str(counts_path))
+    gunicorn = LocalGunicorn(
+        {**env, "BENCH_WORKER_COUNTS": str(counts_path)},
+        *STEADY_STATE,
+        target=target,
+        config=BENCH_CONF,
+        output=subprocess.DEVNULL,
+    )
+    server = Served(name, gunicorn.port, psutil.Process(gunicorn.process.pid), str(counts_path))
     try:
-        if not wait_until(lambda: http_get(port, probe)[0] == 200):
+        if not wait_until(lambda: http_get(gunicorn.port, probe)[0] == 200):
             raise SystemExit(f"{target} did not start answering {probe}")
         if not wait_until(lambda: len(server.counts()) >= workers):
             raise SystemExit(f"{target}: not every worker finished loading")
         yield server
     finally:
-        process.terminate()
-        process.wait(30)
+        gunicorn.stop(timeout=30)
 
 
 def database_cpu_seconds(server: LocalPostgres) -> float:

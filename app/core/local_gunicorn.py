@@ -21,14 +21,17 @@ CONFIG = "app/gunicorn_conf.py"
 API = "app.main:app"
 
 
-def gunicorn_command(port: int, *options: str, target: str = API) -> list[str]:
-    """The command line serving ``target`` on 127.0.0.1:``port`` (run it from the repository)."""
+def gunicorn_command(
+    port: int, *options: str, target: str = API, config: str = CONFIG
+) -> list[str]:
+    """The command line serving ``target`` on 127.0.0.1:``port`` with the configuration module
+    ``config`` (a path relative to the repository; run it from there)."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
         "-c",
-        CONFIG,
+        config,
         "--bind",
         f"127.0.0.1:{port}",
         *options,
@@ -40,6 +43,7 @@ class LocalGunicorn:
     """gunicorn started in the background; ``wait_until_serving`` waits for its first answer,
     ``stop`` asks for the graceful stop (SIGTERM) and returns the exit status.
 
+    ``config`` is the configuration module (the benchmark's extends the project's).
     ``output`` receives gunicorn's stdout and stderr: a pipe by default (its end is shown when
     gunicorn fails to start), a file, or ``subprocess.DEVNULL``. The process gets ``env`` and
     nothing else (PATH included: pass it when the app needs it)."""
@@ -49,12 +53,13 @@ class LocalGunicorn:
         env: Mapping[str, str],
         *options: str,
         target: str = API,
+        config: str = CONFIG,
         port: int | None = None,
         output: int | IO[bytes] = subprocess.PIPE,
     ) -> None:
         self.port = port or free_port()
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter running gunicorn
-            gunicorn_command(self.port, *options, target=target),
+            gunicorn_command(self.port, *options, target=target, config=config),
             cwd=REPO_ROOT,
             env=dict(env),
             stdout=output,
