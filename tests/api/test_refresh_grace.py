@@ -183,7 +183,8 @@ def refresh_until_refused(tab: Browser, stop: threading.Event, statuses: list[in
 
 def test_the_grace_and_a_concurrent_revocation_leave_no_survivor(env):
     """A tab replays a just-rotated token (409s) while the other tab rotates on and the owner
-    signs out everywhere; once logout-all has answered nothing of the family works."""
+    signs out everywhere; once logout-all has answered nothing of the family works, whether
+    logout-all or reuse detection ended it."""
     races = 0
     for _ in range(REVOCATION_TRIALS):
         browser, _ = signed_in(env)
@@ -201,7 +202,10 @@ def test_the_grace_and_a_concurrent_revocation_leave_no_survivor(env):
         for thread in threads:
             thread.start()
         try:
-            assert browser.request("POST", "/v1/auth/logout-all").status_code == 204
+            # 204, or 401 when the racing tab's replay fell outside the grace (the rotating tab
+            # had moved on twice) and reuse detection revoked the family first: either way the
+            # family must be dead once logout-all has answered.
+            assert browser.request("POST", "/v1/auth/logout-all").status_code in (204, 401)
             survivors = live_rows(family)
         finally:
             stop.set()
