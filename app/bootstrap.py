@@ -268,6 +268,17 @@ class ScanResultJob:
     metrics: Metrics
 
 
+def _job_attachments(
+    settings: Settings, clock: Clock, storage: ObjectStorage | None, notifier: Notifier | None
+) -> AttachmentService:
+    """The attachment service a Lambda uses; a collaborator passed in replaces the chosen one."""
+    from app.services.attachments import AttachmentService
+
+    return AttachmentService(
+        settings, storage or build_storage(settings), clock, notifier or build_notifier(settings)
+    )
+
+
 def scan_result_job(
     settings: Settings,
     *,
@@ -277,14 +288,11 @@ def scan_result_job(
 ) -> ScanResultJob:
     """GuardDuty's results applied as the jobs role, which reads across users."""
     from app.core.database import init_database
-    from app.services.attachments import AttachmentService
 
     database = init_database(
         settings.jobs_database_url, settings, application_name="jat-scan-result"
     )
-    attachments = AttachmentService(
-        settings, storage or build_storage(settings), clock, notifier or build_notifier(settings)
-    )
+    attachments = _job_attachments(settings, clock, storage, notifier)
     return ScanResultJob(settings, database, attachments, build_metrics(settings))
 
 
@@ -307,15 +315,12 @@ def maintenance_job(
     """The daily housekeeping as the jobs role, whose grants allow exactly its reads, updates
     and deletes."""
     from app.core.database import init_database
-    from app.services.attachments import AttachmentService
     from app.services.maintenance import MaintenanceService
 
     database = init_database(
         settings.jobs_database_url, settings, application_name="jat-maintenance"
     )
-    attachments = AttachmentService(
-        settings, storage or build_storage(settings), clock, notifier or build_notifier(settings)
-    )
+    attachments = _job_attachments(settings, clock, storage, notifier)
     maintenance = MaintenanceService(
         settings, attachments, email_sender or build_email_sender(settings), clock
     )
