@@ -225,6 +225,27 @@ class UploadsConfig(_Section):
     access_log_days: int = Field(default=90, ge=1)
 
 
+class MfaEncryptionKeyConfig(_Section):
+    """Which generations of the key that encrypts second-factor secrets the API holds: ``current``
+    (MFA_ENCRYPTION_KEY, new ciphertexts) and, during a rotation only, ``previous``
+    (MFA_PREVIOUS_ENCRYPTION_KEY, still opens what it sealed). Each generation is a generated
+    secret of its own; a generation named by neither is deleted (docs/operations.md, "Rotating the
+    second-factor encryption key")."""
+
+    current: int = Field(default=1, ge=1)
+    previous: int | None = Field(default=None, ge=1)
+
+    @field_validator("previous")
+    @classmethod
+    def _another_generation(cls, previous: int | None, info: ValidationInfo) -> int | None:
+        if previous is not None and previous == info.data.get("current"):
+            raise _problem(
+                f"{PROJECT}:mfaEncryptionKey.previous must name another generation than current "
+                f"(both are {previous})"
+            )
+        return previous
+
+
 # Why a required key is required, told beside "is required".
 _REQUIRED_BECAUSE = {
     "domain.name": " when domain is set",
@@ -256,6 +277,7 @@ class StackConfig(_Section):
     waf: WafConfig = Field(default_factory=WafConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     uploads: UploadsConfig = Field(default_factory=UploadsConfig)
+    mfa_encryption_key: MfaEncryptionKeyConfig = Field(default_factory=MfaEncryptionKeyConfig)
     maintenance_schedule: str = "cron(17 3 * * ? *)"
     log_retention_days: int = Field(default=30, ge=1)
     image_tag: str | None = None

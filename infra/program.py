@@ -27,7 +27,7 @@ from .components.observability import (
 )
 from .components.registry import Registry, RegistryArgs
 from .components.scanning import Scanning, ScanningArgs
-from .components.secrets import Secrets, SecretsArgs
+from .components.secrets import MfaKeyGenerations, Secrets, SecretsArgs
 from .components.service import AppRunnerService, EcsService
 from .components.storage import Storage, StorageArgs
 from .config import StackConfig, required_secret_keys
@@ -49,7 +49,14 @@ def build(cfg: StackConfig) -> dict[str, object]:
         "registry",
         RegistryArgs(cfg.prefix, cfg.region, account, partition, retention=cfg.registry),
     )
-    secrets = Secrets("secrets", SecretsArgs(cfg.prefix, tuple(required_secret_keys(cfg))))
+    secrets = Secrets(
+        "secrets",
+        SecretsArgs(
+            cfg.prefix,
+            tuple(required_secret_keys(cfg)),
+            MfaKeyGenerations(cfg.mfa_encryption_key.current, cfg.mfa_encryption_key.previous),
+        ),
+    )
     database = Database(
         "database",
         DatabaseArgs(

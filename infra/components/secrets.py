@@ -1,6 +1,11 @@
-"""Secrets: a customer-managed KMS key; generated credentials for the migrator, app and jobs roles
-and the JWT signing key (pulumi-random, secret outputs, never exported); the email API key and the
-Slack webhook from `pulumi config set --secret`."""
+"""Secrets: a customer-managed KMS key; generated credentials for the migrator, app and jobs roles,
+the JWT signing key and the key that encrypts second-factor secrets (pulumi-random, secret outputs,
+never exported); the email API key and the Slack webhook from `pulumi config set --secret`.
+
+The second-factor key comes in generations, one secret each: the stack config names the current
+generation and, during a rotation, the previous one (``MfaKeyGenerations``). The labels
+``mfa-encryption-key`` and ``mfa-previous-encryption-key`` name whichever generations hold those
+roles, so the API's references follow a rotation while each generation's secret keeps its value."""
 
 from __future__ import annotations
 
@@ -22,6 +27,10 @@ GENERATED = {
     "db-jobs-password": ("password of the jobs role (cross-user Lambdas)", 40),
     "jwt-secret": ("HS256 signing key of the API's access tokens", 64),
 }
+MFA_KEY = "mfa-encryption-key"
+MFA_PREVIOUS_KEY = "mfa-previous-encryption-key"
+# Random letters and digits: far above the app's 32-character minimum, and high in variety.
+MFA_KEY_LENGTH = 64
 EXTERNAL = {
     "resendApiKey": ("resend-api-key", "Resend API key"),
     "gmailAppPassword": ("gmail-app-password", "Gmail app password"),
@@ -30,10 +39,19 @@ EXTERNAL = {
 
 
 @dataclass(frozen=True)
+class MfaKeyGenerations:
+    """The generations of the second-factor key the API holds (config.MfaEncryptionKeyConfig)."""
+
+    current: int = 1
+    previous: int | None = None
+
+
+@dataclass(frozen=True)
 class SecretsArgs:
     prefix: str
     # The keys of EXTERNAL this configuration needs (config.required_secret_keys).
     external_keys: tuple[str, ...]
+    mfa_key: MfaKeyGenerations = MfaKeyGenerations()
 
 
 class Secrets(pulumi.ComponentResource):
@@ -63,16 +81,17 @@ class Secrets(pulumi.ComponentResource):
         self.versions: list[aws.secretsmanager.SecretVersion] = []
         self._versions: dict[str, aws.secretsmanager.SecretVersion] = {}
         for label, (description, length) in GENERATED.items():
-            value = random.RandomPassword(
-                f"{name}-{label}-value",
-                length=length,
-                special=False,
-                min_lower=1,
-                min_upper=1,
-                min_numeric=1,
-                opts=child,
-            )
-            self._secret(name, prefix, label, description, value.result)
+            self._secret(name, prefix, label, description, self._generated(name, label, length))
+        generations = {MFA_KEY: args.mfa_key.current}
+        if args.mfa_key.previous is not None:
+            generations[MFA_PREVIOUS_KEY] = args.mfa_key.previous
+        for role, generation in generations.items():
+            label = f"{MFA_KEY}-{generation}"
+            description = f"second-factor secret encryption key, generation {generation}"
+            value = self._generated(name, label, MFA_KEY_LENGTH)
+            self._secret(name, prefix, label, description, value)
+            self.secrets[role] = self.secrets[label]
+            self._versions[role] = self._versions[label]
         for key in args.external_keys:
             label, description = EXTERNAL[key]
             self._secret(name, prefix, label, description, external_secret(key))
@@ -83,6 +102,17 @@ class Secrets(pulumi.ComponentResource):
                 "secretArns": {k: s.arn for k, s in self.secrets.items()},
             }
         )
+
+    def _generated(self, name: str, label: str, length: int) -> pulumi.Output[str]:
+        return random.RandomPassword(
+            f"{name}-{label}-value",
+            length=length,
+            special=False,
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            opts=pulumi.ResourceOptions(parent=self),
+        ).result
 
     def _secret(
         self,

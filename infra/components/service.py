@@ -18,7 +18,7 @@ from ..config import StackConfig
 from ..metrics import metrics_environment
 from .database import DB_USERS, Database
 from .network import Network
-from .secrets import Secrets
+from .secrets import MFA_KEY, MFA_PREVIOUS_KEY, Secrets
 from .storage import Storage
 
 APPRUNNER_TYPE = "jobapptracker:service:AppRunnerService"
@@ -44,8 +44,16 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 
 
 def api_secret_labels(cfg: StackConfig) -> dict[str, str]:
-    """Environment variable -> secret label: the API's own secrets, nothing else."""
-    labels = {"DB_APP_PASSWORD": "db-app-password", "JWT_SECRET": "jwt-secret"}
+    """Environment variable -> secret label: the API's own secrets, nothing else. The
+    second-factor key is the API's alone (no Lambda holds or reads it); its previous generation
+    is added only while a rotation runs."""
+    labels = {
+        "DB_APP_PASSWORD": "db-app-password",
+        "JWT_SECRET": "jwt-secret",
+        "MFA_ENCRYPTION_KEY": MFA_KEY,
+    }
+    if cfg.mfa_encryption_key.previous is not None:
+        labels["MFA_PREVIOUS_ENCRYPTION_KEY"] = MFA_PREVIOUS_KEY
     labels.update(mail.secret_labels(cfg))
     return labels
 

@@ -198,6 +198,7 @@ def test_apprunner_runtime_secrets_are_the_apps_own(dev, apprunner):
     assert image["runtimeEnvironmentSecrets"] == {
         "DB_APP_PASSWORD": secrets["secrets-db-app-password"],
         "JWT_SECRET": secrets["secrets-jwt-secret"],
+        "MFA_ENCRYPTION_KEY": secrets["secrets-mfa-encryption-key-1"],
         "RESEND_API_KEY": secrets["secrets-resend-api-key"],
     }
 
@@ -333,7 +334,7 @@ def test_ecs_scaling_follows_the_stack(ecs):
 
 def test_ecs_secrets_are_the_apps_own(ecs, container):
     names = {s["name"] for s in container["secrets"]}
-    assert names == {"DB_APP_PASSWORD", "JWT_SECRET", "RESEND_API_KEY"}
+    assert names == {"DB_APP_PASSWORD", "JWT_SECRET", "MFA_ENCRYPTION_KEY", "RESEND_API_KEY"}
     text = json.dumps(container)
     assert not any(arn in text for arn in _forbidden(ecs))
 

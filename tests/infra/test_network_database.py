@@ -110,7 +110,13 @@ def test_every_generated_credential_comes_from_pulumi_random(dev):
     names = {r["name"] for r in dev.of_type("random:index/randomPassword:RandomPassword")}
     assert names == {
         f"secrets-{n}-value"
-        for n in ("db-app-password", "db-migrator-password", "db-jobs-password", "jwt-secret")
+        for n in (
+            "db-app-password",
+            "db-migrator-password",
+            "db-jobs-password",
+            "jwt-secret",
+            "mfa-encryption-key-1",
+        )
     }
 
 
