@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import as_list
+from .model import as_list, is_unknown
+
+
+def arn_like(value: str, pattern: str) -> bool:
+    """IAM's match of a resource against a policy's Resource pattern: ``*`` any run of characters
+    (colons included), ``?`` one character, everything else literal and case-sensitive.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html"""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch("".join(parts), value, re.DOTALL) is not None
 
 
 @dataclass
@@ -34,6 +43,13 @@ class Statement:
         if self.not_actions:
             return not any(fnmatch.fnmatchcase(a, p.lower()) for p in self.not_actions)
         return any(fnmatch.fnmatchcase(a, p.lower()) for p in self.actions)
+
+    def covers_resource(self, arn: str) -> bool:
+        """True when the statement's Resource (or NotResource) takes in ``arn``; a pattern unknown
+        during a preview counts for nothing."""
+        if self.not_resources:
+            return not any(arn_like(arn, p) for p in self.not_resources if not is_unknown(p))
+        return any(arn_like(arn, p) for p in self.resources if not is_unknown(p))
 
     def everyone(self) -> bool:
         return "*" in self.principals.get("*", []) or "*" in self.principals.get("AWS", [])

@@ -3,14 +3,13 @@ group): secrets, credentials, health, identity."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ..iamdoc import statements
+from ..iamdoc import arn_like, statements
 from ..joins import StackView
 from ..model import (
     DEFER,
@@ -122,12 +121,15 @@ def check_role(type_: str, props: Mapping, config: Mapping) -> Iterator[str]:
         yield f"{what} is not set: the service would run without its own least-privilege role"
 
 
-def _forbidden(secret: Any, pattern: re.Pattern[str]) -> bool:
+def secret_named(secret: Any, pattern: re.Pattern[str]) -> bool:
+    """True when the secret's logical or physical name (or name prefix) matches ``pattern``."""
     names = [secret.name, peek(secret.props, "name"), peek(secret.props, "namePrefix")]
     return any(isinstance(n, str) and pattern.search(n) for n in names)
 
 
-def _service_roles(stack: StackView, svc: Any) -> list[Any]:
+def service_roles(stack: StackView, svc: Any) -> list[Any]:
+    """The roles the API service runs with (App Runner's instance role; ECS's task and execution
+    roles)."""
     if svc.resource_type == APP_RUNNER:
         return stack.refs(
             svc, "instanceConfiguration", ROLE, ["instanceConfiguration", "instanceRoleArn"]
@@ -139,7 +141,7 @@ def _service_roles(stack: StackView, svc: Any) -> list[Any]:
     return roles
 
 
-def _role_documents(stack: StackView, role: Any) -> list[tuple[Any, Any]]:
+def role_documents(stack: StackView, role: Any) -> list[tuple[Any, Any]]:
     """(resource holding the document, parsed document) for every policy of ``role``."""
     docs = []
     for inline in as_list(peek(role.props, "inlinePolicies")):
@@ -159,7 +161,7 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
     if not services:
         raise NotApplicable("no API service in this stack (image-less first phase)")
     pattern = re.compile(peek(config, "forbiddenSecretPattern") or "migrator|jobs", re.IGNORECASE)
-    forbidden = [s for s in stack.of_type(*SECRET_TYPES) if _forbidden(s, pattern)]
+    forbidden = [s for s in stack.of_type(*SECRET_TYPES) if secret_named(s, pattern)]
     forbidden_ids = {i for s in forbidden for i in stack.identifiers(s)}
     for svc in services:
         plain_vars, secrets = environment_of(svc.resource_type, svc.props)
@@ -179,8 +181,8 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
         for dep in svc.property_dependencies.get(prop, []):
             if dep in forbidden:
                 yield f"service {svc.name}: its {prop} depends on the secret {dep.name}", svc.urn
-        for role in _service_roles(stack, svc):
-            for holder, doc in _role_documents(stack, role):
+        for role in service_roles(stack, svc):
+            for holder, doc in role_documents(stack, role):
                 deps = holder.property_dependencies.get("policy", []) if holder is not role else []
                 for dep in deps:
                     if dep in forbidden:
@@ -198,7 +200,7 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
                         hits = [
                             i
                             for i in forbidden_ids
-                            if i.startswith("arn:") and fnmatch.fnmatchcase(i, res)
+                            if i.startswith("arn:") and arn_like(i, res)
                         ]
                         if hits or (res == "*" and forbidden):
                             yield (

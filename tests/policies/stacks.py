@@ -50,6 +50,9 @@ RULE_T = "aws:cloudwatch/eventRule:EventRule"
 SVC_T = "aws:apprunner/service:Service"
 PG_T = "aws:rds/parameterGroup:ParameterGroup"
 REPO_T = "aws:ecr/repository:Repository"
+# The second-factor encryption key (generation 1): the API's alone.
+MFA_KEY = "mfa-encryption-key-1"
+SECRETS = ("app-db", "migrator-db", "jobs-db", "jwt", MFA_KEY)
 
 
 def _role(name: str, service: str) -> dict:
@@ -185,7 +188,7 @@ def good_stack(*, with_image: bool = True) -> list[dict]:
             },
             deps={"repository": [(REPO_T, "registry")]},
         ),
-        *[_secret(n) for n in ("app-db", "migrator-db", "jobs-db", "jwt")],
+        *[_secret(n) for n in SECRETS],
         res(
             PG_T,
             "db-params",
@@ -280,10 +283,7 @@ def good_stack(*, with_image: bool = True) -> list[dict]:
     ]
     if not with_image:
         return out
-    secret_arn = {
-        n: arn("secretsmanager", f"secret:jobapptracker/dev/{n}-AbCdEf")
-        for n in ("app-db", "migrator-db", "jobs-db", "jwt")
-    }
+    secret_arn = {n: arn("secretsmanager", f"secret:jobapptracker/dev/{n}-AbCdEf") for n in SECRETS}
     dlq = arn("sqs", "jobapptracker-dev-failures")
     out += [
         _role("scan-result-role", "lambda.amazonaws.com"),
@@ -385,7 +385,11 @@ def good_stack(*, with_image: bool = True) -> list[dict]:
                             {
                                 "Effect": "Allow",
                                 "Action": "secretsmanager:GetSecretValue",
-                                "Resource": [secret_arn["app-db"], secret_arn["jwt"]],
+                                "Resource": [
+                                    secret_arn["app-db"],
+                                    secret_arn["jwt"],
+                                    secret_arn[MFA_KEY],
+                                ],
                             },
                             {
                                 "Effect": "Allow",
@@ -401,7 +405,7 @@ def good_stack(*, with_image: bool = True) -> list[dict]:
             },
             deps={
                 "role": [(ROLE_T, "api-instance-role")],
-                "policy": [(SECRET_T, "app-db"), (SECRET_T, "jwt"), b],
+                "policy": [(SECRET_T, "app-db"), (SECRET_T, "jwt"), (SECRET_T, MFA_KEY), b],
             },
         ),
         res(
@@ -426,6 +430,7 @@ def good_stack(*, with_image: bool = True) -> list[dict]:
                             "runtimeEnvironmentSecrets": {
                                 "DB_APP_PASSWORD": f"{secret_arn['app-db']}:password::",
                                 "JWT_SECRET": secret_arn["jwt"],
+                                "MFA_ENCRYPTION_KEY": secret_arn[MFA_KEY],
                             },
                         },
                     },
@@ -437,7 +442,11 @@ def good_stack(*, with_image: bool = True) -> list[dict]:
                 "tags": TAGS,
             },
             deps={
-                "sourceConfiguration": [(SECRET_T, "app-db"), (SECRET_T, "jwt")],
+                "sourceConfiguration": [
+                    (SECRET_T, "app-db"),
+                    (SECRET_T, "jwt"),
+                    (SECRET_T, MFA_KEY),
+                ],
                 "instanceConfiguration": [(ROLE_T, "api-instance-role")],
             },
         ),
@@ -471,4 +480,8 @@ def outcome_of(entries: list[dict], config: dict | None = None):
     return evaluate(normalise(copy.deepcopy(entries)), config or {})
 
 
-DEV = {"rds-deletion-protection": {"environment": "dev"}, "rds-multi-az": {"environment": "dev"}}
+DEV = {
+    "rds-deletion-protection": {"environment": "dev"},
+    "rds-multi-az": {"environment": "dev"},
+    "mfa-key-api-only": {"environment": "dev"},
+}
