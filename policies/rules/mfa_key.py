@@ -148,7 +148,7 @@ def _matches(pattern: str, arn: str) -> bool:
 
 
 def check_mfa_key_api_only(stack: StackView, config: Mapping) -> Iterator[tuple[str, str | None]]:
-    pattern = re.compile(peek(config, "keySecretPattern") or KEY_NAME_PATTERN, re.IGNORECASE)
+    pattern = re.compile(peek(config, "keyNamePattern") or KEY_NAME_PATTERN, re.IGNORECASE)
     names = re.compile(peek(config, "keyVariablePattern") or KEY_VARIABLE_PATTERN, re.IGNORECASE)
     variable = peek(config, "apiVariable") or API_VARIABLE
     keys = [s for s in stack.of_type(*SECRET_TYPES) if secret_named(s, pattern)]
@@ -216,7 +216,7 @@ RULES = [
         kind="stack",
         config={
             **ENV_SCHEMA,
-            "keySecretPattern": {"type": "string", "default": KEY_NAME_PATTERN},
+            "keyNamePattern": {"type": "string", "default": KEY_NAME_PATTERN},
             "keyVariablePattern": {"type": "string", "default": KEY_VARIABLE_PATTERN},
             "apiVariable": {"type": "string", "default": API_VARIABLE},
         },

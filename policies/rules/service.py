@@ -54,10 +54,13 @@ def environment_of(type_: str, props: Mapping) -> tuple[dict[str, Any], dict[str
         plain_vars: dict[str, Any] = {}
         secrets: dict[str, Any] = {}
         for base in (_IMAGE_CONFIG, _CODE_CONFIG):
-            for k, v in (value(props, *base, "runtimeEnvironmentVariables") or {}).items():
-                plain_vars[k] = peek(v)
-            for k, v in (value(props, *base, "runtimeEnvironmentSecrets") or {}).items():
-                secrets[k] = peek(v)
+            # One value unknown during a preview stays UNKNOWN (peek); an unknown map defers.
+            variables = value(props, *base, "runtimeEnvironmentVariables") or {}
+            for k in variables:
+                plain_vars[k] = peek(variables, k)
+            references = value(props, *base, "runtimeEnvironmentSecrets") or {}
+            for k in references:
+                secrets[k] = peek(references, k)
         return plain_vars, secrets
     plain_vars = {}
     secrets = {}
@@ -198,9 +201,7 @@ def check_no_foreign_db_secrets(stack: StackView, config: Mapping) -> Iterator[t
                         if is_unknown(res):
                             continue
                         hits = [
-                            i
-                            for i in forbidden_ids
-                            if i.startswith("arn:") and arn_like(i, res)
+                            i for i in forbidden_ids if i.startswith("arn:") and arn_like(i, res)
                         ]
                         if hits or (res == "*" and forbidden):
                             yield (

@@ -80,7 +80,9 @@ def identity_policies(stack) -> dict[str, list[dict]]:
             doc(p["props"]["policy"]) for p in stack.of_type(POLICY) if p["props"]["role"] in names
         ] + [doc(i["policy"]) for i in role["props"].get("inlinePolicies") or [] if i.get("policy")]
         attached = {
-            a["props"]["policyArn"] for a in stack.of_type(ATTACHMENT) if a["props"]["role"] in names
+            a["props"]["policyArn"]
+            for a in stack.of_type(ATTACHMENT)
+            if a["props"]["role"] in names
         }
         assert attached <= MANAGED_WITHOUT_SECRETS, (role["name"], attached)
     return out
@@ -117,13 +119,15 @@ def rotating_ecs(tmp_path_factory):
     return variant(tmp_path_factory, "rotatingecs", base="ecs", mfaEncryptionKey=ROTATING)
 
 
-# ----- the secret ------------------------------------------------------------------------------
+# ----- the secret --------------------------------------------------------------------------------
 
 
 def test_each_stack_has_one_key_generated_and_encrypted_with_the_stack_key(all_stacks):
     for s in all_stacks:
         (secret,) = key_secrets(s).values()
-        assert secret["props"]["kmsKeyId"] == s.one("aws:kms/key:Key", "secrets-key")["props"]["arn"]
+        assert (
+            secret["props"]["kmsKeyId"] == s.one("aws:kms/key:Key", "secrets-key")["props"]["arn"]
+        )
         assert secret["props"]["recoveryWindowInDays"] == 7
         assert "/mfa-encryption-key-1-" in secret["props"]["name"], s.stack
         version = s.one(VERSION, "secrets-mfa-encryption-key-1-version")
@@ -190,7 +194,7 @@ def test_db_admins_invocation_carries_no_key(all_stacks):
             assert "mfa" not in json.dumps(inv["props"]).lower(), s.stack
 
 
-# ----- who may read it ----------------------------------------------------------------------------
+# ----- who may read it ---------------------------------------------------------------------------
 
 
 def test_only_the_apis_secret_reader_may_read_the_key(stack):
@@ -233,7 +237,7 @@ def test_a_lambda_role_widened_to_the_key_is_caught(dev, role, actions, resource
     assert readers(dev, key, policies) == {"api-instance-role", role}
 
 
-# ----- rotation: generation 2 current, generation 1 previous ----------------------------------------
+# ----- rotation: generation 2 current, generation 1 previous -------------------------------------
 
 
 @pytest.mark.parametrize("which", ["rotating", "rotating_ecs"])
