@@ -3,8 +3,9 @@
 Every generation of the key is a Secrets Manager secret whose name matches ``keySecretPattern``.
 No role other than the API service's own may be granted secretsmanager:GetSecretValue on one,
 whether by its ARN, a wildcard or any pattern that takes it in; no Lambda function or invocation
-may carry one in its environment or input; and in production the API must receive
-MFA_ENCRYPTION_KEY as a reference to one, since the app refuses to start without it.
+may carry one in its environment or input; each is encrypted with a customer-managed KMS key;
+and in production the API must receive MFA_ENCRYPTION_KEY as a reference to one, since the app
+refuses to start without it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..iamdoc import arn_like, statements
 from ..joins import StackView
 from ..model import NotApplicable, Rule, environment, is_unknown, peek
 from .rds import ENV_SCHEMA
+from .secrets import check_kms
 from .service import (
     APP_RUNNER,
     ROLE,
@@ -157,6 +159,11 @@ def check_mfa_key_api_only(stack: StackView, config: Mapping) -> Iterator[tuple[
         raise NotApplicable("no second-factor key secret and no API service in this stack")
     key_ids = {i for k in keys for i in stack.identifiers(k)}
 
+    for k in keys:
+        if k.resource_type in SECRET:
+            # secrets-kms-key advises this for every secret; for this one it is mandatory.
+            for message in check_kms(k.resource_type, k.props, config):
+                yield f"secret {k.name} holds the second-factor key and is {message}", k.urn
     for svc in services:
         plain_vars, _ = environment_of(svc.resource_type, svc.props)
         for name in sorted(n for n in plain_vars if names.search(str(n))):
@@ -201,8 +208,9 @@ RULES = [
         name="mfa-key-api-only",
         description="Only the API service reads the second-factor encryption key: no other role "
         "is granted secretsmanager:GetSecretValue on its secrets (by ARN, wildcard or pattern), "
-        "no Lambda function or invocation carries it, and in prod the API receives "
-        "MFA_ENCRYPTION_KEY from it (policy config environment=prod).",
+        "no Lambda function or invocation carries it, it is encrypted with a customer-managed "
+        "KMS key, and in prod the API receives MFA_ENCRYPTION_KEY from it (policy config "
+        "environment=prod).",
         control="JAT-MFA-1 (the second-factor key reaches the API only, docs/design.md §7)",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,

@@ -329,6 +329,14 @@ def test_the_ecs_task_definition_is_checked_too(stack):
     assert [f.resource for f in _found(stack)] == ["api-task"]
 
 
+def test_the_key_without_a_customer_managed_kms_key_is_caught(stack):
+    del find(stack, MFA_KEY)["props"]["kmsKeyId"]
+    found = _found(stack, DEV)
+    assert [f.resource for f in found] == [MFA_KEY] and "aws/secretsmanager" in found[0].message
+    find(stack, MFA_KEY)["props"]["kmsKeyId"] = UNKNOWN_STRING_VALUE  # another resource's ARN
+    assert _found(stack, DEV) == []
+
+
 # ----- applicability and settings ----------------------------------------------------------------
 
 
