@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from app.services.local_scanning import LocalScanRunner
     from app.services.maintenance import MaintenanceService
     from app.services.outbox import OutboxDrainer
+    from app.services.passkeys import PasskeyService
 
 T = TypeVar("T")
 
@@ -156,6 +157,7 @@ class ApiServices:
     creates: IdempotentCreates
     outbox_drainer: OutboxDrainer
     metrics: Metrics
+    passkeys: PasskeyService
 
 
 def api(
@@ -180,6 +182,7 @@ def api(
     from app.services.auth import AuthService
     from app.services.idempotency import IdempotentCreates, purge_expired
     from app.services.outbox import OutboxDrainer, OutboxWriter
+    from app.services.passkeys import PasskeyService, purge_expired_challenges
     from app.services.rate_limit import RateLimiter
 
     configure_logging(settings.log_level)
@@ -202,7 +205,7 @@ def api(
         sealer,
         clock,
         metrics=metrics,
-        housekeeping=[purge_expired],
+        housekeeping=[purge_expired, purge_expired_challenges],
     )
     auth = AuthService(
         settings,
@@ -236,6 +239,7 @@ def api(
         creates=IdempotentCreates(sealer, clock, json_default),
         outbox_drainer=outbox_drainer,
         metrics=metrics,
+        passkeys=PasskeyService(settings.frontend_url, limiter=auth.limiter, clock=clock),
     )
 
 

@@ -19,6 +19,7 @@ from app.core.settings import Settings
 from app.routes import applications as application_routes
 from app.routes import attachments as attachment_routes
 from app.routes import auth as auth_routes
+from app.routes import passkeys as passkey_routes
 from app.routes import users as user_routes
 from app.routes.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
 from app.routes.health import LivenessResource, ReadinessResource
@@ -118,6 +119,7 @@ def assemble(settings: Settings, **collaborators: Any) -> Assembly:
     user_routes.add_routes(app, services.auth, settings, services.applications)
     application_routes.add_routes(app, services.applications, services.creates)
     attachment_routes.add_routes(app, services.attachments, settings, services.creates)
+    passkey_routes.add_routes(app, services.passkeys)
     openapi.add_routes(app, settings)
     security_headers = middleware.security_headers(hsts=settings.is_production)
     return Assembly(

@@ -80,6 +80,7 @@ TAG_DESCRIPTIONS = {
     "users": "The signed-in account: who it is, its security events, its export and its deletion.",
     "applications": "Job applications, their status timelines and statistics.",
     "attachments": "Files attached to an application: upload, malware scan, download.",
+    "passkeys": "Passkeys (WebAuthn) as a second factor: register, list, rename, remove.",
 }
 REFRESH_COOKIE_SCHEME = {
     "type": "apiKey",

@@ -5,9 +5,11 @@ from app.models.applications import STATUSES, Application, ApplicationEvent
 from app.models.attachments import ATTACHMENT_STATUSES, Attachment
 from app.models.idempotency import IdempotencyKey
 from app.models.outbox import OutboxEmail
+from app.models.passkeys import CHALLENGE_PURPOSES, Passkey, PasskeyChallenge
 
 __all__ = [
     "ATTACHMENT_STATUSES",
+    "CHALLENGE_PURPOSES",
     "STATUSES",
     "Attachment",
     "Application",
@@ -15,6 +17,8 @@ __all__ = [
     "EmailToken",
     "IdempotencyKey",
     "OutboxEmail",
+    "Passkey",
+    "PasskeyChallenge",
     "RateLimitCounter",
     "RefreshToken",
     "SecurityEvent",

@@ -1,0 +1,147 @@
+"""Thin resources for /v1/users/me/mfa/passkeys*: the signed-in account's passkeys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import falcon
+
+from app.core.spec import api_spec
+from app.routes.auth import BEARER
+from app.routes.common import ok, responses
+from app.schemas.passkeys import (
+    PasskeyCreate,
+    PasskeyListResponse,
+    PasskeyRename,
+    PasskeyResponse,
+    RegistrationOptionsResponse,
+)
+from app.services.passkeys import PasskeyService, session_binding
+
+TAGS = ["passkeys"]
+REFUSED_CREDENTIAL = (
+    400,
+    "PASSKEY_INVALID: the credential fails verification (signature, origin, relying party, "
+    "format); PASSKEY_CHALLENGE_INVALID: its challenge is unknown, expired (5 minutes), already "
+    "used, or issued to another session",
+)
+
+
+def _binding(req: falcon.Request) -> str:
+    current = req.context.current
+    return session_binding(current.family_id, current.user.id)
+
+
+class PasskeyOptionsResource:
+    auth_required = True
+
+    def __init__(self, passkeys: PasskeyService):
+        self.passkeys = passkeys
+
+    @api_spec.validate(
+        operation_id="passkeyRegistrationOptions",
+        resp=responses(200, RegistrationOptionsResponse, 401, 403, 429),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """WebAuthn registration options for a new passkey: a challenge valid once, for 5
+        minutes, for this session; the relying party is the frontend's host; the account's
+        passkeys are excluded; user verification is preferred. Pass them to
+        `PublicKeyCredential.parseCreationOptionsFromJSON`, then `navigator.credentials.create`."""
+        user = req.context.current.user
+        ok(req, resp, self.passkeys.registration_options(user, _binding(req)))
+
+
+class PasskeysResource:
+    auth_required = True
+
+    def __init__(self, passkeys: PasskeyService):
+        self.passkeys = passkeys
+
+    @api_spec.validate(
+        operation_id="listPasskeys",
+        resp=responses(200, PasskeyListResponse, 401, 403),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """The account's passkeys, oldest first (never their keys)."""
+        ok(req, resp, self.passkeys.list(req.context.current.user.id))
+
+    @api_spec.validate(
+        operation_id="registerPasskey",
+        json=PasskeyCreate,
+        resp=responses(
+            201,
+            PasskeyResponse,
+            REFUSED_CREDENTIAL,
+            401,
+            403,
+            (
+                409,
+                "PASSKEY_ALREADY_REGISTERED: this credential is registered already; "
+                "PASSKEY_LIMIT_REACHED: the account holds the most passkeys it may",
+            ),
+            422,
+        ),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: PasskeyCreate) -> None:
+        """Register a passkey: `credential` is what `navigator.credentials.create` returned,
+        as `credential.toJSON()` serialises it, answering options from
+        `POST /v1/users/me/mfa/passkeys/options` of this session."""
+        current = req.context.current
+        passkey = self.passkeys.register(
+            current.user,
+            _binding(req),
+            json.name,
+            json.credential.model_dump(exclude_none=True),
+            req.context.client,
+        )
+        ok(req, resp, passkey, status=201)
+
+
+class PasskeyResource:
+    auth_required = True
+
+    def __init__(self, passkeys: PasskeyService):
+        self.passkeys = passkeys
+
+    @api_spec.validate(
+        operation_id="renamePasskey",
+        json=PasskeyRename,
+        resp=responses(200, PasskeyResponse, 401, 403, 404, 422),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_patch(
+        self, req: falcon.Request, resp: falcon.Response, passkey_id: uuid.UUID, json: PasskeyRename
+    ) -> None:
+        """Rename a passkey."""
+        current = req.context.current
+        ok(
+            req,
+            resp,
+            self.passkeys.rename(current.user.id, passkey_id, json.name, req.context.client),
+        )
+
+    @api_spec.validate(
+        operation_id="deletePasskey",
+        resp=responses(204, None, 401, 403, 404),
+        tags=TAGS,
+        security=BEARER,
+    )
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, passkey_id: uuid.UUID) -> None:
+        """Remove a passkey."""
+        current = req.context.current
+        self.passkeys.remove(current.user.id, passkey_id, req.context.client)
+        resp.status = 204
+
+
+def add_routes(app: falcon.App[Any, Any], passkeys: PasskeyService) -> None:
+    app.add_route("/v1/users/me/mfa/passkeys/options", PasskeyOptionsResource(passkeys))
+    app.add_route("/v1/users/me/mfa/passkeys", PasskeysResource(passkeys))
+    app.add_route("/v1/users/me/mfa/passkeys/{passkey_id:uuid}", PasskeyResource(passkeys))
