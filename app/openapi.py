@@ -417,6 +417,7 @@ _OPERATIONS = {
     "getApplication": _read_application,
     "updateApplication": _update_application,
     "createAttachment": _created,
+    "registerPasskey": _created,
     "downloadAttachment": _download,
 }
 

@@ -24,7 +24,7 @@ REFUSED_CREDENTIAL = (
     400,
     "PASSKEY_INVALID: the credential fails verification (signature, origin, relying party, "
     "format); PASSKEY_CHALLENGE_INVALID: its challenge is unknown, expired (5 minutes), already "
-    "used, or issued to another session",
+    "used, or issued to another session; MALFORMED_JSON, BODY_REQUIRED: the body is not JSON",
 )
 
 
@@ -92,7 +92,8 @@ class PasskeysResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, json: PasskeyCreate) -> None:
         """Register a passkey: `credential` is what `navigator.credentials.create` returned,
         as `credential.toJSON()` serialises it, answering options from
-        `POST /v1/users/me/mfa/passkeys/options` of this session."""
+        `POST /v1/users/me/mfa/passkeys/options` of this session. `Location` is the passkey's
+        URL."""
         current = req.context.current
         passkey = self.passkeys.register(
             current.user,
@@ -101,6 +102,7 @@ class PasskeysResource:
             json.credential.model_dump(exclude_none=True),
             req.context.client,
         )
+        resp.location = f"/v1/users/me/mfa/passkeys/{passkey['id']}"
         ok(req, resp, passkey, status=201)
 
 

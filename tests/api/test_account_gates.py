@@ -12,6 +12,7 @@ import pytest
 
 from app.models import User
 from tests.helpers import STRONG_PASSWORD, Browser, build, fast_settings, unique_email
+from tests.passkey_authenticator import for_frontend, register_passkey
 
 
 def encoded_letter(path: str) -> str:
@@ -78,7 +79,21 @@ def owned_resources(browser: Browser) -> dict[str, str]:
     )
     assert upload.status_code == 201, upload.text
     attachment_id = upload.json["data"]["attachment"]["id"]
-    return {"application_id": application_id, "attachment_id": attachment_id}
+    _, passkey = register_passkey(browser)
+    return {
+        "application_id": application_id,
+        "attachment_id": attachment_id,
+        "passkey_id": passkey["id"],
+    }
+
+
+def fresh_bodies(browser: Browser) -> dict[tuple[str, str], dict]:
+    """Bodies that need a fresh challenge: a passkey registration answering this session's
+    options (a gate refuses before the challenge is spent, so every spelling may reuse it)."""
+    options = browser.request("POST", "/v1/users/me/mfa/passkeys/options")
+    assert options.status_code == 200, options.text
+    credential = for_frontend(browser.settings.frontend_url).register(options.json["data"])
+    return {("POST", "/v1/users/me/mfa/passkeys"): {"name": "Gated", "credential": credential}}
 
 
 # Bodies that would succeed for an ungated owner, so only the gate can refuse them.
@@ -91,6 +106,7 @@ BODIES = {
         "size": 5,
     },
     ("DELETE", "/v1/users/me"): {"password": STRONG_PASSWORD},
+    ("PATCH", "/v1/users/me/mfa/passkeys/{passkey_id}"): {"name": "renamed past the gate"},
 }
 
 GATES = {
@@ -109,6 +125,7 @@ def test_every_gated_operation_refuses_every_path_spelling(env, gate):
     User.update(email_verified_at=datetime.now(UTC)).where(User.email == email).execute()
     assert browser.login(email).status_code == 200
     ids = owned_resources(browser)
+    bodies = {**BODIES, **fresh_bodies(browser)}
     User.update(**GATES[gate]).where(User.email == email).execute()
 
     operations = gated_operations(json.loads(DOCUMENT.read_text()))
@@ -120,7 +137,7 @@ def test_every_gated_operation_refuses_every_path_spelling(env, gate):
     for method, template in operations:
         path = template.format(**ids)
         for variant, spell in PATH_VARIANTS.items():
-            result = browser.request(method, spell(path), json=BODIES.get((method, template)))
+            result = browser.request(method, spell(path), json=bodies.get((method, template)))
             answered.append((method, template, variant, result.status_code))
             assert result.status_code == 403, (method, spell(path), result.status_code)
             assert result.json["success"] is False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 from pathlib import Path
 
 import falcon.testing
@@ -21,6 +22,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
+from app.core.database import user_transaction
+from app.models import Passkey
 from tests.helpers import STRONG_PASSWORD, build, fast_settings, unique_email
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -70,6 +73,17 @@ class FuzzUser:
         started = self._send("POST", f"/v1/applications/{self.application_id}/attachments", upload)
         assert started.status_code == 201, started.text
         self.attachment_id = started.json["data"]["attachment"]["id"]
+        self.passkey_id = self.store_passkey()
+
+    def store_passkey(self) -> str:
+        """A passkey row written directly: registering one over HTTP spends options, which are
+        rate limited, and the fuzzing spends them all."""
+        owner = self._send("GET", "/v1/users/me", None).json["data"]["id"]
+        with user_transaction(owner):
+            row = Passkey.create(
+                owner=owner, credential_id=secrets.token_bytes(32), public_key=b"\xa0", name="Fuzz"
+            )
+        return str(row.id)
 
     def _send(self, method: str, path: str, body: dict):
         number = next(ADDRESSES)
@@ -91,7 +105,11 @@ class FuzzUser:
         return {"Authorization": f"Bearer {self.token}", "Origin": self.frontend}
 
     def owned_ids(self) -> dict[str, str]:
-        return {"application_id": self.application_id, "attachment_id": self.attachment_id}
+        return {
+            "application_id": self.application_id,
+            "attachment_id": self.attachment_id,
+            "passkey_id": self.passkey_id,
+        }
 
 
 @pytest.fixture(scope="module")

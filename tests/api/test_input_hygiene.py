@@ -14,6 +14,7 @@ import pytest
 from app.main import MAX_JSON_DEPTH
 from app.schemas.text import HTTP_URL_PATTERN, MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN
 from tests.helpers import STRONG_PASSWORD, Browser, build, fast_settings, unique_email
+from tests.passkey_authenticator import register_passkey
 
 DOCUMENT = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
 APPLICATION_TEXT = {
@@ -48,6 +49,16 @@ BODIES = {
         "size": 5,
     },
     ("DELETE", "/v1/users/me"): lambda env: {"password": STRONG_PASSWORD},
+    ("POST", "/v1/users/me/mfa/passkeys"): lambda env: {
+        "name": "Laptop",
+        "credential": {
+            "id": "AAAA",
+            "rawId": "AAAA",
+            "type": "public-key",
+            "response": {"clientDataJSON": "AAAA", "attestationObject": "AAAA"},
+        },
+    },
+    ("PATCH", "/v1/users/me/mfa/passkeys/{passkey_id}"): lambda env: {"name": "Laptop"},
 }
 PASSWORD = "a-different-long-passphrase-31"
 # NUL (PostgreSQL cannot store it), escape, DEL, a C1 control (NEL) and a line break.
@@ -119,6 +130,7 @@ def env(settings, tmp_path):
     assert browser.login(browser.email).status_code == 200
     created = browser.request("POST", "/v1/applications", json={"company": "A", "role_title": "B"})
     browser.application_id = created.json["data"]["id"]
+    browser.passkey_id = register_passkey(browser)[1]["id"]
     return browser
 
 
@@ -153,6 +165,7 @@ def test_every_free_text_field_of_the_document_declares_the_control_character_pa
 )
 def test_control_characters_in_any_body_field_get_a_field_error(env, method, path, name):
     target = path.replace("{application_id}", env.application_id)
+    target = target.replace("{passkey_id}", env.passkey_id)
     for character in REFUSED_EVERYWHERE:
         body = BODIES[(method, path)](env)
         body[name] = f"{'x' * 20}{character}{'y' * 20}"

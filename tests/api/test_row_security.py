@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 from tests.api.test_attachments import make_env, new_application, signed_in, start_upload
+from tests.passkey_authenticator import register_passkey
 
 SCHEMA = "public"
 
@@ -28,6 +29,9 @@ NOT_OWNER_TABLES = {
     "security_events": "auth: the audit trail the auth services write",
     "rate_limits": "auth: login and reset throttling counters, keyed by ip/email (auth services)",
     "email_outbox": "auth: the auth services' queued emails, sent by the outbox drainer",
+    "passkey_challenges": (
+        "auth: WebAuthn challenges, consumed by their digest during a sign-in (passkey service)"
+    ),
     "migratehistory": "system: the migrations' history, read and written by the migrator only",
 }
 
@@ -185,7 +189,8 @@ def test_the_catalogue_check_sees_each_way_to_get_it_wrong(settings, change, exp
 
 @pytest.fixture
 def owners_data(settings, tmp_path):
-    """Alice owns a row in every owner table: an application, its status events, an upload."""
+    """Alice owns a row in every owner table: an application, its status events, an upload,
+    an idempotency key, a passkey."""
     env = make_env(
         settings,
         storage_backend="local",
@@ -206,6 +211,7 @@ def owners_data(settings, tmp_path):
         headers={"Idempotency-Key": f"row-security-{uuid.uuid4()}"},
     )
     assert keyed.status_code == 201, keyed.text
+    register_passkey(alice)
     new_application(bob)
     return alice, bob
 

@@ -78,3 +78,26 @@ def test_an_api_with_no_aws_adapter_never_imports_an_aws_sdk():
 )
 def test_an_aws_adapter_that_is_configured_brings_its_sdk(adapter):
     assert sdks_loaded_by_api(adapter) == sorted(AWS_SDKS)
+
+
+def test_an_api_worker_does_not_load_webauthn_until_a_passkey_operation_runs():
+    """``webauthn`` (with cbor2, pyOpenSSL, asn1crypto) is imported inside the passkey
+    service's functions; building the API, routes and services included, leaves it out."""
+    script = """
+import json, sys
+from app.core.settings import Settings
+from app.main import create_app
+import app.services.passkeys
+create_app(Settings.from_env(json.loads(sys.argv[1])))
+print(json.dumps(sorted(n for n in ("webauthn", "cbor2", "OpenSSL") if n in sys.modules)))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(NO_AWS_ADAPTER)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
