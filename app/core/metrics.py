@@ -50,6 +50,7 @@ RATE_LIMIT_NAMES = (
     "reset:account",
     "resend:user",
     "refresh:ip",
+    "passkey:options",
 )
 
 # Closed value sets of every dimension but Route (bounded by the route templates in code).

@@ -42,7 +42,7 @@ from app.core.clock import Clock
 from app.core.database import user_transaction
 from app.core.errors import AppError, NotFound
 from app.models import Passkey, PasskeyChallenge, SecurityEvent, User
-from app.services.rate_limit import Limit, RateLimiter
+from app.services.rate_limit import PASSKEY_OPTIONS_PER_ACCOUNT, RateLimiter
 
 if TYPE_CHECKING:
     from app.services.auth import ClientInfo
@@ -53,8 +53,6 @@ CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_BYTES = 32
 MAX_PASSKEYS_PER_ACCOUNT = 20
 RELYING_PARTY_NAME = "Job App Tracker"
-# Options cost a row each: a signed-in user, or a sign-in in progress, gets this many a window.
-PASSKEY_OPTIONS_PER_ACCOUNT = Limit("passkey:options", 30, 300)
 KNOWN_TRANSPORTS = frozenset({"ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

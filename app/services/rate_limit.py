@@ -49,6 +49,8 @@ RESET_PER_IP = Limit("reset:ip", 10, 900)
 RESET_PER_ACCOUNT = Limit("reset:account", 3, 3600)
 RESEND_PER_USER = Limit("resend:user", 3, 900)
 REFRESH_PER_IP = Limit("refresh:ip", 120, 60)
+# Passkey options (each one stores a challenge), per account: a signed-in user's or a sign-in's.
+PASSKEY_OPTIONS_PER_ACCOUNT = Limit("passkey:options", 30, 300)
 
 
 class RateLimited(AppError):

@@ -13,7 +13,7 @@ import pytest
 from app.core.database import make_database, user_transaction
 from app.core.errors import AppError
 from app.models import Passkey, PasskeyChallenge, SecurityEvent, User
-from app.services import passkeys as passkey_module
+from app.services import rate_limit
 from app.services.passkeys import (
     ChallengeInvalid,
     PasskeyRejected,
@@ -476,7 +476,7 @@ def test_a_removed_passkey_no_longer_asserts(env):
 
 def test_options_are_rate_limited_per_account(env):
     alice = signed_in(env)
-    allowed = passkey_module.PASSKEY_OPTIONS_PER_ACCOUNT.limit
+    allowed = rate_limit.PASSKEY_OPTIONS_PER_ACCOUNT.limit
     for _ in range(allowed):
         assert alice.request("POST", OPTIONS).status_code == 200
     refused = alice.request("POST", OPTIONS)
