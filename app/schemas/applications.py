@@ -19,6 +19,7 @@ from pydantic import (
 
 from app.schemas.attachments import AttachmentOut
 from app.schemas.common import PageMeta, SuccessEnvelope
+from app.schemas.passkeys import PasskeyOut
 from app.schemas.text import HTTP_URL_PATTERN, multi_line, single_line
 
 Status = Literal[
@@ -286,6 +287,7 @@ class ExportOut(BaseModel):
     attachments: list[AttachmentOut]
     sessions: list[ExportedSession]
     security_events: list[ExportedSecurityEvent]
+    passkeys: list[PasskeyOut] = Field(description="names and dates; never a key")
 
 
 class ExportResponse(SuccessEnvelope[ExportOut]):

@@ -28,11 +28,13 @@ from app.models import (
     Application,
     ApplicationEvent,
     Attachment,
+    Passkey,
     RefreshToken,
     SecurityEvent,
     User,
 )
 from app.schemas.applications import ApplicationCreate, ApplicationUpdate, ListQuery
+from app.services.passkeys import serialise as serialise_passkey
 
 if TYPE_CHECKING:
     from app.services.attachments import AttachmentService
@@ -443,6 +445,9 @@ class ApplicationService:
                 .where(SecurityEvent.user == user.id)
                 .order_by(SecurityEvent.created_at)
             )
+            passkeys = list(
+                Passkey.select().where(Passkey.owner == user.id).order_by(Passkey.created_at)
+            )
         return {
             "exported_at": self.clock(),
             "user": {
@@ -476,6 +481,8 @@ class ApplicationService:
                 }
                 for row in security
             ],
+            # Names, transports and dates; never a credential id or a key.
+            "passkeys": [serialise_passkey(row) for row in passkeys],
         }
 
     def delete_account(self, user: User) -> None:
@@ -484,6 +491,7 @@ class ApplicationService:
         self.attachments.delete_objects(user.id)
         with user_transaction(user.id):
             Attachment.delete().where(Attachment.owner == user.id).execute()
+            Passkey.delete().where(Passkey.owner == user.id).execute()
             ApplicationEvent.delete().where(ApplicationEvent.owner == user.id).execute()
             Application.delete().where(Application.owner == user.id).execute()
             User.delete().where(User.id == user.id).execute()

@@ -10,8 +10,17 @@ import psycopg2
 import pytest
 
 from app.core.database import fetch_as_user, user_transaction
-from app.models import Application, ApplicationEvent, RefreshToken, SecurityEvent, User
+from app.models import (
+    Application,
+    ApplicationEvent,
+    Passkey,
+    PasskeyChallenge,
+    RefreshToken,
+    SecurityEvent,
+    User,
+)
 from tests.helpers import STRONG_PASSWORD, Browser, FakeClock, build, fast_settings, unique_email
+from tests.passkey_authenticator import register_passkey
 
 
 @pytest.fixture
@@ -619,6 +628,13 @@ def test_export_has_everything_the_user_owns(env):
     assert [e["to_status"] for e in by_company["One"]["events"]] == ["applied", "offer"]
     assert len(export["sessions"]) == 1
     assert {e["type"] for e in export["security_events"]} >= {"register", "login_succeeded"}
+    assert export["passkeys"] == []
+    _, passkey = register_passkey(browser, "Laptop")
+    register_passkey(other, "Not mine")
+    exported = browser.request("GET", "/v1/users/me/export").json["data"]["passkeys"]
+    # Names, transports and dates; never a credential id or a key.
+    assert exported == [passkey]
+    assert set(exported[0]) == {"id", "name", "transports", "created_at", "last_used_at"}
 
 
 def test_account_deletion_needs_the_password_and_leaves_no_rows(env):
@@ -627,6 +643,8 @@ def test_account_deletion_needs_the_password_and_leaves_no_rows(env):
     browser.request(
         "PATCH", f"/v1/applications/{data['id']}", json={"status": "offer", "version": 1}
     )
+    register_passkey(browser)
+    browser.request("POST", "/v1/users/me/mfa/passkeys/options")  # a challenge left open
     wrong = browser.request("DELETE", "/v1/users/me", json={"password": "not-my-password"})
     assert fields_of(wrong) == {"password"}
     done = browser.request("DELETE", "/v1/users/me", json={"password": STRONG_PASSWORD})
@@ -638,6 +656,8 @@ def test_account_deletion_needs_the_password_and_leaves_no_rows(env):
     with user_transaction(user_id):
         assert Application.select().count() == 0
         assert ApplicationEvent.select().count() == 0
+        assert Passkey.select().count() == 0
+    assert not PasskeyChallenge.select().where(PasskeyChallenge.user == user_id).exists()
     assert browser.request("GET", "/v1/users/me").status_code == 401
     assert env.browser().login(browser.email).status_code == 401
 
