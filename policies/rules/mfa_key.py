@@ -2,7 +2,8 @@
 
 Every generation of the key is a Secrets Manager secret whose name matches ``keySecretPattern``.
 No role other than the API service's own may be granted secretsmanager:GetSecretValue on one,
-whether by its ARN, a wildcard or any pattern that takes it in; no Lambda function or invocation
+whether by its ARN, a wildcard or any pattern that takes it in, and no resource policy on one may
+grant it; no Lambda function or invocation
 may carry one in its environment or input; each is encrypted with a customer-managed KMS key;
 and in production the API must receive MFA_ENCRYPTION_KEY as a reference to one, since the app
 refuses to start without it.
@@ -19,7 +20,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from ..iamdoc import arn_like, statements
 from ..joins import StackView
-from ..model import NotApplicable, Rule, environment, is_unknown, peek
+from ..model import NotApplicable, Rule, environment, is_unknown, load_json_document, peek
 from .rds import ENV_SCHEMA
 from .secrets import check_kms
 from .service import (
@@ -34,6 +35,7 @@ from .service import (
 )
 
 SECRET = ("aws:secretsmanager/secret:Secret",)
+SECRET_POLICY = ("aws:secretsmanager/secretPolicy:SecretPolicy",)
 FUNCTION = "aws:lambda/function:Function"
 INVOCATION = "aws:lambda/invocation:Invocation"
 READ = "secretsmanager:GetSecretValue"
@@ -196,6 +198,18 @@ def check_mfa_key_api_only(stack: StackView, config: Mapping) -> Iterator[tuple[
             if dep in keys:
                 yield f"invocation {inv.name}'s input depends on the secret {dep.name}", inv.urn
 
+    for sp in stack.of_type(*SECRET_POLICY):
+        guarded = [k.name for k in stack.refs(sp, "secretArn", SECRET) if k in keys]
+        doc = load_json_document(peek(sp.props, "policy"), ["policy"]) if guarded else None
+        for st in statements(doc):
+            if st.allows() and st.covers_action(READ):
+                yield (
+                    f"resource policy {sp.name} of {', '.join(guarded)} lets "
+                    f"{st.principals or 'its principals'} read it: the API reads the key through "
+                    "its own role only",
+                    sp.urn,
+                )
+
     api_roles = {r.urn for svc in services for r in service_roles(stack, svc)}
     for role in stack.of_type(*ROLE):
         if role.urn not in api_roles:
@@ -208,6 +222,7 @@ RULES = [
         name="mfa-key-api-only",
         description="Only the API service reads the second-factor encryption key: no other role "
         "is granted secretsmanager:GetSecretValue on its secrets (by ARN, wildcard or pattern), "
+        "no resource policy on them grants it, "
         "no Lambda function or invocation carries it, it is encrypted with a customer-managed "
         "KMS key, and in prod the API receives MFA_ENCRYPTION_KEY from it (policy config "
         "environment=prod).",

@@ -207,6 +207,30 @@ def test_the_apis_own_role_may_read_it_and_only_it(stack):
     assert [f.resource for f in _found(stack)] == ["guardduty-malware"]
 
 
+def test_a_resource_policy_on_the_key_granting_a_read_is_caught(stack):
+    secret_policy_t = "aws:secretsmanager/secretPolicy:SecretPolicy"
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/maintenance-role"},
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+    }
+    stack.append(
+        res(
+            secret_policy_t,
+            "key-policy",
+            {"secretArn": KEY_ARN, "policy": json.dumps({"Statement": [grant]})},
+            deps={"secretArn": [(SECRET_T, MFA_KEY)]},
+        )
+    )
+    found = _found(stack, DEV)
+    assert [f.resource for f in found] == ["key-policy"] and "maintenance-role" in found[0].message
+    # The same policy on the jobs role's own secret is another rule's business.
+    stack[-1]["props"]["secretArn"] = JOBS_ARN
+    stack[-1]["propertyDependencies"]["secretArn"] = [find(stack, "jobs-db")["urn"]]
+    assert _found(stack, DEV) == []
+
+
 # ----- no non-API compute carries it -------------------------------------------------------------
 
 
