@@ -77,7 +77,8 @@ LICENSE = {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}
 TAG_DESCRIPTIONS = {
     "auth": "Accounts and sessions: register, sign in, rotate the refresh cookie, sign out, "
     "passwords and email verification.",
-    "users": "The signed-in account: who it is, its security events, its export and its deletion.",
+    "users": "The signed-in account: who it is, its email address, its security events, its "
+    "export and its deletion.",
     "applications": "Job applications, their status timelines and statistics.",
     "attachments": "Files attached to an application: upload, malware scan, download.",
     "passkeys": "Passkeys (WebAuthn) as a second factor: register, list, rename, remove.",
@@ -161,6 +162,13 @@ HEADERS = {
             f"Two cookies: `{REFRESH_COOKIE}=<token>; Path={COOKIE_PATH}; Secure; HttpOnly; "
             "SameSite=<Strict or None>; Max-Age=<seconds>`, the refresh token, and "
             f"`{DEVICE_COOKIE}=<signed>; Path=/; Secure; HttpOnly`, this client's device cookie."
+        ),
+        "schema": {"type": "string"},
+    },
+    "SetDeviceCookie": {
+        "description": (
+            f"`{DEVICE_COOKIE}=<signed>; Path=/; Secure; HttpOnly`: this client's device cookie, "
+            "when it sent one for the account's previous address."
         ),
         "schema": {"type": "string"},
     },
@@ -406,12 +414,20 @@ def _logout_all(operation: dict[str, Any]) -> None:
     _add_header(operation, ("204",), "Set-Cookie", "ClearRefreshCookie")
 
 
+def _confirm_email_change(operation: dict[str, Any]) -> None:
+    """The token is the proof; a bearer token is optional (it keeps its session)."""
+    operation["security"] = [{"bearerAuth": []}, {}]
+    _add_parameters(operation, DEVICE_COOKIE_PARAMETER)
+    _add_header(operation, ("200",), "Set-Cookie", "SetDeviceCookie")
+
+
 _OPERATIONS = {
     "login": _login,
     "refreshSession": _refresh,
     "logout": _logout,
     "getCsrfToken": _csrf,
     "logoutAll": _logout_all,
+    "confirmEmailChange": _confirm_email_change,
     "register": _created,
     "createApplication": _create_application,
     "getApplication": _read_application,

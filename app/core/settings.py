@@ -574,6 +574,12 @@ class Settings:
     from_email: str | None = optional_text(
         "FROM_EMAIL", help="sender for resend and ses", section="email"
     )
+    support_email: str | None = optional_text(
+        "SUPPORT_EMAIL",
+        help="where users report an account change they did not make (named in security "
+        "notices); unset: the notices point to the account's security page only",
+        section="email",
+    )
     resend_api_key: str | None = secret(
         "RESEND_API_KEY", help="secret; or RESEND_API_KEY_SECRET_ARN", section="email"
     )
@@ -964,6 +970,9 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
             problems.append(f"{name} must be at least {MIN_JWT_SECRET_BYTES} bytes")
     if settings.storage_backend == "s3" and not settings.uploads_bucket:
         problems.append(UPLOADS_BUCKET_REQUIRED)
+    support = settings.support_email
+    if support and not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+", support):
+        problems.append(f"SUPPORT_EMAIL={support} is not an email address (name@example.com)")
     if settings.upload_pending_ttl_seconds <= settings.upload_url_ttl_seconds:
         problems.append(
             "UPLOAD_PENDING_TTL_SECONDS must be longer than UPLOAD_URL_TTL_SECONDS, or an upload "

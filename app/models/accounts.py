@@ -59,6 +59,8 @@ class EmailToken(BaseModel):
     created_at = DateTimeTZField(default=utcnow)
     expires_at = DateTimeTZField()
     used_at = DateTimeTZField(null=True)
+    # An email change only: the address the account moves to once the link is used (normalised).
+    new_email = peewee.CharField(max_length=320, null=True)
 
     class Meta:
         table_name = "email_tokens"

@@ -1,4 +1,5 @@
-"""Thin resources for /v1/users/me*: the signed-in account, its events, export and deletion."""
+"""Thin resources for /v1/users/me*: the signed-in account, its address, its events, export and
+deletion."""
 
 from __future__ import annotations
 
@@ -8,12 +9,19 @@ import falcon
 
 from app.core.settings import Settings
 from app.core.spec import api_spec
-from app.routes.auth import BEARER, REFRESH_COOKIE, AuthResources
+from app.routes.auth import BEARER, DEVICE_COOKIE, REFRESH_COOKIE, AuthResources
 from app.routes.common import ok, responses
 from app.schemas.applications import DeleteAccountBody, ExportResponse
-from app.schemas.auth import SecurityEventListResponse, SecurityEventsQuery, UserResponse
+from app.schemas.auth import (
+    EmailChangeBody,
+    MessageResponse,
+    SecurityEventListResponse,
+    SecurityEventsQuery,
+    TokenBody,
+    UserResponse,
+)
 from app.services.applications import ApplicationService
-from app.services.auth import AuthService
+from app.services.auth import EMAIL_CHANGE_ACCEPTED, AuthService, CurrentUser, Unauthorized
 
 
 class MeResource(AuthResources):
@@ -51,6 +59,84 @@ class MeResource(AuthResources):
         if REFRESH_COOKIE in req.cookies:
             self.clear_refresh_cookie(resp)
         resp.status = 204
+
+
+class EmailChangeResource(AuthResources):
+    auth_required = True
+    # An address that cannot receive mail would otherwise keep an unverified account gated for
+    # good; a forced password change gains nothing from it, since changing the password is open.
+    account_state_exempt = frozenset({"POST"})
+
+    @api_spec.validate(
+        operation_id="requestEmailChange",
+        json=EmailChangeBody,
+        resp=responses(202, MessageResponse, 401, 422, 429, 503),
+        tags=["users"],
+        security=BEARER,
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: EmailChangeBody) -> None:
+        """Ask to change the sign-in address, given the current password. A link valid for one
+        hour goes to the new address and a notice to the current one; nothing changes until the
+        link is used (`confirmEmailChange`). An address that belongs to another account gets
+        the same 202: its holder is emailed that someone tried to use it, and no link is sent.
+        A new request ends the link of an earlier one. The same address as now, or one that is
+        not valid: 422 on `new_email`; a wrong password: 422 on `current_password`, limited per
+        session like every re-authentication."""
+        self.auth.request_email_change(
+            req.context.current, json.new_email, json.current_password, req.context.client
+        )
+        ok(req, resp, {"message": EMAIL_CHANGE_ACCEPTED}, status=202)
+
+
+class EmailChangeConfirmResource(AuthResources):
+    # The link is often opened in another browser or on a phone: the token is the proof, and
+    # a bearer token is optional. With one of the same account, that session is kept.
+    auth_required = False
+
+    @api_spec.validate(
+        operation_id="confirmEmailChange",
+        json=TokenBody,
+        resp=responses(
+            200,
+            UserResponse,
+            400,
+            401,
+            (
+                409,
+                "EMAIL_TAKEN: another account took the address after the link was sent; the "
+                "address did not change and the link is used up",
+            ),
+            422,
+        ),
+        tags=["users"],
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response, json: TokenBody) -> None:
+        """Confirm an email change with the token from the link sent to the new address. A link
+        that is unknown, used, more than an hour old, or ended by a later password change,
+        password reset, sign-out everywhere or newer request: 400 `TOKEN_INVALID`. The
+        account's address becomes the new one, verified; every session of the account ends
+        except the one whose access token comes with this request, if any (a link opened in
+        another browser signs every browser out); open password-reset and email-change links
+        end; the old address gets a final notice. A bearer token, when sent, must be valid
+        (401 otherwise). A device cookie of the old address is exchanged for one of the new."""
+        user, device_cookie = self.auth.confirm_email_change(
+            json.token,
+            req.context.client,
+            self._optional_current(req),
+            req.cookies.get(DEVICE_COOKIE),
+        )
+        if device_cookie:
+            self.set_device_cookie(resp, device_cookie)
+        ok(req, resp, self.auth.describe(user))
+
+    def _optional_current(self, req: falcon.Request) -> CurrentUser | None:
+        header = req.get_header("Authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("INVALID_TOKEN", "Use an Authorization: Bearer token.")
+        return self.auth.authenticate(token.strip())
 
 
 class SecurityEventsResource(AuthResources):
@@ -92,5 +178,7 @@ def add_routes(
     app: falcon.App[Any, Any], auth: AuthService, settings: Settings, service: ApplicationService
 ) -> None:
     app.add_route("/v1/users/me", MeResource(auth, settings, service))
+    app.add_route("/v1/users/me/email", EmailChangeResource(auth, settings))
+    app.add_route("/v1/users/me/email/confirm", EmailChangeConfirmResource(auth, settings))
     app.add_route("/v1/users/me/security-events", SecurityEventsResource(auth, settings))
     app.add_route("/v1/users/me/export", ExportResource(service))

@@ -47,6 +47,11 @@ class PasswordResetConfirmBody(StrictBody):
     new_password: str = PasswordText
 
 
+class EmailChangeBody(StrictBody):
+    new_email: str = single_line(min_length=3, max_length=320, examples=["ada@example.org"])
+    current_password: str = PasswordText
+
+
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str

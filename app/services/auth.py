@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import peewee
@@ -44,6 +44,12 @@ from app.services.rate_limit import RateLimiter
 
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 PASSWORD_RESET_TTL = timedelta(hours=1)
+EMAIL_CHANGE_TTL = timedelta(hours=1)
+# What an email-change request answers, whether or not the new address is free.
+EMAIL_CHANGE_ACCEPTED = (
+    "If the new address can be used, a confirmation link is on its way to it. The address "
+    "changes once the link is used, within an hour."
+)
 
 
 # A sign-in's session and security event, stored only while the account still has the hash
@@ -85,6 +91,11 @@ class Unauthorized(AppError):
 class Forbidden(AppError):
     def __init__(self, code: str, message: str):
         super().__init__(403, code, message)
+
+
+def _when(moment: datetime) -> str:
+    """A moment as a notice states it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class RefreshRace(AppError):
@@ -253,15 +264,44 @@ class AuthService:
             User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
         now = self.clock()
         expires_at = now + timedelta(days=self.settings.refresh_token_ttl_days)
+        # A client without a valid device cookie for the account is a new device: the account
+        # is told, in the sign-in's own transaction, unless this is its first sign-in ever.
+        notify = device is None and self._signed_in_before(user)
         try:
-            grant = self._issue(
-                user, uuid.uuid4(), None, expires_at, client, now, event="login_succeeded"
-            )
+            with db.atomic():
+                grant = self._issue(
+                    user, uuid.uuid4(), None, expires_at, client, now, event="login_succeeded"
+                )
+                if notify:
+                    self.notify_new_device(user, client, now)
         except Unauthorized:
             self.metrics.record(LOGINS, Outcome="failed")
             raise
         self.metrics.record(LOGINS, Outcome="succeeded")
         return replace(grant, device_cookie=self.devices.issue(subject, device, now))
+
+    @staticmethod
+    def _signed_in_before(user: User) -> bool:
+        """Whether the account has a sign-in on record (security events are never purged)."""
+        return bool(
+            SecurityEvent.select(SecurityEvent.id)
+            .where(SecurityEvent.user == user.id, SecurityEvent.event_type == "login_succeeded")
+            .exists()
+        )
+
+    def notify_new_device(self, user: User, client: ClientInfo, now: datetime) -> None:
+        """Queue the new-device notice to the account's address (inside the sign-in's
+        transaction)."""
+        self.outbox.enqueue_notice(
+            "new_device_sign_in",
+            user.email,
+            user.id,
+            {
+                "signed_in_at": _when(now),
+                "ip": client.ip or "",
+                "user_agent": (client.user_agent or "")[:200],
+            },
+        )
 
     def _issue(
         self,
@@ -660,6 +700,129 @@ class AuthService:
         self.limiter.hit(rate_limit.RESEND_PER_USER, str(user.id))
         with db.atomic():
             self._queue_token_email(user.email, "verify_email", VERIFY_EMAIL_TTL)
+
+    # ----- email change -------------------------------------------------------------------
+
+    def request_email_change(
+        self, current: CurrentUser, new_email: str, current_password: str, client: ClientInfo
+    ) -> None:
+        """Queue a link to ``new_email`` and a notice to the current address. Whether another
+        account holds ``new_email`` is never asked here: every request runs the same statements
+        and gets the same answer, and the outbox drainer, off the request path, sends the
+        holder a notice instead of the link (app/services/outbox.py)."""
+        user = current.user
+        new_email = normalise_email(new_email, field="new_email")
+        if not valid_email(new_email):
+            raise ValidationFailed(
+                [{"field": "new_email", "message": "is not a valid email address"}]
+            )
+        if new_email == user.email:
+            raise ValidationFailed(
+                [{"field": "new_email", "message": "is already this account's email address"}]
+            )
+        self._reauthenticate(
+            current, current_password, "current_password", "is not your current password"
+        )
+        self.limiter.hit(rate_limit.EMAIL_CHANGE_PER_USER, str(user.id))
+        token = new_opaque_token()
+        token_id = uuid.uuid4()
+        now = self.clock()
+        with db.atomic():
+            locked = auth_sessions.lock_account(user.id)
+            if locked is None or locked.password_hash != user.password_hash:
+                # The password changed while this request checked it: the link must not
+                # outlive that change.
+                raise ValidationFailed(
+                    [{"field": "current_password", "message": "is not your current password"}]
+                )
+            # One pending change at a time: an earlier link dies.
+            EmailToken.update(used_at=now).where(
+                EmailToken.user == user.id,
+                EmailToken.purpose == "email_change",
+                EmailToken.used_at.is_null(),
+            ).execute()
+            EmailToken.insert(
+                id=token_id,
+                user=user.id,
+                purpose="email_change",
+                token_hash=digest(token),
+                created_at=now,
+                expires_at=now + EMAIL_CHANGE_TTL,
+                new_email=new_email,
+            ).execute()
+            self.outbox.enqueue_token_email("email_change", token_id, token)
+            self.outbox.enqueue_notice(
+                "email_change_requested",
+                user.email,
+                user.id,
+                {"new_email": new_email, "requested_at": _when(now)},
+            )
+            self._event("email_change_requested", user, client, new_email=new_email)
+
+    def confirm_email_change(
+        self,
+        token: str,
+        client: ClientInfo,
+        current: CurrentUser | None = None,
+        device_cookie: str | None = None,
+    ) -> tuple[User, str | None]:
+        """Move the account to the link's address: the link is used up, the address counts as
+        verified, every session but the confirming one (``current``, when it is the same
+        account's) and every open link ends, the old address gets a final notice, and the
+        event is recorded, all in one transaction. An address another account took since the
+        link was sent: 409 EMAIL_TAKEN, the link is used up and nothing else changes. Returns
+        the account and, when ``device_cookie`` was a device cookie of the old address, the
+        same device's cookie for the new one."""
+        peeked = self._consume_email_token(token, "email_change", peek=True)
+        taken = False
+        with db.atomic():
+            # The account's lock before the token's row, as every path takes them: two
+            # confirmations of one link run one after the other, and the second finds it used.
+            user = auth_sessions.lock_account(peeked.user_id)
+            row = self._consume_email_token(token, "email_change")
+            if user is None or not user.is_active:
+                raise AppError(
+                    400, "TOKEN_INVALID", "This link is invalid or has expired. Ask for a new one."
+                )
+            now = self.clock()
+            old_email, new_email = user.email, str(row.new_email)
+            try:
+                with db.atomic():  # a savepoint: a lost race on the unique address rolls back
+                    User.update(email=new_email, email_verified_at=now, updated_at=now).where(
+                        User.id == user.id
+                    ).execute()
+            except peewee.IntegrityError:
+                taken = True
+            if taken:
+                self._event("email_change_failed", user, client, new_email=new_email)
+            else:
+                keep = current.family_id if current and current.user.id == user.id else None
+                revoked = auth_sessions.revoke_everything(user, now, keep=keep)
+                user.email, user.email_verified_at, user.updated_at = new_email, now, now
+                self._event(
+                    "email_changed",
+                    user,
+                    client,
+                    old_email=old_email,
+                    new_email=new_email,
+                    sessions_revoked=revoked,
+                )
+                self.outbox.enqueue_notice(
+                    "email_changed",
+                    old_email,
+                    user.id,
+                    {"new_email": new_email, "changed_at": _when(now)},
+                )
+        if taken:
+            raise AppError(
+                409,
+                "EMAIL_TAKEN",
+                "Another account took this address after the link was sent, so the address was "
+                "not changed. The link can no longer be used.",
+            )
+        device = self.devices.device(account_subject(old_email), device_cookie, now)
+        moved = self.devices.issue(account_subject(new_email), device, now) if device else None
+        return user, moved
 
     # ----- security events ----------------------------------------------------------------
 

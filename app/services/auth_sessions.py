@@ -60,10 +60,16 @@ def revoke_family(family_id: uuid.UUID, now: datetime) -> int:
     return revoked
 
 
+# Links that act on the account's credentials: none may outlive a password change, a reset, a
+# forced change, a logout-all or an email change.
+_CREDENTIAL_LINKS = ("password_reset", "email_change")
+
+
 def revoke_everything(user: User, now: datetime, keep: uuid.UUID | None = None) -> int:
-    """Revoke every session of the account but ``keep``, and every open password-reset link:
-    a link sent before a password change, a reset, a forced change or a logout-all must not
-    outlive it. Takes the account's lock; the caller's transaction holds it until commit."""
+    """Revoke every session of the account but ``keep``, and every open password-reset and
+    email-change link: a link sent before a password change, a reset, a forced change, a
+    logout-all or an email change must not outlive it. Takes the account's lock; the caller's
+    transaction holds it until commit."""
     lock_account(user.id)
     sessions = RefreshToken.update(revoked_at=now).where(
         RefreshToken.user == user.id, RefreshToken.revoked_at.is_null()
@@ -73,7 +79,7 @@ def revoke_everything(user: User, now: datetime, keep: uuid.UUID | None = None) 
     revoked: int = sessions.execute()
     EmailToken.update(used_at=now).where(
         EmailToken.user == user.id,
-        EmailToken.purpose == "password_reset",
+        EmailToken.purpose.in_(_CREDENTIAL_LINKS),
         EmailToken.used_at.is_null(),
     ).execute()
     return revoked

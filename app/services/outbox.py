@@ -12,9 +12,14 @@ what is claimed, and rows claimed by a worker that died are claimed again once t
 out, so a restart loses nothing (delivery is at least once). The attempt is counted when the
 row is claimed, so even a message that kills its worker stops after ``OUTBOX_MAX_ATTEMPTS``.
 
-A row is sent only if its email token is still live when the drainer gets to it; otherwise
-(an address with no account, a link already used or replaced) the delivery is a no-op. That is
-what lets a password reset run the same statements for known and unknown addresses. A failed
+Two kinds of rows. A *link* names its email token row and carries the token; it is sent only if
+the token is still live when the drainer gets to it, otherwise (an address with no account, a
+link already used or replaced) the delivery is a no-op. That is what lets a password reset run
+the same statements for known and unknown addresses. An email-change link goes to the token's new
+address; if that address belongs to another account by then, its holder gets a notice that
+someone tried to use it instead of the link, and the token dies, so the request that queued it
+never had to ask whether the address was taken. A *notice* names its recipient and its account
+and carries what the message says; it is sent while the account exists. A failed
 delivery is retried with exponential backoff; after the last attempt the row is given up and a
 ``email_delivery_failed`` security event is recorded. Sent or given-up rows lose their payload
 at once and are deleted after ``DONE_RETENTION`` by the drainer's housekeeping.
@@ -46,7 +51,7 @@ from app.core.metrics import (
 )
 from app.core.sealing import PayloadSealer, SealError
 from app.core.settings import Settings
-from app.integrations.email import EmailDeliveryError, EmailSender
+from app.integrations.email import EmailDeliveryError, EmailMessage, EmailSender
 from app.integrations.email import templates as email_templates
 from app.models import OutboxEmail
 
@@ -61,9 +66,17 @@ AGE_REPORT_EVERY_SECONDS = 60.0
 FAILING_PAUSE_CAP_SECONDS = 60.0
 BACKOFF_CAP = timedelta(minutes=30)
 
+# Links: the email carrying the token of an email_tokens row with this purpose.
 TEMPLATES = {
     "verify_email": email_templates.verification_email,
     "password_reset": email_templates.password_reset_email,
+    "email_change": email_templates.email_change_link,
+}
+# Notices: told to an address, with the account's context and no token.
+NOTICES = {
+    "email_change_requested": email_templates.email_change_requested_notice,
+    "email_changed": email_templates.email_changed_notice,
+    "new_device_sign_in": email_templates.new_device_sign_in_notice,
 }
 
 _CLAIM = """
@@ -79,11 +92,24 @@ WHERE id IN (
 RETURNING id, payload, attempts
 """
 
-# The link's token row, still usable, and its account, still active.
+# The link's token row, still usable, and its account, still active: the address the link goes
+# to (an email change's new address, else the account's), and the account holding that new
+# address when it is not the requester's.
 _RECIPIENT = """
-SELECT u.id, u.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+SELECT u.id, COALESCE(t.new_email, u.email),
+    (SELECT holder.id FROM users holder WHERE holder.email = t.new_email AND holder.id <> u.id)
+FROM email_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.id = %(token_id)s AND t.purpose = %(purpose)s AND t.used_at IS NULL
   AND t.expires_at > %(now)s AND u.is_active
+"""
+
+# A link that must not be sent (its address was taken): the token dies with the notice's delivery.
+_END_LINK = """
+UPDATE email_tokens SET used_at = %(now)s WHERE id = %(token_id)s AND used_at IS NULL
+"""
+
+_ACCOUNT_EXISTS = """
+SELECT id FROM users WHERE id = %(user_id)s
 """
 
 _SENT = """
@@ -131,8 +157,21 @@ class OutboxWriter:
         nothing."""
         if purpose not in TEMPLATES:
             raise ValueError(f"no email template for {purpose!r}")
+        return self._insert({"template": purpose, "token_id": str(token_id), "token": token})
+
+    def enqueue_notice(
+        self, template: str, to: str, user_id: uuid.UUID, context: dict[str, str]
+    ) -> uuid.UUID:
+        """Queue a notice to ``to`` about account ``user_id``; ``context`` is what the message
+        says (addresses, a time, a client), sealed with the rest of the payload."""
+        if template not in NOTICES:
+            raise ValueError(f"no notice template for {template!r}")
+        return self._insert(
+            {"template": template, "to": to, "user_id": str(user_id), "context": context}
+        )
+
+    def _insert(self, document: dict[str, Any]) -> uuid.UUID:
         row_id = uuid.uuid4()
-        document = {"template": purpose, "token_id": str(token_id), "token": token}
         now = self.clock()
         OutboxEmail.insert(
             id=row_id,
@@ -142,6 +181,10 @@ class OutboxWriter:
             attempts=0,
         ).execute()
         return row_id
+
+
+# Whose email it is (for a give-up's security event), the message, and a token to kill once sent.
+Prepared = tuple[uuid.UUID, EmailMessage, str | None]
 
 
 @dataclass(frozen=True)
@@ -271,18 +314,16 @@ class OutboxDrainer:
         except SealError:
             self._give_up(row, None, "the payload does not open")
             return
-        purpose = document.get("template")
-        found = self._execute(
-            _RECIPIENT,
-            {"token_id": document.get("token_id"), "purpose": purpose, "now": self.clock()},
+        prepared = (
+            self._notice(document) if document.get("template") in NOTICES else self._link(document)
         )
-        if not found:
-            # No account for the address, or the link was used or replaced since: nothing to send.
+        if prepared is None:
+            # No account for the address, the link was used or replaced since, or the account
+            # is gone: nothing to send.
             self._execute(_SENT, {"id": str(row.id), "now": self.clock()})
             log.info("outbox.skipped", outbox_id=str(row.id))
             return
-        user_id, address = found[0]
-        message = TEMPLATES[str(purpose)](address, document["token"], self.settings)
+        user_id, message, dead_token = prepared
         try:
             self.sender.send(message)
         except EmailDeliveryError as exc:  # its text names the provider and a reason, no secrets
@@ -291,9 +332,35 @@ class OutboxDrainer:
         except Exception as exc:  # noqa: BLE001 - any other failure is retried too, never lost
             self._failed(row, user_id, type(exc).__name__)
             return
+        if dead_token is not None:
+            self._execute(_END_LINK, {"token_id": dead_token, "now": self.clock()})
         self._execute(_SENT, {"id": str(row.id), "now": self.clock()})
         self.metrics.record(OUTBOX_SENT)
         log.info("outbox.sent", outbox_id=str(row.id), attempts=row.attempts)
+
+    def _link(self, document: dict[str, Any]) -> Prepared | None:
+        """The link's message, or for an email change whose new address another account holds
+        by now, the notice to that holder and the token to kill once it is sent."""
+        purpose = str(document.get("template"))
+        found = self._execute(
+            _RECIPIENT,
+            {"token_id": document.get("token_id"), "purpose": purpose, "now": self.clock()},
+        )
+        if not found or purpose not in TEMPLATES:
+            return None
+        user_id, address, holder = found[0]
+        if holder is not None:
+            message = email_templates.email_change_address_taken_notice(address, self.settings)
+            return holder, message, str(document["token_id"])
+        return user_id, TEMPLATES[purpose](address, document["token"], self.settings), None
+
+    def _notice(self, document: dict[str, Any]) -> Prepared | None:
+        found = self._execute(_ACCOUNT_EXISTS, {"user_id": document.get("user_id")})
+        if not found:
+            return None
+        context = {str(key): str(value) for key, value in dict(document["context"]).items()}
+        message = NOTICES[str(document["template"])](str(document["to"]), context, self.settings)
+        return found[0][0], message, None
 
     def report_oldest_pending(self) -> float:
         """Record the age in seconds of the oldest row not yet sent or given up (0 when none)."""

@@ -48,6 +48,8 @@ REGISTER_PER_IP = Limit("register:ip", 10, 3600)
 RESET_PER_IP = Limit("reset:ip", 10, 900)
 RESET_PER_ACCOUNT = Limit("reset:account", 3, 3600)
 RESEND_PER_USER = Limit("resend:user", 3, 900)
+# Email-change requests that passed the password check: each sends two emails.
+EMAIL_CHANGE_PER_USER = Limit("email_change:user", 5, 3600)
 REFRESH_PER_IP = Limit("refresh:ip", 120, 60)
 # Passkey options (each one stores a challenge), per account: a signed-in user's or a sign-in's.
 PASSKEY_OPTIONS_PER_ACCOUNT = Limit("passkey:options", 30, 300)

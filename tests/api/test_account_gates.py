@@ -36,9 +36,15 @@ PATH_VARIANTS = {
 # The committed document, which `make policy` holds equal to the one the app generates.
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
-# The operations that stay open whatever the account's state: the session endpoints, and
-# reading the account itself (so its user can see why they are gated).
-OPEN_IN_ANY_STATE = {("GET", "/v1/users/me")}
+# The operations that stay open whatever the account's state: the session endpoints, reading
+# the account itself (so its user can see why they are gated), and changing its address (an
+# address that cannot receive mail would otherwise keep an unverified account gated for good;
+# the link needs no session at all).
+OPEN_IN_ANY_STATE = {
+    ("GET", "/v1/users/me"),
+    ("POST", "/v1/users/me/email"),
+    ("POST", "/v1/users/me/email/confirm"),
+}
 OPEN_PREFIX = "/v1/auth/"
 
 

@@ -59,6 +59,11 @@ BODIES = {
         },
     },
     ("PATCH", "/v1/users/me/mfa/passkeys/{passkey_id}"): lambda env: {"name": "Laptop"},
+    ("POST", "/v1/users/me/email"): lambda env: {
+        "new_email": unique_email(),
+        "current_password": STRONG_PASSWORD,
+    },
+    ("POST", "/v1/users/me/email/confirm"): lambda env: {"token": "t" * 43},
 }
 PASSWORD = "a-different-long-passphrase-31"
 # NUL (PostgreSQL cannot store it), escape, DEL, a C1 control (NEL) and a line break.

@@ -256,6 +256,37 @@ def test_only_the_app_role_reaches_the_email_outbox(migrated):
         assert cursor.rowcount == 1
 
 
+def test_the_jobs_role_purges_email_tokens_without_reading_pending_addresses(migrated):
+    """A pending email change names its new address: the maintenance purge needs only the
+    columns its WHERE reads."""
+    with migrated.connect("app") as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO users (id, created_at, updated_at, email, password_hash, "
+            "password_changed_at, force_password_change, is_active) VALUES (gen_random_uuid(), "
+            "now(), now(), 'a@example.com', 'x', now(), false, true) RETURNING id"
+        )
+        user_id = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO email_tokens (id, user_id, purpose, token_hash, created_at, "
+            "expires_at, new_email) VALUES (gen_random_uuid(), %s, 'email_change', 'h', "
+            "now() - interval '2 hours', now() - interval '1 hour', 'b@example.com')",
+            (user_id,),
+        )
+    with migrated.connect("jobs") as connection:
+        for statement in (
+            "SELECT new_email FROM email_tokens",
+            "SELECT * FROM email_tokens",
+            "SELECT token_hash FROM email_tokens",
+        ):
+            assert fails_with_permission_denied(connection, statement), statement
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM email_tokens WHERE expires_at <= now() "
+                "OR used_at <= now() - interval '1 day'"
+            )
+            assert cursor.rowcount == 1
+
+
 def test_idempotency_keys_are_the_app_roles_and_each_users_own(migrated):
     """The jobs role gets nothing; with no user set the app role sees no live key."""
     with migrated.connect("jobs") as connection:

@@ -176,6 +176,8 @@ EXPECTED_OPERATION_IDS = {
     ("post", "/v1/auth/password-reset/confirm"): "confirmPasswordReset",
     ("get", "/v1/users/me"): "getCurrentUser",
     ("delete", "/v1/users/me"): "deleteAccount",
+    ("post", "/v1/users/me/email"): "requestEmailChange",
+    ("post", "/v1/users/me/email/confirm"): "confirmEmailChange",
     ("get", "/v1/users/me/security-events"): "listSecurityEvents",
     ("get", "/v1/users/me/export"): "exportAccount",
 }

@@ -25,7 +25,10 @@ SCHEMA = "public"
 NOT_OWNER_TABLES = {
     "users": "auth: accounts, looked up by email before anyone is identified (auth services)",
     "sessions": "auth: refresh-token families, looked up by token hash (auth services)",
-    "email_tokens": "auth: verification and reset tokens, looked up by hash (auth services)",
+    "email_tokens": (
+        "auth: verification, reset and email-change tokens (with a pending change's new "
+        "address), looked up by hash (auth services)"
+    ),
     "security_events": "auth: the audit trail the auth services write",
     "rate_limits": "auth: login and reset throttling counters, keyed by ip/email (auth services)",
     "email_outbox": "auth: the auth services' queued emails, sent by the outbox drainer",

@@ -16,8 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -35,6 +33,7 @@ from app.integrations.email import (
     ResendSender,
 )
 from app.integrations.email.ses import SesSender
+from tests.smtp_server import Authenticator, RecordingHandler, SmtpsController
 
 API_KEY = "re_test_0123456789abcdef"
 FROM = "Job App Tracker <noreply@jat.example>"
@@ -253,47 +252,6 @@ def test_ses_rejection_raises_with_the_aws_error_code():
 
 
 # ----- Gmail / SMTP over implicit TLS -------------------------------------------------------
-
-
-class RecordingHandler:
-    def __init__(self):
-        self.messages: list[dict] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            {
-                "mail_from": envelope.mail_from,
-                "rcpt_tos": list(envelope.rcpt_tos),
-                "content": envelope.original_content or envelope.content,
-                "authenticated_as": session.auth_data.login.decode(),
-                "tls": server.transport.get_extra_info("ssl_object") is not None,
-            }
-        )
-        return "250 Message accepted for delivery"
-
-
-class Authenticator:
-    def __init__(self, user: str, password: str):
-        self.user = user
-        self.password = password
-        self.attempts: list[tuple[str, str]] = []
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):
-        assert isinstance(auth_data, LoginPassword)
-        login, password = auth_data.login.decode(), auth_data.password.decode()
-        self.attempts.append((mechanism, login))
-        ok = login == self.user and password == self.password
-        if not ok:
-            return AuthResult(success=False, handled=False)  # the server answers 535
-        return AuthResult(success=True, auth_data=auth_data)
-
-
-class SmtpsController(Controller):
-    """Binds port 0 and reads back the port the system chose, so tests never collide."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,13 @@ from app.integrations.email import (
     password_reset_email,
     verification_email,
 )
+from app.integrations.email.templates import (
+    email_change_address_taken_notice,
+    email_change_link,
+    email_change_requested_notice,
+    email_changed_notice,
+    new_device_sign_in_notice,
+)
 
 FRONTEND = "https://app.jat.example"
 TRICKY_TOKEN = 'a/b+c=d&e?f#g "h" <i>'
@@ -51,6 +58,7 @@ def only_link(message: EmailMessage) -> str:
     [
         (verification_email, "/verify-email"),
         (password_reset_email, "/reset-password"),
+        (email_change_link, "/confirm-email-change"),
     ],
 )
 def test_token_links_point_at_the_frontend_with_the_token_url_encoded(settings, build, path):
@@ -124,3 +132,64 @@ def test_token_lifetimes_are_stated(settings):
     assert "24 hours" in verification_email("ada@example.com", "t", settings).text
     assert "1 hour" in password_reset_email("ada@example.com", "t", settings).text
     assert "2 hours" in password_reset_email("ada@example.com", "t", settings, valid_hours=2).html
+
+
+HOSTILE_AGENT = '<img src=x onerror="alert(1)"> Firefox'
+NOTICES = {
+    "email_change_address_taken": lambda to, s: email_change_address_taken_notice(to, s),
+    "email_change_requested": lambda to, s: email_change_requested_notice(
+        to, {"new_email": "grace@example.org", "requested_at": "2026-11-29 10:00 UTC"}, s
+    ),
+    "email_changed": lambda to, s: email_changed_notice(
+        to, {"new_email": "grace@example.org", "changed_at": "2026-11-29 10:30 UTC"}, s
+    ),
+    "new_device_sign_in": lambda to, s: new_device_sign_in_notice(
+        to,
+        {"signed_in_at": "2026-11-29 10:00 UTC", "ip": "203.0.113.9", "user_agent": HOSTILE_AGENT},
+        s,
+    ),
+}
+
+
+@pytest.mark.parametrize("category", sorted(NOTICES))
+def test_notices_point_to_the_security_page_and_escape_what_they_quote(settings, category):
+    message = NOTICES[category](HOSTILE_ADDRESS, settings)
+
+    assert only_link(message) == f"{FRONTEND}/settings/security"
+    assert message.tags == {"category": category}
+    assert "token" not in message.text
+    assert "<script>" not in message.html and "<img" not in message.html
+    assert "script" not in Links(message.html).tags and "img" not in Links(message.html).tags
+    assert "write to" not in message.text  # no support address configured: none is named
+
+
+def test_notices_name_the_support_address_when_one_is_configured():
+    configured = Settings.from_env(
+        {
+            "APP_ENV": "test",
+            "FRONTEND_URL": FRONTEND,
+            "API_URL": "https://api.jat.example",
+            "SUPPORT_EMAIL": "help@jat.example",
+        }
+    )
+    for build in NOTICES.values():
+        message = build("ada@example.com", configured)
+        assert "write to help@jat.example" in message.text
+        assert "help@jat.example" in message.html
+
+
+def test_a_support_address_that_is_not_one_is_refused():
+    from app.core.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="SUPPORT_EMAIL=help desk is not an email address"):
+        Settings.from_env({"APP_ENV": "test", "SUPPORT_EMAIL": "help desk"})
+
+
+def test_the_email_change_notices_say_what_changed_and_what_to_do(settings):
+    requested = NOTICES["email_change_requested"]("ada@example.com", settings)
+    assert "from ada@example.com to grace@example.org" in requested.text
+    assert "change your password now: that cancels the change" in requested.text
+    changed = NOTICES["email_changed"]("ada@example.com", settings)
+    assert "from ada@example.com to grace@example.org" in changed.text
+    assert "no longer signs in" in changed.text
+    assert "1 hour" in email_change_link("grace@example.org", "t", settings).text

@@ -125,3 +125,118 @@ def password_expiry_reminder(to: str, days_left: int, settings: Settings) -> Ema
         _link(settings, "/settings/password"),
         "password_expiry",
     )
+
+
+# ----- email change and security notices -------------------------------------------------------
+
+EMAIL_CHANGE_VALID_HOURS = 1
+# The frontend's page listing the account's sessions and security events, with "sign out
+# everywhere" and the password change: where every notice sends someone who did not do it.
+SECURITY_PAGE = "/settings/security"
+
+
+def _report(settings: Settings) -> str:
+    """Where the notice's reader can look and whom to tell: the security page, and the support
+    address when SUPPORT_EMAIL is configured."""
+    said = "The security page of your account lists its sessions and recent security events"
+    if settings.support_email:
+        return f"{said}. To report a change you did not make, write to {settings.support_email}."
+    return f"{said}."
+
+
+def email_change_link(
+    to: str, token: str, settings: Settings, *, valid_hours: int = EMAIL_CHANGE_VALID_HOURS
+) -> EmailMessage:
+    paragraphs = [
+        f"Someone asked to use this address for a {PRODUCT_NAME} account. Confirm it to make it "
+        "the account's sign-in address; until then nothing changes.",
+        f"The link works once and expires in {_hours(valid_hours)}. If you did not ask for "
+        "this, ignore this email.",
+    ]
+    return _message(
+        to,
+        "Confirm your new email address",
+        paragraphs,
+        "Confirm new email address",
+        _link(settings, "/confirm-email-change", token),
+        "email_change",
+    )
+
+
+def email_change_address_taken_notice(to: str, settings: Settings) -> EmailMessage:
+    paragraphs = [
+        f"Someone asked to move another {PRODUCT_NAME} account to this address. It already "
+        "belongs to your account, so nothing changed and no link was sent.",
+        "If that was you, sign in with this address instead. Otherwise there is nothing to do; "
+        "your account was not touched.",
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "Someone tried to use your email address",
+        paragraphs,
+        "Review your account security",
+        _link(settings, SECURITY_PAGE),
+        "email_change_address_taken",
+    )
+
+
+def email_change_requested_notice(
+    to: str, context: dict[str, str], settings: Settings
+) -> EmailMessage:
+    paragraphs = [
+        f"Someone signed in to your {PRODUCT_NAME} account asked to change its email address "
+        f"from {to} to {context['new_email']} ({context['requested_at']}).",
+        "Nothing changes until the link sent to the new address is used, within "
+        f"{_hours(EMAIL_CHANGE_VALID_HOURS)}.",
+        "If this was not you, change your password now: that cancels the change and signs out "
+        "every other session.",
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "Your email address is about to change",
+        paragraphs,
+        "Review your account security",
+        _link(settings, SECURITY_PAGE),
+        "email_change_requested",
+    )
+
+
+def email_changed_notice(to: str, context: dict[str, str], settings: Settings) -> EmailMessage:
+    paragraphs = [
+        f"The email address of your {PRODUCT_NAME} account was changed from {to} to "
+        f"{context['new_email']} ({context['changed_at']}). This address no longer signs in, "
+        "and every other session of the account was signed out.",
+        "If this was not you, sign in with the new address and your password, change your "
+        "password, and change the address back.",
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "Your email address was changed",
+        paragraphs,
+        "Review your account security",
+        _link(settings, SECURITY_PAGE),
+        "email_changed",
+    )
+
+
+def new_device_sign_in_notice(to: str, context: dict[str, str], settings: Settings) -> EmailMessage:
+    client = context.get("user_agent") or "an unnamed browser or app"
+    where = context.get("ip") or "an unknown address"
+    paragraphs = [
+        f"Your {PRODUCT_NAME} account was signed in to from a device it has not seen before: "
+        f"{context['signed_in_at']}, from {where}, with {client}.",
+        "If this was you, there is nothing to do. If not, change your password now: that signs "
+        "out every other session.",
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "New sign-in to your account",
+        paragraphs,
+        "Review your account security",
+        _link(settings, SECURITY_PAGE),
+        "new_device_sign_in",
+    )
