@@ -49,6 +49,7 @@ RATE_LIMIT_NAMES = (
     "reset:ip",
     "reset:account",
     "resend:user",
+    "email_change:user",
     "refresh:ip",
     "passkey:options",
 )
