@@ -48,8 +48,10 @@ if TYPE_CHECKING:
     from app.services.idempotency import IdempotentCreates
     from app.services.local_scanning import LocalScanRunner
     from app.services.maintenance import MaintenanceService
+    from app.services.mfa import MfaService
     from app.services.outbox import OutboxDrainer
     from app.services.passkeys import PasskeyService
+    from app.services.rate_limit import RateLimiter
 
 T = TypeVar("T")
 
@@ -141,6 +143,23 @@ def build_local_scan(settings: Settings, storage: ObjectStorage) -> LocalScanRun
     return LocalScanRunner(LocalScanner(settings.clamd_socket), files)
 
 
+def second_factors(
+    settings: Settings, hashing: PasswordHashing, limiter: RateLimiter, clock: Clock
+) -> MfaService:
+    """The second-factor methods the API accepts, in the order ``methods`` lists them
+    (app/services/mfa.py says how a method is added)."""
+    from app.core.factor_sealing import FactorSecretCipher
+    from app.services.mfa import MfaService, RecoveryCodeMethod, TotpMethod
+
+    return MfaService(
+        hashing=hashing,
+        limiter=limiter,
+        clock=clock,
+        totp=TotpMethod(FactorSecretCipher(settings), clock),
+        recovery_codes=RecoveryCodeMethod(hashing, clock),
+    )
+
+
 # ----- the API ------------------------------------------------------------------------------
 
 
@@ -181,6 +200,7 @@ def api(
     from app.services.attachments import AttachmentService
     from app.services.auth import AuthService
     from app.services.idempotency import IdempotentCreates, purge_expired
+    from app.services.mfa import purge_spent
     from app.services.outbox import OutboxDrainer, OutboxWriter
     from app.services.passkeys import PasskeyService, purge_expired_challenges
     from app.services.rate_limit import RateLimiter
@@ -205,20 +225,23 @@ def api(
         sealer,
         clock,
         metrics=metrics,
-        housekeeping=[purge_expired, purge_expired_challenges],
+        housekeeping=[purge_expired, purge_expired_challenges, purge_spent],
+    )
+    hashing = hashing or PasswordHashing(settings)
+    limiter = RateLimiter(
+        limiter_db,
+        clock,
+        scale=settings.rate_limit_scale,
+        fail_closed=settings.rate_limiter_fail_closed,
+        metrics=metrics,
     )
     auth = AuthService(
         settings,
-        hashing=hashing or PasswordHashing(settings),
-        limiter=RateLimiter(
-            limiter_db,
-            clock,
-            scale=settings.rate_limit_scale,
-            fail_closed=settings.rate_limiter_fail_closed,
-            metrics=metrics,
-        ),
+        hashing=hashing,
+        limiter=limiter,
         outbox=OutboxWriter(sealer, clock),
         clock=clock,
+        mfa=second_factors(settings, hashing, limiter, clock),
         metrics=metrics,
     )
     storage = storage or build_storage(settings)

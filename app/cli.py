@@ -65,15 +65,22 @@ def _settings_for_database(component: str = "cli") -> tuple[Settings, LocalPostg
     return local.settings, local.server
 
 
+DEV_SECRET_NAMES = ("JWT_SECRET", "MFA_ENCRYPTION_KEY")
+
+
 def _dev_secrets() -> dict[str, str]:
-    """A JWT key for local development, made once and kept in the git-ignored var/ folder."""
+    """The JWT key and the second-factor encryption key for local development, each made once
+    and kept in the git-ignored var/ folder (a key missing from an older file is added)."""
     import secrets
 
+    stored: dict[str, str] = {}
     if DEV_SECRETS_FILE.exists():
-        stored: dict[str, str] = json.loads(DEV_SECRETS_FILE.read_text())
+        stored = json.loads(DEV_SECRETS_FILE.read_text())
+    missing = [name for name in DEV_SECRET_NAMES if not stored.get(name)]
+    if not missing:
         return stored
+    values = {**stored, **{name: secrets.token_urlsafe(48) for name in missing}}
     DEV_SECRETS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    values = {"JWT_SECRET": secrets.token_urlsafe(48)}
     DEV_SECRETS_FILE.write_text(json.dumps(values))
     DEV_SECRETS_FILE.chmod(0o600)
     return values

@@ -20,6 +20,7 @@ from app.routes import applications as application_routes
 from app.routes import attachments as attachment_routes
 from app.routes import auth as auth_routes
 from app.routes import passkeys as passkey_routes
+from app.routes import mfa as mfa_routes
 from app.routes import users as user_routes
 from app.routes.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
 from app.routes.health import LivenessResource, ReadinessResource
@@ -116,6 +117,7 @@ def assemble(settings: Settings, **collaborators: Any) -> Assembly:
     app.add_route("/health", LivenessResource())
     app.add_route("/health/ready", ReadinessResource(settings))
     auth_routes.add_routes(app, services.auth, settings)
+    mfa_routes.add_routes(app, services.auth, settings)
     user_routes.add_routes(app, services.auth, settings, services.applications)
     application_routes.add_routes(app, services.applications, services.creates)
     attachment_routes.add_routes(app, services.attachments, settings, services.creates)

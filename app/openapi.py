@@ -79,6 +79,8 @@ TAG_DESCRIPTIONS = {
     "passwords and email verification.",
     "users": "The signed-in account: who it is, its email address, its security events, its "
     "export and its deletion.",
+    "mfa": "Second factors of the signed-in account: authenticator apps (TOTP) and recovery "
+    "codes.",
     "applications": "Job applications, their status timelines and statistics.",
     "attachments": "Files attached to an application: upload, malware scan, download.",
     "passkeys": "Passkeys (WebAuthn) as a second factor: register, list, rename, remove.",
@@ -423,6 +425,7 @@ def _confirm_email_change(operation: dict[str, Any]) -> None:
 
 _OPERATIONS = {
     "login": _login,
+    "completeMfaLogin": _login,
     "refreshSession": _refresh,
     "logout": _logout,
     "getCsrfToken": _csrf,

@@ -21,6 +21,7 @@ def api_environment(**overrides: str) -> dict[str, str]:
     return {
         "APP_ENV": "test",
         "JWT_SECRET": secrets.token_urlsafe(48),
+        "MFA_ENCRYPTION_KEY": secrets.token_urlsafe(48),
         "EMAIL_PROVIDER": "console",
         "LOG_LEVEL": "INFO",
         "DB_CONNECT_TIMEOUT": "2",

@@ -35,6 +35,7 @@ _METRICS_NAMESPACE = re.compile(r"^[A-Za-z0-9 ._#:/-]{1,255}$")
 
 MIN_JWT_SECRET_BYTES = 32
 MIN_JWT_SECRET_DISTINCT_CHARACTERS = 16
+MIN_MFA_KEY_CHARACTERS = 32
 # OWASP Password Storage Cheat Sheet: five argon2id configurations of equal strength, as
 # (memory KiB, iterations), all with parallelism 1. Production accepts parameters at least as
 # strong as one of them.
@@ -57,6 +58,7 @@ REQUIRED_BY_COMPONENT: dict[str, tuple[str, ...]] = {
         "DB_APP_USER",
         "DB_APP_PASSWORD",
         "JWT_SECRET",
+        "MFA_ENCRYPTION_KEY",
         "FRONTEND_URL",
         "API_URL",
     ),
@@ -460,6 +462,18 @@ class Settings:
         "JWT_PREVIOUS_SECRET",
         help="previous key, still accepted for verification during rotation; or "
         "JWT_PREVIOUS_SECRET_ARN",
+        section="auth",
+    )
+    mfa_encryption_key: str | None = secret(
+        "MFA_ENCRYPTION_KEY",
+        help="encrypts TOTP secrets at rest (AES-256-GCM), 32+ characters; secret; or "
+        "MFA_ENCRYPTION_KEY_SECRET_ARN",
+        section="auth",
+    )
+    mfa_previous_encryption_key: str | None = secret(
+        "MFA_PREVIOUS_ENCRYPTION_KEY",
+        help="previous key: TOTP secrets encrypted under it still open during a rotation; or "
+        "MFA_PREVIOUS_ENCRYPTION_KEY_SECRET_ARN",
         section="auth",
     )
     jwt_issuer: str = text("JWT_ISSUER", "jobapptracker", help="iss claim", section="auth")
@@ -968,6 +982,15 @@ def _check_rules(settings: Settings, env: Mapping[str, str], secrets: dict[str, 
         given = secrets.get(name)
         if given and len(given.encode()) < MIN_JWT_SECRET_BYTES:
             problems.append(f"{name} must be at least {MIN_JWT_SECRET_BYTES} bytes")
+    for name in ("MFA_ENCRYPTION_KEY", "MFA_PREVIOUS_ENCRYPTION_KEY"):
+        given = secrets.get(name)
+        if given and len(given) < MIN_MFA_KEY_CHARACTERS:
+            problems.append(f"{name} must be at least {MIN_MFA_KEY_CHARACTERS} characters")
+    if secrets.get("MFA_PREVIOUS_ENCRYPTION_KEY") and not secrets.get("MFA_ENCRYPTION_KEY"):
+        problems.append(
+            "MFA_PREVIOUS_ENCRYPTION_KEY is set without MFA_ENCRYPTION_KEY: a rotation keeps the "
+            "new key in MFA_ENCRYPTION_KEY"
+        )
     if settings.storage_backend == "s3" and not settings.uploads_bucket:
         problems.append(UPLOADS_BUCKET_REQUIRED)
     support = settings.support_email
@@ -994,7 +1017,7 @@ def _production_limits_problems(
 ) -> list[str]:
     """Values that are valid for development but unsafe in production."""
     problems: list[str] = []
-    for name in ("JWT_SECRET", "JWT_PREVIOUS_SECRET"):
+    for name in ("JWT_SECRET", "JWT_PREVIOUS_SECRET", "MFA_ENCRYPTION_KEY"):
         value = secrets.get(name)
         if value and low_variety(value):
             problems.append(
@@ -1005,6 +1028,12 @@ def _production_limits_problems(
     current, previous = secrets.get("JWT_SECRET"), secrets.get("JWT_PREVIOUS_SECRET")
     if current and previous and current == previous:
         problems.append("JWT_PREVIOUS_SECRET equals JWT_SECRET: a rotation needs a new secret")
+    mfa_keys = [secrets.get(name) for name in ("MFA_ENCRYPTION_KEY", "MFA_PREVIOUS_ENCRYPTION_KEY")]
+    if mfa_keys[0] and mfa_keys[0] in (mfa_keys[1], current, previous):
+        problems.append(
+            "MFA_ENCRYPTION_KEY must be a key of its own: it equals MFA_PREVIOUS_ENCRYPTION_KEY or "
+            "a JWT secret"
+        )
     if settings.access_token_ttl_seconds > MAX_PRODUCTION_ACCESS_TOKEN_TTL_SECONDS:
         problems.append(
             f"ACCESS_TOKEN_TTL_SECONDS={settings.access_token_ttl_seconds} is over "

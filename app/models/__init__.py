@@ -4,6 +4,7 @@ from app.models.accounts import EmailToken, RateLimitCounter, RefreshToken, Secu
 from app.models.applications import STATUSES, Application, ApplicationEvent
 from app.models.attachments import ATTACHMENT_STATUSES, Attachment
 from app.models.idempotency import IdempotencyKey
+from app.models.mfa import MfaTicket, RecoveryCode, SessionStepUp, TotpFactor
 from app.models.outbox import OutboxEmail
 from app.models.passkeys import CHALLENGE_PURPOSES, Passkey, PasskeyChallenge
 
@@ -16,11 +17,15 @@ __all__ = [
     "ApplicationEvent",
     "EmailToken",
     "IdempotencyKey",
+    "MfaTicket",
     "OutboxEmail",
     "Passkey",
     "PasskeyChallenge",
+    "RecoveryCode",
     "RateLimitCounter",
     "RefreshToken",
     "SecurityEvent",
+    "SessionStepUp",
+    "TotpFactor",
     "User",
 ]

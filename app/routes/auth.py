@@ -26,7 +26,9 @@ from app.schemas.auth import (
     TokenBody,
     UserResponse,
 )
+from app.schemas.mfa import LoginResponse
 from app.services.auth import AuthService, SessionGrant
+from app.services.mfa import Challenge
 
 REFRESH_COOKIE = "jat_refresh"
 # __Host-: Secure, Path=/ and no Domain, so no sibling subdomain can plant it.
@@ -155,7 +157,7 @@ class LoginResource(AuthResources):
     @api_spec.validate(
         operation_id="login",
         json=LoginBody,
-        resp=responses(200, SessionResponse, 401, 422, 429, 503),
+        resp=responses(200, LoginResponse, 401, 422, 429, 503),
         tags=TAGS,
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response, json: LoginBody) -> None:
@@ -163,10 +165,17 @@ class LoginResource(AuthResources):
         refresh token is set as the HttpOnly, Secure `jat_refresh` cookie for `/v1/auth`, and
         `csrf_token` is what `refreshSession` and `logout` need in `X-CSRF-Token`. A device
         cookie keeps this browser signing in while unknown clients are throttled for the
-        account."""
-        grant = self.auth.login(
+        account. For an account with a second factor the answer is instead
+        `{mfa_required: true, mfa_ticket, methods}`, with no token and no cookie: send the
+        ticket and one factor to `completeMfaLogin` within 5 minutes."""
+        outcome = self.auth.login(
             json.email, json.password, req.context.client, req.cookies.get(DEVICE_COOKIE)
         )
+        if isinstance(outcome, Challenge):
+            body = {"mfa_required": True, "mfa_ticket": outcome.ticket, "methods": outcome.methods}
+            ok(req, resp, body)
+            return
+        grant = outcome
         self.set_refresh_cookie(resp, grant)
         if grant.device_cookie:
             self.set_device_cookie(resp, grant.device_cookie)

@@ -9,7 +9,8 @@ import falcon
 from app.core.errors import AppError
 from app.core.settings import Settings
 from app.routes.common import client_ip
-from app.services.auth import AuthService, ClientInfo, Unauthorized
+from app.services.auth import AuthService, Unauthorized
+from app.services.identity import ClientInfo
 
 # The resource attribute naming the methods that stay open whatever the account's state, so no
 # combination of states can lock a user out of fixing it. The decision rests on the resource the

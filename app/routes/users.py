@@ -20,6 +20,7 @@ from app.schemas.auth import (
     TokenBody,
     UserResponse,
 )
+from app.schemas.mfa import CurrentUserResponse
 from app.services.applications import ApplicationService
 from app.services.auth import EMAIL_CHANGE_ACCEPTED, AuthService, CurrentUser, Unauthorized
 
@@ -34,13 +35,15 @@ class MeResource(AuthResources):
 
     @api_spec.validate(
         operation_id="getCurrentUser",
-        resp=responses(200, UserResponse, 401),
+        resp=responses(200, CurrentUserResponse, 401),
         tags=["users"],
         security=BEARER,
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """The signed-in user, with `must_change_password`."""
-        ok(req, resp, self.auth.describe(req.context.current.user))
+        """The signed-in user, with `must_change_password` and `mfa`: which second factors are
+        set up (never their secrets)."""
+        user = req.context.current.user
+        ok(req, resp, {**self.auth.describe(user), "mfa": self.auth.mfa.summary(user.id)})
 
     @api_spec.validate(
         operation_id="deleteAccount",

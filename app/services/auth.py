@@ -38,6 +38,8 @@ from app.core.settings import Settings
 from app.models import EmailToken, RefreshToken, SecurityEvent, User
 from app.services import auth_sessions, rate_limit
 from app.services.emails import normalise_email, valid_email
+from app.services.identity import ClientInfo, CurrentUser
+from app.services.mfa import Challenge, MfaService, Redeemed
 from app.services.outbox import OutboxWriter
 from app.services.passwords import check_password
 from app.services.rate_limit import RateLimiter
@@ -111,12 +113,6 @@ class RefreshRace(AppError):
 
 
 @dataclass(frozen=True)
-class ClientInfo:
-    ip: str | None
-    user_agent: str | None
-
-
-@dataclass(frozen=True)
 class SessionGrant:
     """What login and refresh hand to the route: the body fields plus the new cookie value."""
 
@@ -129,12 +125,6 @@ class SessionGrant:
     user: User
     # Login only: the device cookie to set (docs/security.md, "Throttling model").
     device_cookie: str | None = None
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    user: User
-    family_id: uuid.UUID | None
 
 
 def account_subject(email: str) -> str:
@@ -151,9 +141,11 @@ class AuthService:
         limiter: RateLimiter,
         outbox: OutboxWriter,
         clock: Clock,
+        mfa: MfaService,
         metrics: Metrics | None = None,
     ):
         self.settings = settings
+        self.mfa = mfa
         self.hashing = hashing
         self.tokens = AccessTokens(settings, clock)
         self.csrf = CsrfTokens(settings)
@@ -229,9 +221,11 @@ class AuthService:
 
     def login(
         self, email: str, password: str, client: ClientInfo, device_cookie: str | None = None
-    ) -> SessionGrant:
+    ) -> SessionGrant | Challenge:
         """Failures are charged to the device's own budget when the client presents a valid
-        device cookie for this account, else to the budget every unknown client shares."""
+        device cookie for this account, else to the budget every unknown client shares. For an
+        account with a second factor, a correct password yields a ``Challenge`` (the MFA ticket)
+        and no session: ``complete_login`` finishes the sign-in."""
         email = normalise_email(email)
         subject = account_subject(email)
         device = self.devices.device(subject, device_cookie, self.clock())
@@ -262,21 +256,41 @@ class AuthService:
         if self.hashing.needs_rehash(user.password_hash):
             user.password_hash = self.hashing.hash(password)
             User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
+        methods = self.mfa.enrolled_methods(user.id)
+        if methods:
+            return self.mfa.issue_ticket(user, client, device, methods)
+        return self._signed_in(user, client, subject, device)
+
+    def _signed_in(
+        self,
+        user: User,
+        client: ClientInfo,
+        subject: str,
+        device: str | None,
+        *,
+        method: str | None = None,
+    ) -> SessionGrant:
+        """The session of a completed sign-in, and the device cookie to set."""
         now = self.clock()
         expires_at = now + timedelta(days=self.settings.refresh_token_ttl_days)
         # A client without a valid device cookie for the account is a new device: the account
         # is told, in the sign-in's own transaction, unless this is its first sign-in ever.
         notify = device is None and self._signed_in_before(user)
+        family_id = uuid.uuid4()
         try:
             with db.atomic():
                 grant = self._issue(
-                    user, uuid.uuid4(), None, expires_at, client, now, event="login_succeeded"
+                    user, family_id, None, expires_at, client, now, event="login_succeeded"
                 )
                 if notify:
                     self.notify_new_device(user, client, now)
         except Unauthorized:
             self.metrics.record(LOGINS, Outcome="failed")
             raise
+        if method is not None:
+            # A second factor was just proved: the new session starts stepped up.
+            self.mfa.mark_stepped_up(user, family_id, now)
+            self._event("mfa_succeeded", user, client, method=method, family_id=str(family_id))
         self.metrics.record(LOGINS, Outcome="succeeded")
         return replace(grant, device_cookie=self.devices.issue(subject, device, now))
 
@@ -302,6 +316,22 @@ class AuthService:
                 "user_agent": (client.user_agent or "")[:200],
             },
         )
+
+    def complete_login(
+        self, ticket: str, proofs: dict[str, Any], client: ClientInfo
+    ) -> SessionGrant:
+        """The second step of a sign-in: the ticket and one factor. The ticket, the factor's
+        use and the session commit together, or none of them."""
+        self.limiter.hit(rate_limit.MFA_PER_IP, client.ip or "unknown")
+        with db.atomic():
+            outcome = self.mfa.redeem_ticket(ticket, proofs, client)
+            if isinstance(outcome, Redeemed):
+                user = outcome.user
+                return self._signed_in(
+                    user, client, account_subject(user.email), outcome.device, method=outcome.method
+                )
+        self.metrics.record(LOGINS, Outcome="failed")
+        raise outcome
 
     def _issue(
         self,

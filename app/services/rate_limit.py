@@ -44,6 +44,16 @@ LOGIN_FAILURES_PER_ACCOUNT = Limit("login:account", 10, 900)
 LOGIN_FAILURES_PER_DEVICE = Limit("login:device", 10, 900)
 # Wrong current passwords within one signed-in session (change password, delete account).
 REAUTH_FAILURES_PER_SESSION = Limit("reauth:session", 5, 900)
+# The second step of a sign-in (app/services/mfa.py): attempts per client address, and failed
+# factors for one account, on the password step's model: clients without a device cookie for the
+# account share one budget (tighter, since a six-digit code is what it guards), a known device
+# spends its own.
+MFA_PER_IP = Limit("mfa:ip", 30, 300)
+MFA_FAILURES_PER_ACCOUNT = Limit("mfa:account", 5, 3600)
+MFA_FAILURES_PER_DEVICE = Limit("mfa:device", 10, 900)
+# Wrong factors (or passwords) within one signed-in session: step-up, and confirming a new TOTP.
+STEP_UP_FAILURES_PER_SESSION = Limit("step-up:session", 5, 900)
+TOTP_CONFIRM_FAILURES_PER_SESSION = Limit("totp-confirm:session", 10, 900)
 REGISTER_PER_IP = Limit("register:ip", 10, 3600)
 RESET_PER_IP = Limit("reset:ip", 10, 900)
 RESET_PER_ACCOUNT = Limit("reset:account", 3, 3600)

@@ -562,6 +562,7 @@ def db_for_limiter(env):
 
 @pytest.mark.parametrize("fail_closed,expected", [(True, 503), (False, 401)])
 def test_limiter_store_failure_follows_the_configured_policy(settings, fail_closed, expected):
+    from app.bootstrap import second_factors
     from app.core.sealing import PayloadSealer
     from app.core.security import PasswordHashing
     from app.services import auth as auth_module
@@ -571,12 +572,14 @@ def test_limiter_store_failure_follows_the_configured_policy(settings, fail_clos
 
     config = fast_settings(settings, rate_limiter_fail_closed=fail_closed)
     dead = RateLimiter(db_for_limiter_url(config), FakeClock(), scale=1, fail_closed=fail_closed)
+    hashing = PasswordHashing(config)
     service = auth_module.AuthService(
         config,
-        hashing=PasswordHashing(config),
+        hashing=hashing,
         limiter=dead,
         outbox=OutboxWriter(PayloadSealer(config), FakeClock()),
         clock=FakeClock(),
+        mfa=second_factors(config, hashing, dead, FakeClock()),
     )
     client = auth_module.ClientInfo(ip="203.0.113.9", user_agent="t")
     with pytest.raises(Exception) as caught:

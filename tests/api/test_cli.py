@@ -121,18 +121,31 @@ def test_commands_use_the_dev_servers_defaults_in_development(db_env, tmp_path, 
     monkeypatch.setattr(commands, "DEV_SECRETS_FILE", tmp_path / "dev-secrets.json")
     for name, value in db_env.items():
         monkeypatch.setenv(name, value)
-    for name in ("APP_ENV", "JWT_SECRET", "EMAIL_PROVIDER", "LOCAL_STORAGE_DIR"):
+    for name in (
+        "APP_ENV",
+        "JWT_SECRET",
+        "MFA_ENCRYPTION_KEY",
+        "EMAIL_PROVIDER",
+        "LOCAL_STORAGE_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
+    # A file from before second factors holds the JWT key only: the MFA key is added to it.
+    (tmp_path / "dev-secrets.json").write_text(json.dumps({"JWT_SECRET": "k" * 48}))
 
     settings, local = commands._settings_for_database()
     assert local is None  # DB_* given: that server, not the embedded one
-    dev_key = json.loads((tmp_path / "dev-secrets.json").read_text())["JWT_SECRET"]
+    stored = json.loads((tmp_path / "dev-secrets.json").read_text())
+    dev_key = stored["JWT_SECRET"]
+    assert dev_key == "k" * 48
     assert settings.app_env == "development"
     assert settings.jwt_secret == dev_key
+    assert settings.mfa_encryption_key == stored["MFA_ENCRYPTION_KEY"] != dev_key
+    assert len(settings.mfa_encryption_key) >= 32
     assert settings.email_provider == "console"
     assert settings.local_storage_dir == str(commands.REPO_ROOT / "var" / "uploads")
 
     monkeypatch.setenv("APP_ENV", "test")
     settings, _ = commands._settings_for_database()
     assert settings.jwt_secret is None
+    assert settings.mfa_encryption_key is None
     assert settings.email_provider == "resend"

@@ -134,6 +134,7 @@ def test_production_problems_stop_the_master_in_one_message_as_the_api(tmp_path)
         "DB_APP_USER is required",
         "FRONTEND_URL is required",
         "API_URL is required",
+        "MFA_ENCRYPTION_KEY (or MFA_ENCRYPTION_KEY_SECRET_ARN) is required",
         "TRUSTED_PROXY_HOPS is required in production",
         "JWT_SECRET is low in variety",
         "LOG_LEVEL=DEBUG is refused",

@@ -35,6 +35,14 @@ NOT_OWNER_TABLES = {
     "passkey_challenges": (
         "auth: WebAuthn challenges, consumed by their digest during a sign-in (passkey service)"
     ),
+    "totp_factors": "auth: TOTP factors, read at the second step of a sign-in before anyone is "
+    "identified (app/services/mfa.py)",
+    "recovery_codes": "auth: recovery-code hashes, checked at the second step of a sign-in "
+    "(app/services/mfa.py)",
+    "mfa_tickets": "auth: MFA login tickets, looked up by hash before anyone is identified "
+    "(app/services/mfa.py)",
+    "session_step_ups": "auth: when a session family last proved a factor, keyed by the family "
+    "(app/services/mfa.py)",
     "migratehistory": "system: the migrations' history, read and written by the migrator only",
 }
 

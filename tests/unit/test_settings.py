@@ -26,6 +26,7 @@ from app.core.settings import (
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "Zr8kQ2vLx9Tn4Wb7Yc1Hd6Jf3Mg5Ps0Ue-Ai_Eo"
+GOOD_MFA_KEY = "mK4tY8wQ1zR6vB3nJ9cX2hL7fD5gS0pA-eU_iO"
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
@@ -39,6 +40,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "DB_APP_USER": "jat_app",
         "DB_APP_PASSWORD": "app-password",
         "JWT_SECRET": GOOD_SECRET,
+        "MFA_ENCRYPTION_KEY": GOOD_MFA_KEY,
         "FRONTEND_URL": "https://app.example.com",
         "API_URL": "https://api.example.com",
         "EMAIL_PROVIDER": "resend",
@@ -142,6 +144,7 @@ def test_production_lists_every_problem_in_one_message(tmp_path):
 UNSAFE_IN_PRODUCTION = {
     "JWT_SECRET": ("s" * 40, "JWT_SECRET is low in variety"),
     "JWT_PREVIOUS_SECRET": ("0123456789abcdef" * 3, "JWT_PREVIOUS_SECRET is low in variety"),
+    "MFA_ENCRYPTION_KEY": ("m" * 40, "MFA_ENCRYPTION_KEY is low in variety"),
     "ACCESS_TOKEN_TTL_SECONDS": ("3601", "ACCESS_TOKEN_TTL_SECONDS=3601 is over 3600"),
     "REFRESH_TOKEN_TTL_DAYS": ("91", "REFRESH_TOKEN_TTL_DAYS=91 is over 90"),
     "ARGON2_MEMORY_KIB": ("12287", "ARGON2_MEMORY_KIB=12287 with ARGON2_TIME_COST=3 is weaker"),
@@ -172,7 +175,9 @@ def test_each_unsafe_value_alone_is_refused_in_production(tmp_path, name):
     assert len(problems) == 1 and expected in problems[0]
 
 
-@pytest.mark.parametrize("name", sorted(set(UNSAFE_IN_PRODUCTION) - {"JWT_SECRET"}))
+@pytest.mark.parametrize(
+    "name", sorted(set(UNSAFE_IN_PRODUCTION) - {"JWT_SECRET", "MFA_ENCRYPTION_KEY"})
+)
 def test_the_same_values_are_accepted_outside_production(name):
     value, _ = UNSAFE_IN_PRODUCTION[name]
     Settings.from_env({} if value is None else {name: value})
@@ -208,6 +213,42 @@ def test_low_variety_secrets_are_refused_in_production(tmp_path, secret):
 def test_previous_secret_equal_to_the_current_one_is_refused(tmp_path):
     problems = problems_of(production_env(tmp_path, JWT_PREVIOUS_SECRET=GOOD_SECRET))
     assert problems == ["JWT_PREVIOUS_SECRET equals JWT_SECRET: a rotation needs a new secret"]
+
+
+def test_production_refuses_an_api_without_the_mfa_key_among_every_other_problem(tmp_path):
+    env = production_env(tmp_path, MFA_ENCRYPTION_KEY=None, DB_HOST=None)
+    problems = problems_of(env)
+    assert "MFA_ENCRYPTION_KEY (or MFA_ENCRYPTION_KEY_SECRET_ARN) is required" in problems
+    assert "DB_HOST is required" in problems
+    assert len(problems) == 2
+    # Only the API holds it: the jobs start without it.
+    jobs = production_env(tmp_path, MFA_ENCRYPTION_KEY=None, DB_JOBS_USER="j", DB_JOBS_PASSWORD="p")
+    assert Settings.from_env(jobs, component="scan_result").mfa_encryption_key is None
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"MFA_ENCRYPTION_KEY": "Ab1-" * 7}, "MFA_ENCRYPTION_KEY must be at least 32 characters"),
+        (
+            {"MFA_PREVIOUS_ENCRYPTION_KEY": "Ab1-" * 7},
+            "MFA_PREVIOUS_ENCRYPTION_KEY must be at least 32 characters",
+        ),
+        (
+            {"MFA_PREVIOUS_ENCRYPTION_KEY": GOOD_MFA_KEY},
+            "MFA_ENCRYPTION_KEY must be a key of its own",
+        ),
+        ({"MFA_ENCRYPTION_KEY": GOOD_SECRET}, "MFA_ENCRYPTION_KEY must be a key of its own"),
+    ],
+)
+def test_mfa_keys_are_checked(tmp_path, overrides, expected):
+    assert any(expected in p for p in problems_of(production_env(tmp_path, **overrides)))
+
+
+def test_the_mfa_keys_are_secrets():
+    settings = Settings.from_env({"MFA_ENCRYPTION_KEY": GOOD_MFA_KEY})
+    assert GOOD_MFA_KEY not in repr(settings)
+    assert {"MFA_ENCRYPTION_KEY", "MFA_PREVIOUS_ENCRYPTION_KEY"} <= set(SECRET_NAMES)
 
 
 def test_trusted_proxy_hops_defaults_to_zero_outside_production():

@@ -1,0 +1,22 @@
+"""Who is asking: the client of a request, and the signed-in account with its session family.
+
+Shared by the auth and second-factor services (app/services/auth.py, app/services/mfa.py)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from app.models import User
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    user: User
+    family_id: uuid.UUID | None
