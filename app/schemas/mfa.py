@@ -13,7 +13,7 @@ from app.schemas.text import single_line
 
 def totp_code_field(default: object = ...) -> Any:
     """Six digits; spaces are allowed (authenticator apps show "123 456") and ignored."""
-    return single_line(default, min_length=6, max_length=16, examples=["123456"])
+    return single_line(default, min_length=6, max_length=64, examples=["123456"])
 
 
 def recovery_code_field(default: object = ...) -> Any:
