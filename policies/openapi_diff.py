@@ -186,8 +186,16 @@ def _pairs(old_doc: Mapping, old: Mapping, new_doc: Mapping, new: Mapping) -> li
     nv = [v for v in _variants(new_doc, new) if not _is_null(v)]
     if len(ov) == 1 and len(nv) == 1:
         return [(ov[0], nv[0])]
-    by_type = {_types(new_doc, v): v for v in nv}
-    return [(v, by_type[_types(old_doc, v)]) for v in ov if _types(old_doc, v) in by_type]
+    pairs = []
+    for v in ov:
+        kind = _types(old_doc, v)
+        same = [n for n in nv if _types(new_doc, n) == kind]
+        if same:
+            # Several alternatives of one type (two object shapes): the one with the most
+            # properties in common describes the same value.
+            fields = set(v.get("properties") or {})
+            pairs.append((v, max(same, key=lambda n: len(fields & set(n.get("properties") or {})))))
+    return pairs
 
 
 # ----- constraints -----------------------------------------------------------------------------

@@ -447,3 +447,43 @@ def test_hand_edits_of_the_committed_document_fail_the_check(
     messages = [m for m, _ in apishape.make_check(lambda: live)(tmp_path)]
     assert messages and all(m.startswith("breaking API change") for m in messages)
     assert any(f"{kind}: {where}" in m for m in messages)
+
+
+def _one_of_two_objects(first: tuple[str, ...], second: tuple[str, ...]) -> dict:
+    def shape(fields):
+        return {
+            "type": "object",
+            "properties": {field: {"type": "string"} for field in fields},
+            "required": list(fields),
+        }
+
+    schema = {"anyOf": [shape(first), shape(second)]}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/v1/auth/login": {
+                "post": {
+                    "operationId": "login",
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {"application/json": {"schema": schema}},
+                        }
+                    },
+                }
+            }
+        },
+    }
+
+
+def test_alternatives_of_one_type_are_paired_by_their_fields():
+    """A session or an MFA challenge: two object shapes under one anyOf. Each is compared with
+    the shape that shares its fields, so the document equals itself and a field removed from
+    one shape is reported once."""
+    old = _one_of_two_objects(("access_token", "user"), ("mfa_ticket", "methods"))
+    assert diff(old, copy.deepcopy(old)) == []
+    new = _one_of_two_objects(("access_token",), ("mfa_ticket", "methods"))
+    assert [(c.kind, c.where) for c in breaking(diff(old, new))] == [
+        ("removed-response-field", "POST /v1/auth/login response 200.user")
+    ]
