@@ -19,8 +19,8 @@ from app.core.settings import Settings
 from app.routes import applications as application_routes
 from app.routes import attachments as attachment_routes
 from app.routes import auth as auth_routes
-from app.routes import passkeys as passkey_routes
 from app.routes import mfa as mfa_routes
+from app.routes import passkeys as passkey_routes
 from app.routes import users as user_routes
 from app.routes.auth_middleware import AuthenticationMiddleware, ClientInfoMiddleware
 from app.routes.health import LivenessResource, ReadinessResource

@@ -38,7 +38,8 @@ from app.core.settings import Settings
 from app.models import EmailToken, RefreshToken, SecurityEvent, User
 from app.services import auth_sessions, rate_limit
 from app.services.emails import normalise_email, valid_email
-from app.services.identity import ClientInfo, CurrentUser
+from app.services.identity import ClientInfo as ClientInfo  # re-exported: callers name it here
+from app.services.identity import CurrentUser as CurrentUser  # re-exported: callers name it here
 from app.services.mfa import Challenge, MfaService, Redeemed
 from app.services.outbox import OutboxWriter
 from app.services.passwords import check_password
