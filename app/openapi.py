@@ -79,8 +79,7 @@ TAG_DESCRIPTIONS = {
     "passwords and email verification.",
     "users": "The signed-in account: who it is, its email address, its security events, its "
     "export and its deletion.",
-    "mfa": "Second factors of the signed-in account: authenticator apps (TOTP) and recovery "
-    "codes.",
+    "mfa": "Second factors of the signed-in account: authenticator apps (TOTP) and recovery codes.",
     "applications": "Job applications, their status timelines and statistics.",
     "attachments": "Files attached to an application: upload, malware scan, download.",
     "passkeys": "Passkeys (WebAuthn) as a second factor: register, list, rename, remove.",
