@@ -105,10 +105,10 @@ def build_storage(settings: Settings) -> ObjectStorage:
     from app.integrations.storage import LocalStorage, LocalTokens, S3Storage
 
     if settings.storage_backend == "s3":
-        import boto3  # only when S3 is configured
+        from app.integrations import aws  # botocore: only when S3 is configured
 
         s3 = settings.s3_storage()
-        return S3Storage(s3.bucket, boto3.client("s3", region_name=s3.region))
+        return S3Storage(s3.bucket, aws.client("s3", s3.region))
     local = settings.local_storage()
     return LocalStorage(Path(local.directory), local.api_url, LocalTokens(local.signing_secret))
 

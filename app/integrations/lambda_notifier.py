@@ -1,7 +1,8 @@
 """The slack-notify Lambda as the operator-alert adapter in AWS: an asynchronous Invoke.
 
-It imports boto3 and botocore, so only a process whose settings name the function loads it
-(app/bootstrap.py, ``build_notifier``).
+It imports botocore, so only a process whose settings name the function loads it
+(app/bootstrap.py, ``build_notifier``). The client is botocore's, on its data pruned to Invoke
+(app/integrations/aws.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class LambdaNotifier:
     own retries and on-failure destination take it from there.
 
     ``function`` is a name or an ARN; an ARN's region wins over ``region``. Credentials come only
-    from boto3's default chain.
+    from botocore's default chain.
     """
 
     def __init__(self, function: str, region: str | None, client: Any | None = None):
@@ -46,9 +47,9 @@ class LambdaNotifier:
         self.function = function
         self.region = _region_from_arn(function) or region
         if client is None:
-            import boto3
+            from app.integrations import aws
 
-            client = boto3.client("lambda", region_name=self.region, config=CLIENT_CONFIG)
+            client = aws.client("lambda", self.region, CLIENT_CONFIG)
         self._client = client
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ from app import bootstrap
 from app.core.database import init_database, user_transaction
 from app.core.local_postgres import free_port
 from app.core.settings import Settings
+from app.integrations import aws
 from app.integrations.storage import S3Storage
 from app.jobs import scan_result
 from app.main import create_app
@@ -68,6 +69,19 @@ def s3_client(moto_server):
     return client
 
 
+@pytest.fixture
+def app_s3(moto_server, s3_client):
+    """The client the application itself uses (app/integrations/aws.py: botocore on its pruned
+    data), against the same moto server; ``s3_client`` (boto3, full data) sets up and checks."""
+    return aws.pruned_session().create_client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's placeholder
+    )
+
+
 class Env:
     pass
 
@@ -85,15 +99,16 @@ def make_env(settings: Settings, storage=None, **overrides) -> Env:
 
 
 @pytest.fixture
-def s3_env(settings, s3_client):
+def s3_env(settings, s3_client, app_s3):
     env = make_env(
         settings,
-        storage=S3Storage(BUCKET, s3_client),
+        storage=S3Storage(BUCKET, app_s3),
         storage_backend="s3",
         scanner="guardduty",
         uploads_bucket=BUCKET,
     )
     env.s3 = s3_client
+    env.app_s3 = app_s3
     return env
 
 
@@ -167,7 +182,7 @@ def jobs_service(env) -> AttachmentService:
     """The scan-result Lambda's own wiring (the jobs database role, S3, the notifier), from the
     composition root."""
     job = bootstrap.scan_result_job(
-        env.settings, clock=env.clock, storage=S3Storage(BUCKET, env.s3), notifier=env.notifier
+        env.settings, clock=env.clock, storage=S3Storage(BUCKET, env.app_s3), notifier=env.notifier
     )
     return job.attachments
 
@@ -177,7 +192,7 @@ def maintenance_service(env, settings=None, outbox=None) -> MaintenanceService:
     job = bootstrap.maintenance_job(
         settings or env.settings,
         clock=env.clock,
-        storage=S3Storage(BUCKET, env.s3),
+        storage=S3Storage(BUCKET, env.app_s3),
         notifier=env.notifier,
         email_sender=outbox or Outbox(),
     )

@@ -21,6 +21,7 @@ from app.jobs import db_admin, maintenance, scan_result, slack_notify
 from tests.api.test_attachments import (  # noqa: F401 - fixtures
     BUCKET,
     Outbox,
+    app_s3,
     moto_server,
     s3_client,
     s3_env,
@@ -50,7 +51,10 @@ def test_scan_results_are_recorded_and_logged_with_the_object(s3_env, monkeypatc
     browser, attachment = uploaded_and_completed(s3_env)
     settings = fast_settings(s3_env.settings, metrics="emf")
     job = bootstrap.scan_result_job(
-        settings, clock=s3_env.clock, storage=S3Storage(BUCKET, s3_env.s3), notifier=s3_env.notifier
+        settings,
+        clock=s3_env.clock,
+        storage=S3Storage(BUCKET, s3_env.app_s3),
+        notifier=s3_env.notifier,
     )
     monkeypatch.setattr(scan_result, "cold_start", lambda: job)
     context = invocation()
@@ -88,7 +92,7 @@ def test_maintenance_records_purges_by_kind_and_reminders(s3_env, monkeypatch, c
     job = bootstrap.maintenance_job(
         settings,
         clock=s3_env.clock,
-        storage=S3Storage(BUCKET, s3_env.s3),
+        storage=S3Storage(BUCKET, s3_env.app_s3),
         notifier=s3_env.notifier,
         email_sender=Outbox(),
     )

@@ -23,8 +23,9 @@ _spec.loader.exec_module(image_venv)
 
 
 def clients_the_app_creates() -> set[str]:
-    """The service of every ``boto3.client("<service>", ...)`` / ``session.client(...)`` call in
-    app/; a call whose service is not a string literal is refused, so none goes unseen."""
+    """The service of every ``boto3.client("<service>", ...)`` / ``session.client(...)`` /
+    ``aws.client(...)`` (app/integrations/aws.py) call in app/; a call whose service is not a
+    string literal is refused, so none goes unseen."""
     services: set[str] = set()
     for path in (ROOT / "app").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -33,7 +34,7 @@ def clients_the_app_creates() -> set[str]:
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("client", "resource")
                 and isinstance(node.func.value, ast.Name)
-                and node.func.value.id in ("boto3", "session")
+                and node.func.value.id in ("boto3", "session", "aws")
             ):
                 continue
             first = node.args[0] if node.args else None

@@ -8,13 +8,13 @@ import json
 import socket
 import threading
 
-import boto3
 import pytest
 from botocore.config import Config
 
 from app.bootstrap import build_notifier
 from app.core.logging import configure_logging
 from app.core.settings import Settings
+from app.integrations import aws
 from app.integrations.lambda_notifier import LambdaNotifier
 from app.integrations.notifier import LogNotifier, NotificationError, Notifier
 
@@ -63,13 +63,14 @@ def stub():
 
 
 def lambda_client(endpoint_url: str):
-    # Test-only static credentials: the stub does not check the signature.
-    session = boto3.session.Session(
-        aws_access_key_id="AKIDTESTONLY", aws_secret_access_key="test-only", region_name="eu-west-1"
-    )
-    return session.client(
+    """The application's own kind of client (botocore on its pruned data, app/integrations/aws.py).
+    Test-only static credentials: the stub does not check the signature."""
+    return aws.pruned_session().create_client(
         "lambda",
+        region_name="eu-west-1",
         endpoint_url=endpoint_url,
+        aws_access_key_id="AKIDTESTONLY",
+        aws_secret_access_key="test-only",  # noqa: S106 - a test-only placeholder
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
     )
 
