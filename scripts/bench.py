@@ -53,6 +53,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -389,11 +390,37 @@ def http_get(
         return response.status, dict(response.headers.items())
 
 
+def runtime_python(scratch: Path) -> str:
+    """A virtualenv of the locked runtime dependencies alone (no dev or infra group), as the
+    image installs them (Dockerfile: ``uv export --no-dev --no-group infra``) with their bytecode
+    compiled (as the image's is: without it, the master compiles every module it imports and
+    each worker inherits the garbage), made by uv from its cache in a few seconds; its
+    interpreter. The development environment also holds tools that
+    libraries pick up when present (structlog imports rich and greenlet, requests simplejson):
+    about 7 MB in every worker that production never loads."""
+    uv = os.environ.get("UV") or shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
+    target = scratch / "runtime-venv"
+    subprocess.run(
+        [uv, "sync", "--frozen", "--no-default-groups", "--compile-bytecode", "--quiet"],
+        cwd=REPO,
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(target)},
+        check=True,
+    )
+    return str(target / "bin" / "python")
+
+
 @contextlib.contextmanager
 def served(
-    name: str, env: dict[str, str], target: str, probe: str, workers: int, scratch: Path
+    name: str,
+    env: dict[str, str],
+    target: str,
+    probe: str,
+    workers: int,
+    scratch: Path,
+    python: str = sys.executable,
 ) -> Iterator[Served]:
-    """``target`` under gunicorn; yields once every worker has loaded the app."""
+    """``target`` under gunicorn (run by ``python``); yields once every worker has loaded the
+    app."""
     counts_path = scratch / f"{name}.counts"
     counts_path.write_bytes(b"\0" * SLOT.size * SLOTS)
     gunicorn = LocalGunicorn(
@@ -402,6 +429,7 @@ def served(
         target=target,
         config=BENCH_CONF,
         output=subprocess.DEVNULL,
+        python=python,
     )
     server = Served(name, gunicorn.port, psutil.Process(gunicorn.process.pid), str(counts_path))
     try:
@@ -509,6 +537,91 @@ def health_headers(port: int) -> list[str]:
     _, headers = http_get(port, "/health")
     present = {name.lower() for name in headers}
     return [name for name in ("X-Request-ID", *SECURITY_HEADERS) if name.lower() not in present]
+
+
+# ----- attachments: every S3 call an API worker makes -----------------------------------------
+
+
+def api_call(
+    port: int, method: str, path: str, token: str, body: dict | None = None
+) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "X-Forwarded-For": "203.0.113.9",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local URL
+            payload = response.read()
+            return response.status, json.loads(payload) if payload else {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def attachment_round_trip(
+    port: int, database_url: str, user: tuple[str, str], application_id: str
+) -> None:
+    """One attachment through every S3 call the API makes: the presigned POST (create), the
+    upload to the S3 stub, ListObjectVersions (complete), the presigned GET of a clean file
+    (get), ListObjectVersions and DeleteObjects (delete). The scan result is written to the
+    database directly (it comes from the scan-result Lambda, not from the API)."""
+    import requests
+
+    user_id, token = user
+    content = b"%PDF-1.7 a small cv for the benchmark\n"
+    status, created = api_call(
+        port,
+        "POST",
+        f"/v1/applications/{application_id}/attachments",
+        token,
+        {"filename": "cv.pdf", "content_type": "application/pdf", "size": len(content)},
+    )
+    if status != 201:
+        raise SystemExit(f"attachment create answered {status}: {created}")
+    upload, attachment_id = created["data"]["upload"], created["data"]["attachment"]["id"]
+    posted = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("cv.pdf", content, "application/pdf")},
+        timeout=30,
+    )
+    if posted.status_code not in (200, 204):
+        raise SystemExit(f"the S3 stub refused the presigned POST: {posted.status_code}")
+    status, completed = api_call(port, "POST", f"/v1/attachments/{attachment_id}/complete", token)
+    if status != 200:
+        raise SystemExit(f"attachment complete answered {status}: {completed}")
+    with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('app.user_id', %s, true)", (user_id,))
+        cursor.execute(
+            "UPDATE attachments SET status = 'clean', scanned_at = now() WHERE id = %s",
+            (attachment_id,),
+        )
+    status, fetched = api_call(port, "GET", f"/v1/attachments/{attachment_id}", token)
+    if status != 200 or not fetched["data"].get("download_url"):
+        raise SystemExit(f"attachment get answered {status} without a download URL: {fetched}")
+    status, _ = api_call(port, "DELETE", f"/v1/attachments/{attachment_id}", token)
+    if status != 204:
+        raise SystemExit(f"attachment delete answered {status}")
+
+
+def serve_attachments(
+    port: int, database_url: str, users: list[tuple[str, str]], ids: dict[str, list[str]]
+) -> int:
+    """An attachment round trip per user, four at a time, so every worker serves some."""
+    with ThreadPoolExecutor(4) as pool:
+        list(
+            pool.map(
+                lambda user: attachment_round_trip(port, database_url, user, ids[user[0]][0]),
+                users,
+            )
+        )
+    return len(users)
 
 
 # ----- profile and round trips ----------------------------------------------------------------
@@ -777,7 +890,11 @@ def verdict(met: bool, text: str) -> str:
 
 
 def verdicts(
-    results: list[Result], rss: list[float], missing_headers: list[str], baseline: dict | None
+    results: list[Result],
+    rss: list[float],
+    missing_headers: list[str],
+    baseline: dict | None,
+    attachments_rss: list[float],
 ) -> list[str]:
     out = []
     figures = summary(results)
@@ -858,6 +975,13 @@ def verdicts(
             f"{', '.join(f'{value:.1f} MB' for value in rss)}",
         )
     )
+    out.append(
+        verdict(
+            max(attachments_rss) <= RSS_LIMIT_MB,
+            f"worker RSS ≤ {RSS_LIMIT_MB:g} MB once it has also served attachments (every S3 call "
+            f"the API makes): {', '.join(f'{value:.1f} MB' for value in attachments_rss)}",
+        )
+    )
     return out
 
 
@@ -872,6 +996,7 @@ def run_section(
     results: list[Result],
     rss: list[float],
     idle_rss: list[float],
+    attachments_rss: list[float],
     ceiling_rss: list[float],
     profile: dict[str, Any],
     lines: list[str],
@@ -905,8 +1030,10 @@ the ratios inside the run are what the targets compare.
 {table(results)}
 
 Worker RSS: {", ".join(f"{value:.1f} MB" for value in idle_rss)} after start-up,
-{", ".join(f"{value:.1f} MB" for value in rss)} after the list run (ceiling workers:
-{", ".join(f"{value:.1f} MB" for value in ceiling_rss)}).
+{", ".join(f"{value:.1f} MB" for value in rss)} after the list run,
+{", ".join(f"{value:.1f} MB" for value in attachments_rss)} after an attachment round trip per
+user (create, upload, complete, get with its download URL, delete: every S3 call the API makes)
+(ceiling workers: {", ".join(f"{value:.1f} MB" for value in ceiling_rss)}).
 
 ### Targets
 
@@ -973,6 +1100,11 @@ def main() -> int:
         "--baseline", type=Path, help="a --json file of an earlier run, to compare gains"
     )
     parser.add_argument("--no-doc", action="store_true", help="print only")
+    parser.add_argument(
+        "--dev-venv",
+        action="store_true",
+        help="serve from the development environment instead of the runtime dependencies alone",
+    )
     args = parser.parse_args()
     short = args.short
     args.duration = args.duration or (5 if short else 10)
@@ -1008,10 +1140,16 @@ def main() -> int:
         files = (script, data)
         pg = database.server
 
+        python = sys.executable if args.dev_venv else runtime_python(scratch)
+        host["servers' packages"] = (
+            "the development environment (--dev-venv)"
+            if args.dev_venv
+            else "the locked runtime dependencies alone, as in the image"
+        )
         with (
-            served("api", env, "app.main:app", "/health", args.workers, scratch) as api,
+            served("api", env, "app.main:app", "/health", args.workers, scratch, python) as api,
             served(
-                "ceiling", env, "scripts.ceiling_app:app", "/health", args.workers, scratch
+                "ceiling", env, "scripts.ceiling_app:app", "/health", args.workers, scratch, python
             ) as ceiling,
         ):
             idle_rss = api.worker_rss()
@@ -1024,6 +1162,18 @@ def main() -> int:
                 if not rss:
                     rss = api.worker_rss()
                 results.append(measure(ENDPOINTS["list"], ceiling, pg, args, files, round_))
+            before = api.counts()
+            round_trips = serve_attachments(api.port, database.config.database_url, users, ids)
+            attachments_rss = api.worker_rss()
+            attachment_split = sorted(
+                (count - before.get(pid, 0) for pid, count in api.counts().items()), reverse=True
+            )
+            print(
+                f"{round_trips} attachment round trips (requests per worker "
+                f"{'/'.join(map(str, attachment_split))}): worker RSS "
+                f"{', '.join(f'{value:.1f} MB' for value in attachments_rss)}",
+                flush=True,
+            )
             for key in keys:
                 if key not in ("list", "health"):
                     results.append(measure(ENDPOINTS[key], api, pg, args, files))
@@ -1037,13 +1187,14 @@ def main() -> int:
         print("profiling the list request in-process ...", flush=True)
         profile = profile_list(database, env, users[0][1], args.profile_requests)
 
-    lines = verdicts(results, rss, missing_headers, baseline)
+    lines = verdicts(results, rss, missing_headers, baseline, attachments_rss)
     print()
     print(table(results))
     print()
     print(
         f"worker RSS after the list run: {', '.join(f'{value:.1f} MB' for value in rss)} "
-        f"(idle {', '.join(f'{value:.1f} MB' for value in idle_rss)}; ceiling "
+        f"(idle {', '.join(f'{value:.1f} MB' for value in idle_rss)}; after the attachments "
+        f"{', '.join(f'{value:.1f} MB' for value in attachments_rss)}; ceiling "
         f"{', '.join(f'{value:.1f} MB' for value in ceiling_rss)})"
     )
     print("\n".join(lines))
@@ -1067,6 +1218,7 @@ def main() -> int:
                     "results": [asdict(each) for each in results],
                     "rss": rss,
                     "idle_rss": idle_rss,
+                    "attachments_rss": attachments_rss,
                     "verdicts": lines,
                 },
                 indent=1,
@@ -1074,7 +1226,18 @@ def main() -> int:
         )
     if not args.no_doc:
         write_doc(
-            run_section(args, command, host, results, rss, idle_rss, ceiling_rss, profile, lines)
+            run_section(
+                args,
+                command,
+                host,
+                results,
+                rss,
+                idle_rss,
+                attachments_rss,
+                ceiling_rss,
+                profile,
+                lines,
+            )
         )
         print(f"\nwrote {DOC.relative_to(REPO)}")
     print(f"benchmark took {time.monotonic() - started:.0f} s")

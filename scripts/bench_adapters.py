@@ -74,13 +74,16 @@ def production_adapters() -> Iterator[dict[str, str]]:
         }
         # Imported by name: boto3 ships no type information.
         boto3 = importlib.import_module("boto3")
-        boto3.client(
+        s3 = boto3.client(
             "s3",
             region_name=REGION,
             endpoint_url=endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - a local stub's placeholder
-        ).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        )
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        # Versioned, as the stacks' uploads bucket is (complete records the object's version).
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         yield env
     finally:
         resend.shutdown()

@@ -22,12 +22,14 @@ API = "app.main:app"
 
 
 def gunicorn_command(
-    port: int, *options: str, target: str = API, config: str = CONFIG
+    port: int, *options: str, target: str = API, config: str = CONFIG, python: str = sys.executable
 ) -> list[str]:
     """The command line serving ``target`` on 127.0.0.1:``port`` with the configuration module
-    ``config`` (a path relative to the repository; run it from there)."""
+    ``config`` (a path relative to the repository; run it from there), under the interpreter
+    ``python`` (this one unless given: the benchmarks pass a virtualenv of the runtime
+    dependencies alone)."""
     return [
-        sys.executable,
+        python,
         "-m",
         "gunicorn",
         "-c",
@@ -46,7 +48,8 @@ class LocalGunicorn:
     ``config`` is the configuration module (the benchmark's extends the project's).
     ``output`` receives gunicorn's stdout and stderr: a pipe by default (its end is shown when
     gunicorn fails to start), a file, or ``subprocess.DEVNULL``. The process gets ``env`` and
-    nothing else (PATH included: pass it when the app needs it)."""
+    nothing else (PATH included: pass it when the app needs it). ``python`` is the interpreter
+    (this one by default)."""
 
     def __init__(
         self,
@@ -56,10 +59,11 @@ class LocalGunicorn:
         config: str = CONFIG,
         port: int | None = None,
         output: int | IO[bytes] = subprocess.PIPE,
+        python: str = sys.executable,
     ) -> None:
         self.port = port or free_port()
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter running gunicorn
-            gunicorn_command(self.port, *options, target=target, config=config),
+            gunicorn_command(self.port, *options, target=target, config=config, python=python),
             cwd=REPO_ROOT,
             env=dict(env),
             stdout=output,
