@@ -197,6 +197,8 @@ class Result:
     p99_ms: float
     errors: dict
     per_worker: list[int] = field(default_factory=list)
+    # Each worker's share of the gunicorn workers' CPU seconds, in the order of per_worker.
+    cpu_shares: list[float] = field(default_factory=list)
     connections: list[int] = field(default_factory=list)
     server_cpu_s: float = 0.0
     database_cpu_s: float = 0.0
@@ -231,6 +233,9 @@ class Result:
     def split(self) -> str:
         total = sum(self.per_worker) or 1
         return " / ".join(f"{count / total:.0%}" for count in self.per_worker)
+
+    def cpu_split(self) -> str:
+        return " / ".join(f"{share:.0%}" for share in self.cpu_shares)
 
 
 # ----- dataset --------------------------------------------------------------------------------
@@ -362,6 +367,15 @@ class Served:
                 total += times.user + times.system
         return total
 
+    def worker_cpu(self) -> dict[int, float]:
+        """CPU seconds (user and system) per worker pid."""
+        out = {}
+        for worker in self.workers():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = worker.cpu_times()
+                out[worker.pid] = times.user + times.system
+        return out
+
     def worker_rss(self) -> list[float]:
         return [child.memory_info().rss / 2**20 for child in self.workers()]
 
@@ -481,6 +495,7 @@ def measure(
         # measured run's connections are spread over what the workers hold from now on.
         time.sleep(SETTLE_SECONDS)
     load = os.getloadavg()
+    worker_cpu = server.worker_cpu()
     counts, cpu, database_cpu = (
         server.counts(),
         server.cpu_seconds(),
@@ -492,6 +507,12 @@ def measure(
     measured = run_wrk(server.port, endpoint.mode, script, data, args.connections, args.duration)
     sampler.join()
     after = server.counts()
+    worker_cpu = {
+        pid: seconds - worker_cpu.get(pid, 0.0) for pid, seconds in server.worker_cpu().items()
+    }
+    answered = {pid: after[pid] - counts.get(pid, 0) for pid in after}
+    order = sorted(answered, key=lambda pid: answered[pid], reverse=True)
+    cpu_total = sum(worker_cpu.get(pid, 0.0) for pid in order) or 1.0
     result = Result(
         name=endpoint.label if server.name == "api" else f"ceiling: {endpoint.mode}",
         key=endpoint.key,
@@ -506,7 +527,8 @@ def measure(
             for key in ("status", "connect", "read", "write", "timeout")
             if measured[key]
         },
-        per_worker=sorted((after[pid] - counts.get(pid, 0) for pid in after), reverse=True),
+        per_worker=[answered[pid] for pid in order],
+        cpu_shares=[worker_cpu.get(pid, 0.0) / cpu_total for pid in order],
         connections=held,
         server_cpu_s=server.cpu_seconds() - cpu,
         database_cpu_s=database_cpu_seconds(database) - database_cpu,
@@ -515,7 +537,8 @@ def measure(
     print(
         f"{result.name:<40} {result.rps:>8,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
         f"p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_ms:5.2f} ms/req  "
-        f"workers {result.split():<9} (conns {'/'.join(map(str, held))})  load {load[0]:.2f}  "
+        f"workers {result.split():<9} (cpu {result.cpu_split()}; conns {'/'.join(map(str, held))})"
+        f"  load {load[0]:.2f}  "
         f"errors {result.errors or 0}",
         flush=True,
     )
@@ -870,15 +893,16 @@ def summary(results: list[Result]) -> dict[str, dict[str, float]]:
 def table(results: list[Result]) -> str:
     lines = [
         "| run | requests/s | p50 ms | p99 ms | p99/p50 | server CPU ms/req | PostgreSQL CPU "
-        "ms/req | requests per worker | connections per worker | load (1 min) | non-2xx/errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
+        "ms/req | requests per worker | CPU per worker | connections per worker | load (1 min) | "
+        "non-2xx/errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|",
     ]
     for result in results:
         suffix = f" #{result.round + 1}" if result.key in ROUNDED else ""
         lines.append(
             f"| {result.name}{suffix} | {result.rps:,.0f} | {result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.tail:.2f} | {result.cpu_ms:.2f} | "
-            f"{result.database_ms:.2f} | {result.split()} | "
+            f"{result.database_ms:.2f} | {result.split()} | {result.cpu_split()} | "
             f"{' / '.join(map(str, result.connections))} | {result.load[0]:.2f} | "
             f"{result.failed} |"
         )
