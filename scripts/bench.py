@@ -7,7 +7,9 @@ It starts a throw-away local PostgreSQL, applies the migrations, seeds users x a
 (each with its status timeline), and serves the API with gunicorn (app/gunicorn_conf.py, through
 scripts/bench_gunicorn_conf.py, which only adds a per-worker request count) over real HTTP, with
 the production adapters loaded (S3 storage and the Lambda notifier against moto's server, the
-Resend email provider against a local stub: scripts/bench_adapters.py). wrk drives each endpoint
+Resend email provider against a local stub: scripts/bench_adapters.py), both servers run from a
+virtualenv of the locked runtime dependencies alone, as the image installs them (``--dev-venv``:
+from the development environment instead). wrk drives each endpoint
 with keep-alive connections, one wrk thread per connection, so every connection sends its own
 user's bearer token (and, for get-one, that user's ids):
 
@@ -26,8 +28,11 @@ the median. Rate limits are raised with
 RATE_LIMIT_SCALE (a documented setting) so the limiter stays in the path without tripping; any
 non-2xx answer makes the run invalid.
 
-Per run it reports requests/s, p50 and p99, the requests each worker answered, the CPU seconds
-of the gunicorn process tree and of PostgreSQL per request, and the load average. Then it
+Per run it reports requests/s, p50 and p99, the requests each worker answered and its share of the
+workers' CPU, the connections each held, the CPU seconds of the gunicorn process tree and of
+PostgreSQL per request, and the load average. After the list rounds it takes one attachment per
+signed-in user through every S3 call the API makes (create, upload to the stub, complete, get
+with its download URL, delete) and reports the worker RSS after that too. Then it
 profiles the list request in-process (falcon's test client, same database) and counts the SQL
 round trips of one list request on the wire. It prints every target (issue 16) with its figure
 and verdict, and writes its section of docs/benchmarks.md (between the ``bench.py`` markers;
@@ -854,22 +859,21 @@ def postgres_version(url: str) -> str:
 
 def median_ratio(results: list[Result], key: str, ceiling_key: str) -> tuple[float, list[float]]:
     """The ratio of each round's ``key`` run to the ceiling run of the same round, and their
-    median."""
+    median. An endpoint measured once (get one, me) is compared with the median of the ceiling's
+    rounds: the ceiling's first round alone, run minutes before it, moved its ratio by up to a
+    third when that round was slow."""
+    ceilings = [each for each in results if each.server == "ceiling" and each.key == ceiling_key]
     ratios = []
     for result in results:
         if result.server != "api" or result.key != key:
             continue
-        ceiling = next(
-            (
-                each
-                for each in results
-                if each.server == "ceiling"
-                and each.key == ceiling_key
-                and each.round == result.round
-            ),
-            None,
-        ) or next(each for each in results if each.server == "ceiling" and each.key == ceiling_key)
-        ratios.append(result.rps / ceiling.rps)
+        if key in ROUNDED:
+            ceiling = next(
+                (each for each in ceilings if each.round == result.round), ceilings[0]
+            ).rps
+        else:
+            ceiling = statistics.median(each.rps for each in ceilings)
+        ratios.append(result.rps / ceiling)
     return statistics.median(ratios), ratios
 
 
