@@ -4,6 +4,7 @@ only from the default provider chain and refreshed before they expire."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import importlib.util
 import json
@@ -20,6 +21,7 @@ from unittest import mock
 import boto3
 import botocore.auth
 import botocore.session
+import botocore.signers
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -57,6 +59,7 @@ def presigned(client) -> tuple[str, dict]:
     """A download URL and an upload form as S3Storage asks for them, at a fixed time."""
     with (
         mock.patch.object(botocore.auth, "get_current_datetime", return_value=FROZEN),
+        mock.patch.object(botocore.signers, "get_current_datetime", return_value=FROZEN),
         mock.patch.object(botocore.auth.time, "time", return_value=FROZEN.timestamp()),
     ):
         url = client.generate_presigned_url(
@@ -96,6 +99,8 @@ def test_presigned_urls_and_forms_are_exactly_botocores_with_its_full_data(
     pruned = aws.pruned_session().create_client("s3", region_name=region, endpoint_url=endpoint)
     assert presigned(pruned) == presigned(full)
     url, post = presigned(pruned)
+    policy = json.loads(base64.b64decode(post["fields"]["policy"]))
+    assert policy["expiration"] == "2026-11-29T10:10:00Z"  # FROZEN + 600 s: both at one time
     assert "Signature=" in url  # signed (SigV2's Signature or SigV4's X-Amz-Signature)
     assert "signature" in post["fields"] or "x-amz-signature" in post["fields"]
 
