@@ -144,12 +144,17 @@ def build_local_scan(settings: Settings, storage: ObjectStorage) -> LocalScanRun
 
 
 def second_factors(
-    settings: Settings, hashing: PasswordHashing, limiter: RateLimiter, clock: Clock
+    settings: Settings,
+    hashing: PasswordHashing,
+    limiter: RateLimiter,
+    clock: Clock,
+    passkeys: PasskeyService,
 ) -> MfaService:
     """The second-factor methods the API accepts, in the order ``methods`` lists them
     (app/services/mfa.py says how a method is added)."""
     from app.core.factor_sealing import FactorSecretCipher
     from app.services.mfa import MfaService, RecoveryCodeMethod, TotpMethod
+    from app.services.passkeys import PasskeyMethod
 
     return MfaService(
         hashing=hashing,
@@ -157,6 +162,7 @@ def second_factors(
         clock=clock,
         totp=TotpMethod(FactorSecretCipher(settings), clock),
         recovery_codes=RecoveryCodeMethod(hashing, clock),
+        methods=[PasskeyMethod(passkeys)],
     )
 
 
@@ -235,13 +241,14 @@ def api(
         fail_closed=settings.rate_limiter_fail_closed,
         metrics=metrics,
     )
+    passkeys = PasskeyService(settings.frontend_url, limiter=limiter, clock=clock)
     auth = AuthService(
         settings,
         hashing=hashing,
         limiter=limiter,
         outbox=OutboxWriter(sealer, clock),
         clock=clock,
-        mfa=second_factors(settings, hashing, limiter, clock),
+        mfa=second_factors(settings, hashing, limiter, clock, passkeys),
         metrics=metrics,
     )
     storage = storage or build_storage(settings)
@@ -262,7 +269,7 @@ def api(
         creates=IdempotentCreates(sealer, clock, json_default),
         outbox_drainer=outbox_drainer,
         metrics=metrics,
-        passkeys=PasskeyService(settings.frontend_url, limiter=auth.limiter, clock=clock),
+        passkeys=passkeys,
     )
 
 

@@ -121,7 +121,7 @@ def assemble(settings: Settings, **collaborators: Any) -> Assembly:
     user_routes.add_routes(app, services.auth, settings, services.applications)
     application_routes.add_routes(app, services.applications, services.creates)
     attachment_routes.add_routes(app, services.attachments, settings, services.creates)
-    passkey_routes.add_routes(app, services.passkeys)
+    passkey_routes.add_routes(app, services.passkeys, services.auth.mfa)
     openapi.add_routes(app, settings)
     security_headers = middleware.security_headers(hsts=settings.is_production)
     return Assembly(

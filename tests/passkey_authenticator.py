@@ -148,3 +148,12 @@ def register_passkey(browser, name: str = "Laptop", authenticator=None):
     )
     assert created.status_code == 201, created.text
     return authenticator, created.json["data"]
+
+
+def step_up_with_passkey(browser, authenticator) -> None:
+    """Prove a passkey again for the browser's session (a removal or a deletion needs it)."""
+    options = browser.request("POST", "/v1/auth/step-up/passkey-options")
+    assert options.status_code == 200, options.text
+    credential = authenticator.assert_(options.json["data"])
+    stepped = browser.request("POST", "/v1/auth/step-up", json={"credential": credential})
+    assert stepped.status_code == 204, stepped.text

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from app.schemas.auth import SessionData, StrictBody, UserOut
 from app.schemas.common import SuccessEnvelope
+from app.schemas.passkeys import AuthenticationCredentialJSON
 from app.schemas.text import single_line
 
 
@@ -25,19 +26,23 @@ class TotpCodeBody(StrictBody):
 
 
 class LoginMfaBody(StrictBody):
-    """The ticket and exactly one proof: `code` (TOTP) or `recovery_code`."""
+    """The ticket and exactly one proof: `code` (TOTP), `recovery_code`, or `credential` (a
+    passkey's assertion, answering `loginPasskeyOptions` for this ticket)."""
 
     mfa_ticket: str = single_line(min_length=16, max_length=256)
     code: str | None = totp_code_field(None)
     recovery_code: str | None = recovery_code_field(None)
+    credential: AuthenticationCredentialJSON | None = None
 
 
 class StepUpBody(StrictBody):
-    """Exactly one proof: `code` (TOTP) or `recovery_code`; `password` only for an account
-    without a second factor."""
+    """Exactly one proof: `code` (TOTP), `recovery_code` or `credential` (a passkey's
+    assertion, answering `stepUpPasskeyOptions` for this session); `password` only for an
+    account without a second factor."""
 
     code: str | None = totp_code_field(None)
     recovery_code: str | None = recovery_code_field(None)
+    credential: AuthenticationCredentialJSON | None = None
     password: str | None = single_line(None, min_length=1, max_length=1024)
 
 
@@ -61,13 +66,14 @@ class MfaChallengeData(BaseModel):
         "same client"
     )
     methods: list[str] = Field(
-        description="the factors this account can use: `totp`, `recovery_code`",
-        examples=[["totp", "recovery_code"]],
+        description="the factors this account can use: `totp`, `passkey`, `recovery_code`",
+        examples=[["totp", "passkey", "recovery_code"]],
     )
 
 
 class MfaSummary(BaseModel):
     totp: bool = Field(description="an authenticator app is set up and confirmed")
+    passkeys: int = Field(ge=0, description="passkeys registered")
     recovery_codes_left: int = Field(ge=0, description="unused recovery codes")
 
 

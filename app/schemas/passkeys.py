@@ -90,6 +90,10 @@ class PasskeyRename(StrictModel):
     name: str = PasskeyName
 
 
+class PasskeyLoginOptionsBody(StrictModel):
+    mfa_ticket: str = single_line(min_length=16, max_length=256)
+
+
 # ----- answers ------------------------------------------------------------------------------
 
 

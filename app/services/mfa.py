@@ -68,6 +68,7 @@ from app.core.security import PasswordHashing, new_opaque_token, token_digest
 from app.models import MfaTicket, RecoveryCode, SecurityEvent, SessionStepUp, TotpFactor, User
 from app.services import rate_limit
 from app.services.identity import ClientInfo, CurrentUser
+from app.services.passkeys import PasskeyMethod
 from app.services.rate_limit import RateLimiter
 
 TICKET_TTL = timedelta(minutes=5)
@@ -389,7 +390,16 @@ class MfaService:
             .where(RecoveryCode.user == user_id, RecoveryCode.used_at.is_null())
             .count()
         )
-        return {"totp": self.totp.enrolled(user_id), "recovery_codes_left": left}
+        passkeys = sum(
+            method.passkeys.count(user_id)
+            for method in self.methods
+            if isinstance(method, PasskeyMethod)
+        )
+        return {
+            "totp": self.totp.enrolled(user_id),
+            "passkeys": passkeys,
+            "recovery_codes_left": left,
+        }
 
     def _event(
         self, event_type: str, user: User, client: ClientInfo | None, **details: Any

@@ -42,10 +42,12 @@ from app.core.clock import Clock
 from app.core.database import user_transaction
 from app.core.errors import AppError, NotFound
 from app.models import Passkey, PasskeyChallenge, SecurityEvent, User
+from app.schemas.passkeys import AuthenticationCredentialJSON
 from app.services.rate_limit import PASSKEY_OPTIONS_PER_ACCOUNT, RateLimiter
 
 if TYPE_CHECKING:
-    from app.services.auth import ClientInfo
+    from app.services.identity import ClientInfo
+    from app.services.mfa import ProofContext
 
 log = structlog.get_logger("app.passkeys")
 
@@ -460,6 +462,42 @@ class PasskeyService:
             user_agent=(client.user_agent or "")[:512] if client else None,
             details=details,
         )
+
+
+class PasskeyMethod:
+    """Passkeys as a method of the second-factor service (``SecondFactorMethod`` in
+    app/services/mfa.py): ``"passkey"`` in the login answer's ``methods``, proved by
+    ``credential`` in ``POST /v1/auth/login/mfa`` and ``POST /v1/auth/step-up``. The challenge
+    must have been issued for the same ticket (sign-in) or session family (step-up)."""
+
+    name = "passkey"
+    field = "credential"
+    primary = True
+
+    def __init__(self, passkeys: PasskeyService) -> None:
+        self.passkeys = passkeys
+
+    def enrolled(self, user_id: uuid.UUID) -> bool:
+        return self.passkeys.count(user_id) > 0
+
+    def verify(self, proof: Any, context: ProofContext) -> bool:
+        """True once the assertion checks out; False for any proof that does not (the
+        service's refusal is recorded where it matters: a regressed counter's event)."""
+        if isinstance(proof, AuthenticationCredentialJSON):
+            proof = proof.model_dump(exclude_none=True)
+        credential = proof
+        if not isinstance(credential, dict):
+            return False
+        if context.purpose == "login" and context.ticket_id is not None:
+            binding = ticket_binding(context.ticket_id)
+        else:
+            binding = session_binding(context.family_id, context.user.id)
+        try:
+            self.passkeys.verify_assertion(context.user.id, binding, credential, context.client)
+        except (ChallengeInvalid, PasskeyRejected, SignCountRegressed) as refusal:
+            log.info("passkey_proof_refused", code=refusal.code, purpose=context.purpose)
+            return False
+        return True
 
 
 def purge_expired_challenges(database: peewee.Database, now: datetime) -> int:

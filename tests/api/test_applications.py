@@ -20,7 +20,7 @@ from app.models import (
     User,
 )
 from tests.helpers import STRONG_PASSWORD, Browser, FakeClock, build, fast_settings, unique_email
-from tests.passkey_authenticator import register_passkey
+from tests.passkey_authenticator import register_passkey, step_up_with_passkey
 
 
 @pytest.fixture
@@ -643,8 +643,9 @@ def test_account_deletion_needs_the_password_and_leaves_no_rows(env):
     browser.request(
         "PATCH", f"/v1/applications/{data['id']}", json={"status": "offer", "version": 1}
     )
-    register_passkey(browser)
+    authenticator, _ = register_passkey(browser)
     browser.request("POST", "/v1/users/me/mfa/passkeys/options")  # a challenge left open
+    step_up_with_passkey(browser, authenticator)  # the account has a second factor now
     wrong = browser.request("DELETE", "/v1/users/me", json={"password": "not-my-password"})
     assert fields_of(wrong) == {"password"}
     done = browser.request("DELETE", "/v1/users/me", json={"password": STRONG_PASSWORD})

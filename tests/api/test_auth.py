@@ -567,6 +567,7 @@ def test_limiter_store_failure_follows_the_configured_policy(settings, fail_clos
     from app.core.security import PasswordHashing
     from app.services import auth as auth_module
     from app.services.outbox import OutboxWriter
+    from app.services.passkeys import PasskeyService
     from app.services.rate_limit import RateLimiter
     from tests.helpers import FakeClock
 
@@ -579,7 +580,13 @@ def test_limiter_store_failure_follows_the_configured_policy(settings, fail_clos
         limiter=dead,
         outbox=OutboxWriter(PayloadSealer(config), FakeClock()),
         clock=FakeClock(),
-        mfa=second_factors(config, hashing, dead, FakeClock()),
+        mfa=second_factors(
+            config,
+            hashing,
+            dead,
+            FakeClock(),
+            PasskeyService(config.frontend_url, limiter=dead, clock=FakeClock()),
+        ),
     )
     client = auth_module.ClientInfo(ip="203.0.113.9", user_agent="t")
     with pytest.raises(Exception) as caught:

@@ -59,7 +59,9 @@ class FuzzUser:
         self.email = unique_email("fuzz")
         self.token = ""
         credentials = {"email": self.email, "password": STRONG_PASSWORD}
-        assert self._send("POST", "/v1/auth/register", credentials).status_code == 201
+        registered = self._send("POST", "/v1/auth/register", credentials)
+        assert registered.status_code == 201, registered.text
+        self.user_id = registered.json["data"]["id"]
         self.sign_in()
         self.create_resources()
 
@@ -73,15 +75,16 @@ class FuzzUser:
         started = self._send("POST", f"/v1/applications/{self.application_id}/attachments", upload)
         assert started.status_code == 201, started.text
         self.attachment_id = started.json["data"]["attachment"]["id"]
-        self.passkey_id = self.store_passkey()
 
     def store_passkey(self) -> str:
         """A passkey row written directly: registering one over HTTP spends options, which are
         rate limited, and the fuzzing spends them all."""
-        owner = self._send("GET", "/v1/users/me", None).json["data"]["id"]
-        with user_transaction(owner):
+        with user_transaction(self.user_id):
             row = Passkey.create(
-                owner=owner, credential_id=secrets.token_bytes(32), public_key=b"\xa0", name="Fuzz"
+                owner=self.user_id,
+                credential_id=secrets.token_bytes(32),
+                public_key=b"\xa0",
+                name="Fuzz",
             )
         return str(row.id)
 
@@ -96,10 +99,15 @@ class FuzzUser:
         )
 
     def sign_in(self) -> None:
+        """With the password alone: a passkey would make it an MFA challenge, so the account's
+        passkey goes first and comes back once the session exists."""
+        with user_transaction(self.user_id):
+            Passkey.delete().where(Passkey.owner == self.user_id).execute()
         credentials = {"email": self.email, "password": STRONG_PASSWORD}
         result = self._send("POST", "/v1/auth/login", credentials)
         assert result.status_code == 200, result.text
         self.token = result.json["data"]["access_token"]
+        self.passkey_id = self.store_passkey()
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", "Origin": self.frontend}

@@ -64,6 +64,7 @@ BODIES = {
         "current_password": STRONG_PASSWORD,
     },
     ("POST", "/v1/users/me/email/confirm"): lambda env: {"token": "t" * 43},
+    ("POST", "/v1/auth/login/mfa/passkey-options"): lambda env: {"mfa_ticket": "t" * 43},
     ("POST", "/v1/auth/login/mfa"): lambda env: {"mfa_ticket": "t" * 43, "code": "123456"},
     ("POST", "/v1/auth/step-up"): lambda env: {"code": "123456"},
     ("POST", "/v1/users/me/mfa/totp/confirm"): lambda env: {"code": "123456"},

@@ -117,7 +117,7 @@ def test_an_unconfirmed_enrolment_changes_nothing_for_sign_in(env):
     assert again.status_code == 200
     assert "access_token" in again.json["data"] and "mfa_required" not in again.json["data"]
     me = browser.request("GET", "/v1/users/me").json["data"]
-    assert me["mfa"] == {"totp": False, "recovery_codes_left": 0}
+    assert me["mfa"] == {"totp": False, "passkeys": 0, "recovery_codes_left": 0}
 
 
 def test_confirmation_needs_the_current_code_and_answers_ten_recovery_codes(env):
@@ -135,7 +135,7 @@ def test_confirmation_needs_the_current_code_and_answers_ten_recovery_codes(env)
     codes = right.json["data"]["recovery_codes"]
     assert len(codes) == 10 and len(set(codes)) == 10
     me = browser.request("GET", "/v1/users/me").json["data"]
-    assert me["mfa"] == {"totp": True, "recovery_codes_left": 10}
+    assert me["mfa"] == {"totp": True, "passkeys": 0, "recovery_codes_left": 10}
     events = [e.event_type for e in SecurityEvent.select().join(User).where(User.email == email)]
     assert {"totp_enrolment_started", "totp_confirmed"} <= set(events)
 

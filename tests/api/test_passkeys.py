@@ -24,13 +24,14 @@ from app.services.passkeys import (
     ticket_binding,
 )
 from app.services.rate_limit import RateLimiter
-from tests.helpers import Browser, FakeClock, build, fast_settings, unique_email
+from tests.helpers import STRONG_PASSWORD, Browser, FakeClock, build, fast_settings, unique_email
 from tests.passkey_authenticator import (
     SoftAuthenticator,
     b64url,
     for_frontend,
     from_b64url,
     register_passkey,
+    step_up_with_passkey,
 )
 
 pytestmark = pytest.mark.postgres
@@ -149,6 +150,7 @@ def test_register_list_rename_and_remove_several_passkeys(env):
     renamed = alice.request("PATCH", f"{PASSKEYS}/{first['id']}", json={"name": "Work laptop"})
     assert renamed.status_code == 200, renamed.text
     assert renamed.json["data"]["name"] == "Work laptop"
+    step_up_with_passkey(alice, laptop)
     removed = alice.request("DELETE", f"{PASSKEYS}/{second['id']}")
     assert removed.status_code == 204, removed.text
     assert [p["name"] for p in alice.request("GET", PASSKEYS).json["data"]] == ["Work laptop"]
@@ -466,6 +468,7 @@ def test_a_removed_passkey_no_longer_asserts(env):
     register_passkey(alice, "Phone")
     binding = ticket_binding(uuid.uuid4())
     options = env.service.assertion_options(alice.user_id, binding)
+    step_up_with_passkey(alice, laptop)
     assert alice.request("DELETE", f"{PASSKEYS}/{passkey['id']}").status_code == 204
     with pytest.raises(PasskeyRejected):
         env.service.verify_assertion(alice.user_id, binding, laptop.assert_(options), None)
@@ -514,3 +517,187 @@ def test_the_database_refuses_a_challenge_living_longer_than_five_minutes(env):
             created_at=now,
             expires_at=now + timedelta(minutes=5, seconds=1),
         )
+
+
+# ----- the second factor: sign-in and step-up -----------------------------------------------
+
+LOGIN_OPTIONS = "/v1/auth/login/mfa/passkey-options"
+STEP_UP_OPTIONS = "/v1/auth/step-up/passkey-options"
+
+
+def password_step(browser, email: str) -> dict:
+    result = browser.request(
+        "POST", "/v1/auth/login", json={"email": email, "password": STRONG_PASSWORD}
+    )
+    assert result.status_code == 200, result.text
+    data = result.json["data"]
+    assert data["mfa_required"] is True, data
+    assert "access_token" not in data and not result.cookies
+    return data
+
+
+def sign_in_with(browser, ticket: str, credential: dict):
+    result = browser.request(
+        "POST", "/v1/auth/login/mfa", json={"mfa_ticket": ticket, "credential": credential}
+    )
+    if result.status_code == 200:
+        browser.access_token = result.json["data"]["access_token"]
+        browser.csrf = result.json["data"]["csrf_token"]
+    return result
+
+
+def login_options(browser, ticket: str) -> dict:
+    result = browser.request("POST", LOGIN_OPTIONS, json={"mfa_ticket": ticket})
+    assert result.status_code == 200, result.text
+    return result.json["data"]
+
+
+def test_a_full_sign_in_with_a_passkey_as_the_second_factor(env):
+    alice = signed_in(env)
+    laptop, passkey = register_passkey(alice)
+    register_passkey(signed_in(env), "Bob's")  # another account's passkey is never offered
+    me = alice.request("GET", "/v1/users/me").json["data"]
+    assert me["mfa"]["passkeys"] == 1
+
+    browser = env.browser()
+    challenge = password_step(browser, alice.email)
+    assert challenge["methods"] == ["passkey"]
+    options = login_options(browser, challenge["mfa_ticket"])
+    assert [c["id"] for c in options["allowCredentials"]] == [b64url(laptop.credential_id)]
+    assert options["rpId"] == "localhost"
+    done = sign_in_with(browser, challenge["mfa_ticket"], laptop.assert_(options))
+    assert done.status_code == 200, done.text
+    assert done.json["data"]["user"]["id"] == str(alice.user_id)
+    assert browser.cookies.get("jat_refresh")
+    assert browser.request("GET", "/v1/users/me").status_code == 200
+    assert browser.refresh().status_code == 200  # a refresh never asks again
+    succeeded = events(alice.user_id, "mfa_succeeded")
+    assert [e.details["method"] for e in succeeded] == ["passkey"]
+    listed = alice.request("GET", PASSKEYS).json["data"]
+    assert listed[0]["id"] == passkey["id"] and listed[0]["last_used_at"] is not None
+
+
+def test_the_ticket_and_the_assertion_are_single_use_and_bound_together(env):
+    alice = signed_in(env)
+    laptop, _ = register_passkey(alice)
+    browser = env.browser()
+    first = password_step(browser, alice.email)
+    second = password_step(browser, alice.email)
+    options = login_options(browser, first["mfa_ticket"])
+    assertion = laptop.assert_(options)
+    # The first ticket's challenge answers nothing for the second ticket.
+    refused = sign_in_with(browser, second["mfa_ticket"], assertion)
+    assert error_code(refused, 401) == "MFA_CODE_INVALID"
+    assert sign_in_with(browser, first["mfa_ticket"], assertion).status_code == 200
+    # Neither the ticket nor the assertion works again.
+    again = sign_in_with(browser, first["mfa_ticket"], assertion)
+    assert error_code(again, 401) == "MFA_TICKET_INVALID"
+
+
+def test_passkey_options_need_a_live_ticket_of_this_client(env):
+    alice = signed_in(env)
+    register_passkey(alice)
+    browser = env.browser()
+    ticket = password_step(browser, alice.email)["mfa_ticket"]
+    unknown = browser.request("POST", LOGIN_OPTIONS, json={"mfa_ticket": "x" * 43})
+    assert error_code(unknown, 401) == "MFA_TICKET_INVALID"
+    elsewhere = env.browser().request("POST", LOGIN_OPTIONS, json={"mfa_ticket": ticket})
+    assert error_code(elsewhere, 401) == "MFA_TICKET_INVALID"
+    env.clock.advance(minutes=5, seconds=1)
+    late = browser.request("POST", LOGIN_OPTIONS, json={"mfa_ticket": ticket})
+    assert error_code(late, 401) == "MFA_TICKET_INVALID"
+
+
+@pytest.mark.parametrize(
+    "lie", [{"origin": "https://evil.example"}, {"rp_id": "evil.example"}, {"sign_count": 0}]
+)
+def test_a_lying_assertion_does_not_sign_in(env, lie):
+    alice = signed_in(env)
+    laptop, _ = register_passkey(alice)
+    browser = env.browser()
+    if "sign_count" in lie:  # the counter has moved past zero once
+        ticket = password_step(browser, alice.email)["mfa_ticket"]
+        options = login_options(browser, ticket)
+        assert sign_in_with(browser, ticket, laptop.assert_(options)).status_code == 200
+    ticket = password_step(browser, alice.email)["mfa_ticket"]
+    options = login_options(browser, ticket)
+    refused = sign_in_with(browser, ticket, laptop.assert_(options, **lie))
+    assert error_code(refused, 401) == "MFA_CODE_INVALID"
+    assert refused.json["error"]["details"] == [{"field": "credential", "message": "is not valid"}]
+    if "sign_count" in lie:
+        assert len(events(alice.user_id, "passkey_sign_count_regressed")) == 1
+
+
+def test_another_accounts_passkey_does_not_sign_in(env):
+    alice, bob = signed_in(env), signed_in(env)
+    register_passkey(alice)
+    bobs, _ = register_passkey(bob)
+    browser = env.browser()
+    ticket = password_step(browser, alice.email)["mfa_ticket"]
+    options = login_options(browser, ticket)
+    refused = sign_in_with(browser, ticket, bobs.assert_(options))
+    assert error_code(refused, 401) == "MFA_CODE_INVALID"
+
+
+def test_removing_a_passkey_needs_a_step_up_and_a_passkey_gives_one(env):
+    alice = signed_in(env)
+    laptop, passkey = register_passkey(alice)
+    path = f"{PASSKEYS}/{passkey['id']}"
+    refused = alice.request("DELETE", path)
+    assert error_code(refused, 403) == "STEP_UP_REQUIRED"
+    assert len(alice.request("GET", PASSKEYS).json["data"]) == 1
+
+    options = alice.request("POST", STEP_UP_OPTIONS)
+    assert options.status_code == 200, options.text
+    stepped = alice.request(
+        "POST", "/v1/auth/step-up", json={"credential": laptop.assert_(options.json["data"])}
+    )
+    assert stepped.status_code == 204, stepped.text
+    assert alice.request("DELETE", path).status_code == 204
+    assert alice.request("GET", PASSKEYS).json["data"] == []
+    assert alice.request("GET", "/v1/users/me").json["data"]["mfa"]["passkeys"] == 0
+    # Without a factor left, the next sign-in is the password alone again.
+    again = env.browser().login(alice.email)
+    assert again.status_code == 200 and again.json["data"]["access_token"]
+
+
+def test_a_step_up_challenge_belongs_to_its_session(env):
+    alice = signed_in(env)
+    laptop, _ = register_passkey(alice)
+    # Alice's other session (a second sign-in, through the passkey).
+    other = env.browser()
+    ticket = password_step(other, alice.email)["mfa_ticket"]
+    assert (
+        sign_in_with(other, ticket, laptop.assert_(login_options(other, ticket))).status_code == 200
+    )
+    options = alice.request("POST", STEP_UP_OPTIONS).json["data"]
+    refused = other.request(
+        "POST", "/v1/auth/step-up", json={"credential": laptop.assert_(options)}
+    )
+    assert error_code(refused, 401) == "MFA_CODE_INVALID"
+    # A sign-in ticket's challenge is no step-up challenge either.
+    stranger = env.browser()
+    ticket = password_step(stranger, alice.email)["mfa_ticket"]
+    signed = laptop.assert_(login_options(stranger, ticket))
+    refused = alice.request("POST", "/v1/auth/step-up", json={"credential": signed})
+    assert error_code(refused, 401) == "MFA_CODE_INVALID"
+
+
+def test_a_step_up_expires_after_five_minutes(env):
+    alice = signed_in(env)
+    laptop, passkey = register_passkey(alice)
+    _, second = register_passkey(alice, "Phone")
+    options = alice.request("POST", STEP_UP_OPTIONS).json["data"]
+    stepped = alice.request(
+        "POST", "/v1/auth/step-up", json={"credential": laptop.assert_(options)}
+    )
+    assert stepped.status_code == 204, stepped.text
+    env.clock.advance(minutes=5, seconds=1)
+    late = alice.request("DELETE", f"{PASSKEYS}/{second['id']}")
+    assert error_code(late, 403) == "STEP_UP_REQUIRED"
+
+
+def test_no_passkey_no_options(env):
+    alice = signed_in(env)
+    result = alice.request("POST", STEP_UP_OPTIONS)
+    assert error_code(result, 409) == "PASSKEY_NOT_ENROLLED"

@@ -27,7 +27,7 @@ from app.services.passkeys import (
 )
 from app.services.rate_limit import RateLimiter
 from tests.e2e import browser as e2e
-from tests.e2e.test_browser_session import PASSWORD, run
+from tests.e2e.test_browser_session import PASSWORD, refresh_cookie, run
 from tests.passkey_authenticator import b64url, from_b64url
 
 pytestmark = pytest.mark.postgres
@@ -86,7 +86,7 @@ def signed_in_page(browser_context, api_server, page_server):
     return page, email, uuid.UUID(login["body"]["data"]["user"]["id"])
 
 
-def test_register_then_assert_a_passkey_with_chromiums_virtual_authenticator(
+def test_register_assert_step_up_and_sign_in_with_chromiums_virtual_authenticator(
     chromium, api_server, page_server, browser_context, passkeys
 ):
     page, email, user_id = signed_in_page(browser_context, api_server, page_server)
@@ -124,9 +124,38 @@ def test_register_then_assert_a_passkey_with_chromiums_virtual_authenticator(
     with pytest.raises(ChallengeInvalid):
         passkeys.verify_assertion(user_id, binding, got["credential"], None)
 
+    # Removing the passkey needs a step-up; the passkey itself gives one.
+    refused = run(page, "([id]) => session.passkeyRemove(id, 'remove-refused')", passkey["id"])
+    assert refused["status"] == 403, refused
+    assert refused["body"]["error"]["code"] == "STEP_UP_REQUIRED"
+    stepped = run(page, "() => session.passkeyStepUp()")
+    assert stepped["status"] == 204, stepped
+
+    # A full sign-in over HTTP with the passkey as the second factor: the password step
+    # answers a ticket and no session, the assertion is bound to the ticket, and the answer is
+    # the normal login answer with the refresh cookie.
+    assert run(page, "() => session.logout()")["status"] == 204
+    assert refresh_cookie(browser_context, api_server.origin) is None
+    page.reload()  # a fresh page: its step list starts again; the authenticator stays
+    login = run(page, "([email, password]) => session.login(email, password)", email, PASSWORD)
+    assert login["status"] == 200, login
+    challenge = login["body"]["data"]
+    assert challenge["mfa_required"] is True and challenge["methods"] == ["passkey"]
+    assert "access_token" not in challenge
+    assert refresh_cookie(browser_context, api_server.origin) is None
+    signed = run(page, "([ticket]) => session.passkeyLogin(ticket)", challenge["mfa_ticket"])
+    assert signed["status"] == 200, signed
+    session = signed["body"]["data"]
+    assert session["token_type"] == "Bearer" and session["access_token"]
+    assert session["user"]["email"] == email
+    assert refresh_cookie(browser_context, api_server.origin) is not None
+    me = run(page, "() => session.me()")
+    assert me["status"] == 200 and me["body"]["data"]["mfa"]["passkeys"] == 1
+    assert run(page, "() => session.refresh()")["status"] == 200  # a refresh never asks again
+
     # Options for this page's origin answered by another account's session are refused: the
     # browser's signature is for this account's credential only.
-    other_page, _, other_id = signed_in_page(browser_context, api_server, page_server)
+    other_page, _, _ = signed_in_page(browser_context, api_server, page_server)
     other_cdp, other_authenticator = virtual_authenticator(browser_context, other_page)
     other = run(other_page, "([name]) => session.passkeyRegister(name)", "Other laptop")
     assert other["status"] == 201, other
@@ -137,3 +166,7 @@ def test_register_then_assert_a_passkey_with_chromiums_virtual_authenticator(
     with pytest.raises(PasskeyRejected):
         passkeys.verify_assertion(user_id, binding, foreign["credential"], None)
     assert stored_credentials(other_cdp, other_authenticator)
+
+    # The ticket's sign-in counted as a step-up: the passkey can go now.
+    removed = run(page, "([id]) => session.passkeyRemove(id)", passkey["id"])
+    assert removed["status"] == 204, removed
