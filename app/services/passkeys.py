@@ -480,6 +480,26 @@ class PasskeyMethod:
     def enrolled(self, user_id: uuid.UUID) -> bool:
         return self.passkeys.count(user_id) > 0
 
+    def remove_all(self, user_id: uuid.UUID) -> int:
+        """Every passkey of the account (the operator's reset of lost factors)."""
+        with user_transaction(user_id):
+            removed: int = Passkey.delete().where(Passkey.owner == user_id).execute()
+        return removed
+
+    def export(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The account's passkeys as second factors for its data export: never a key."""
+        return [
+            {
+                "type": "passkey",
+                "name": passkey["name"],
+                "created_at": passkey["created_at"],
+                "confirmed_at": passkey["created_at"],
+                "last_used_at": passkey["last_used_at"],
+                "remaining": None,
+            }
+            for passkey in self.passkeys.list(user_id)
+        ]
+
     def verify(self, proof: Any, context: ProofContext) -> bool:
         """True once the assertion checks out; False for any proof that does not (the
         service's refusal is recorded where it matters: a regressed counter's event)."""

@@ -701,3 +701,25 @@ def test_no_passkey_no_options(env):
     alice = signed_in(env)
     result = alice.request("POST", STEP_UP_OPTIONS)
     assert error_code(result, 409) == "PASSKEY_NOT_ENROLLED"
+
+
+def test_the_method_exports_names_and_dates_and_removes_everything(env):
+    from app.services.passkeys import PasskeyMethod
+
+    alice = signed_in(env)
+    register_passkey(alice, "Laptop")
+    register_passkey(alice, "Phone")
+    method = PasskeyMethod(env.service)
+    exported = method.export(alice.user_id)
+    assert [(e["type"], e["name"]) for e in exported] == [
+        ("passkey", "Laptop"),
+        ("passkey", "Phone"),
+    ]
+    assert all(
+        set(e) == {"type", "name", "created_at", "confirmed_at", "last_used_at", "remaining"}
+        for e in exported
+    )
+    assert method.enrolled(alice.user_id)
+    assert method.remove_all(alice.user_id) == 2
+    assert not method.enrolled(alice.user_id)
+    assert alice.request("GET", PASSKEYS).json["data"] == []
