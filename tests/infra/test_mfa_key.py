@@ -11,6 +11,7 @@ import json
 import pulumi
 import pytest
 
+from app.core.settings import MIN_MFA_KEY_CHARACTERS, Settings, SettingsError
 from infra import config as cfgmod
 from infra import program
 from infra.offline import PROJECT, run_offline, stack_settings
@@ -38,8 +39,6 @@ MANAGED_WITHOUT_SECRETS = {
 # The role that resolves the API's runtime secrets, per compute.
 API_SECRET_READER = {"apprunner": "api-instance-role", "ecs": "api-execution-role"}
 ROTATING = {"current": 2, "previous": 1}
-# The app refuses a shorter MFA_ENCRYPTION_KEY in production.
-MIN_MFA_KEY_CHARACTERS = 32
 
 
 def key_secrets(stack) -> dict[int, dict]:
@@ -192,6 +191,35 @@ def test_db_admins_invocation_carries_no_key(all_stacks):
     for s in all_stacks:
         for inv in s.of_type("aws:lambda/invocation:Invocation"):
             assert "mfa" not in json.dumps(inv["props"]).lower(), s.stack
+
+
+def api_runtime_environment(stack) -> dict[str, str]:
+    """What the API's process sees: its plain variables, and each secret reference resolved (as
+    App Runner and ECS do at start) by the role that resolves them, which must be allowed to."""
+    reader = API_SECRET_READER[_compute(stack)]
+    env = {**api_plain_environment(stack), "AWS_REGION": "eu-west-1"}
+    for name, arn in api_secrets(stack).items():
+        assert readers(stack, arn) >= {reader}, name
+        env[name] = f"{name.lower()}-{arn.rsplit('-', 1)[1]}-Ab3Cd5Ef7Gh9Jk1Lm3Np5Qr7St9Vw"
+    return env
+
+
+@pytest.mark.parametrize("which", ["dev", "prod", "ecs", "rotating", "rotating_ecs"])
+def test_the_apis_environment_satisfies_the_apps_production_settings(request, which):
+    """The app refuses to start in production without MFA_ENCRYPTION_KEY (and with a previous key
+    but no current one); the environment every stack gives the API passes that check."""
+    s = request.getfixturevalue(which)
+    settings = Settings.from_env(api_runtime_environment(s), component="api")
+    assert settings.is_production and settings.mfa_encryption_key
+    assert bool(settings.mfa_previous_encryption_key) == which.startswith("rotating")
+
+
+def test_an_api_without_the_key_would_not_start(dev):
+    env = api_runtime_environment(dev)
+    del env["MFA_ENCRYPTION_KEY"]
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env(env, component="api")
+    assert "MFA_ENCRYPTION_KEY" in str(e.value)
 
 
 # ----- who may read it ---------------------------------------------------------------------------
