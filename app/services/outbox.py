@@ -314,9 +314,17 @@ class OutboxDrainer:
         except SealError:
             self._give_up(row, None, "the payload does not open")
             return
-        prepared = (
-            self._notice(document) if document.get("template") in NOTICES else self._link(document)
-        )
+        try:
+            prepared = (
+                self._notice(document)
+                if document.get("template") in NOTICES
+                else self._link(document)
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            # A payload no template can render would fail the same way on every attempt.
+            user_id = document.get("user_id")
+            self._give_up(row, user_id, f"the payload does not render ({type(exc).__name__})")
+            return
         if prepared is None:
             # No account for the address, the link was used or replaced since, or the account
             # is gone: nothing to send.

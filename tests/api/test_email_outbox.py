@@ -255,3 +255,31 @@ def test_an_unreachable_database_slows_the_drainer_down(env):
     assert env.drainer.pause(0) == poll
     assert [env.drainer.pause(n) for n in (1, 2, 3)] == [2 * poll, 4 * poll, 8 * poll]
     assert env.drainer.pause(30) == 60.0
+
+
+def test_a_notice_that_cannot_render_is_given_up_at_once(env):
+    """A payload no template can render would fail alike on every attempt: it is given up on
+    the first, with the security event, and the emails queued beside it still go."""
+    from app.core.database import db
+    from app.services.outbox import OutboxWriter
+
+    email = env.account()
+    user = User.get(User.email == email)
+    writer = OutboxWriter(PayloadSealer(env.settings), env.clock)
+    with db.atomic():
+        broken = writer.enqueue_notice("email_changed", email, user.id, {})  # no new_email
+        writer.enqueue_notice(
+            "new_device_sign_in",
+            email,
+            user.id,
+            {"signed_in_at": "2026-11-29 10:00 UTC", "ip": "203.0.113.5", "user_agent": "x"},
+        )
+    assert env.drainer.drain_once() == 2
+    row = OutboxEmail.get_by_id(broken)
+    assert row.failed_at is not None and row.payload is None and row.attempts == 1
+    assert "does not render" in row.last_error
+    assert [m.subject for m in env.provider.sent] == ["New sign-in to your account"]
+    (event,) = SecurityEvent.select().where(
+        SecurityEvent.user == user, SecurityEvent.event_type == "email_delivery_failed"
+    )
+    assert event.details["outbox_id"] == str(broken)
