@@ -11,6 +11,7 @@ from app.core.settings import Settings
 from app.core.spec import api_spec
 from app.routes.auth import BEARER, DEVICE_COOKIE, REFRESH_COOKIE, AuthResources
 from app.routes.common import ok, responses
+from app.routes.mfa import STEP_UP_REQUIRED
 from app.schemas.applications import DeleteAccountBody, ExportResponse
 from app.schemas.auth import (
     EmailChangeBody,
@@ -73,12 +74,13 @@ class EmailChangeResource(AuthResources):
     @api_spec.validate(
         operation_id="requestEmailChange",
         json=EmailChangeBody,
-        resp=responses(202, MessageResponse, 401, 422, 429, 503),
+        resp=responses(202, MessageResponse, 401, STEP_UP_REQUIRED, 422, 429, 503),
         tags=["users"],
         security=BEARER,
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response, json: EmailChangeBody) -> None:
-        """Ask to change the sign-in address, given the current password. A link valid for one
+        """Ask to change the sign-in address, given the current password and, for an account
+        with a second factor, a step-up in the last 5 minutes. A link valid for one
         hour goes to the new address and a notice to the current one; nothing changes until the
         link is used (`confirmEmailChange`). An address that belongs to another account gets
         the same 202: its holder is emailed that someone tried to use it, and no link is sent.

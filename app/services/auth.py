@@ -751,6 +751,8 @@ class AuthService:
             raise ValidationFailed(
                 [{"field": "new_email", "message": "is already this account's email address"}]
             )
+        # An account with a second factor proves one within the last 5 minutes first.
+        self.mfa.require_step_up(current)
         self._reauthenticate(
             current, current_password, "current_password", "is not your current password"
         )

@@ -12,6 +12,7 @@ import threading
 from email import policy
 from urllib.parse import unquote
 
+import pyotp
 import pytest
 import trustme
 from structlog.testing import capture_logs
@@ -442,6 +443,31 @@ def test_the_confirming_browser_keeps_its_device_for_the_new_address(env):
     env.outbox.sent.clear()
     assert owner.login(new).status_code == 200
     assert [m.subject for m in env.outbox.messages] == []  # a known device: no notice
+
+
+def test_an_account_with_a_second_factor_changes_its_address_only_after_a_step_up(env):
+    owner, old = env.signed_in()
+    started = owner.request("POST", "/v1/users/me/mfa/totp")
+    assert started.status_code == 200, started.text
+    totp = pyotp.TOTP(started.json["data"]["secret"])
+    enrolled = owner.request(
+        "POST", "/v1/users/me/mfa/totp/confirm", json={"code": totp.at(env.clock.now)}
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    env.clock.advance(minutes=6)  # past the step-up window and the enrolment's time step
+    new = unique_email("stepped")
+
+    assert error(change(owner, new)) == (403, "STEP_UP_REQUIRED")
+    assert mails_to(env.mail(), new, LINK) == []
+    assert not EmailToken.select().where(EmailToken.new_email == new).exists()
+
+    stepped = owner.request("POST", "/v1/auth/step-up", json={"code": totp.at(env.clock.now)})
+    assert stepped.status_code == 204, stepped.text
+    assert change(owner, new).status_code == 202
+    assert confirm(owner, the_link(env, new)).status_code == 200
+
+    env.clock.advance(minutes=5, seconds=1)  # the step-up counts for 5 minutes
+    assert error(change(owner, unique_email("late"))) == (403, "STEP_UP_REQUIRED")
 
 
 # ----- the same flow through real providers ---------------------------------------------------
