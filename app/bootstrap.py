@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from app.services.local_scanning import LocalScanRunner
     from app.services.maintenance import MaintenanceService
     from app.services.mfa import MfaService
-    from app.services.outbox import OutboxDrainer
+    from app.services.outbox import OutboxDrainer, OutboxWriter
     from app.services.passkeys import PasskeyService
     from app.services.rate_limit import RateLimiter
 
@@ -149,6 +149,7 @@ def second_factors(
     limiter: RateLimiter,
     clock: Clock,
     passkeys: PasskeyService,
+    outbox: OutboxWriter,
 ) -> MfaService:
     """The second-factor methods the API accepts, in the order ``methods`` lists them
     (app/services/mfa.py says how a method is added)."""
@@ -163,6 +164,7 @@ def second_factors(
         totp=TotpMethod(FactorSecretCipher(settings), clock),
         recovery_codes=RecoveryCodeMethod(hashing, clock),
         methods=[PasskeyMethod(passkeys)],
+        outbox=outbox,
     )
 
 
@@ -242,13 +244,14 @@ def api(
         metrics=metrics,
     )
     passkeys = PasskeyService(settings.frontend_url, limiter=limiter, clock=clock)
+    outbox = OutboxWriter(sealer, clock)
     auth = AuthService(
         settings,
         hashing=hashing,
         limiter=limiter,
-        outbox=OutboxWriter(sealer, clock),
+        outbox=outbox,
         clock=clock,
-        mfa=second_factors(settings, hashing, limiter, clock, passkeys),
+        mfa=second_factors(settings, hashing, limiter, clock, passkeys, outbox),
         metrics=metrics,
     )
     storage = storage or build_storage(settings)
@@ -401,3 +404,25 @@ def operator_commands(settings: Settings, *, clock: Clock = system_clock) -> Ope
     from app.core.database import init_database
 
     return OperatorCommands(init_database(settings.database_url, settings, pool_size=1), clock)
+
+
+def operator_second_factors(settings: Settings, commands: OperatorCommands) -> MfaService:
+    """What ``users reset-factors`` needs: every method (to remove each one's factors) and the
+    outbox for the account's notice, sealed like the API's (so ``JWT_SECRET`` is required). It
+    verifies nothing, so the limiter it is given is never consulted."""
+    from app.core.sealing import PayloadSealer
+    from app.core.security import PasswordHashing
+    from app.core.settings import SettingsError
+    from app.services.outbox import OutboxWriter
+    from app.services.passkeys import PasskeyService
+    from app.services.rate_limit import RateLimiter
+
+    if not settings.jwt_secret:
+        raise SettingsError(
+            ["JWT_SECRET is required: the account's notice is queued sealed, as the API seals it"]
+        )
+    clock = commands.clock
+    limiter = RateLimiter(commands.database, clock, scale=1, fail_closed=True)
+    outbox = OutboxWriter(PayloadSealer(settings), clock)
+    passkeys = PasskeyService(settings.frontend_url, limiter=limiter, clock=clock)
+    return second_factors(settings, PasswordHashing(settings), limiter, clock, passkeys, outbox)

@@ -5,6 +5,7 @@ db bootstrap-roles [--admin-url] create or update the migrator, app and jobs rol
 db migrate | status              apply or list migrations (as the migrator)
 db generate NAME                 write a migration from model changes, for review
 users force-password-change EMAIL  require a new password; revoke every session
+users reset-factors EMAIL        remove every second factor; revoke every session; email the account
 """
 
 from __future__ import annotations
@@ -305,6 +306,28 @@ def cmd_force_password_change(args: argparse.Namespace) -> int:
     return _with_database(run)
 
 
+def cmd_reset_factors(args: argparse.Namespace) -> int:
+    """Only after the identity checks and the approval of docs/operations.md ("Removing a
+    user's second factors")."""
+    from app.bootstrap import operator_commands, operator_second_factors
+    from app.services import auth_sessions
+
+    def run(settings: Settings) -> int:
+        commands = operator_commands(settings)
+        mfa = operator_second_factors(settings, commands)
+        with commands.database.connection_context():
+            user = mfa.reset_factors(
+                args.email, lambda user: auth_sessions.revoke_everything(user, commands.clock())
+            )
+        print(
+            f"{user.email}: every second factor removed; every session revoked; "
+            "a notice to the account is queued"
+        )
+        return 0
+
+    return _with_database(run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app.cli",
@@ -342,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     force.add_argument("email")
     force.set_defaults(func=cmd_force_password_change)
+    reset = users_commands.add_parser(
+        "reset-factors",
+        help="remove every second factor after identity checks; revoke sessions; email the user",
+    )
+    reset.add_argument("email")
+    reset.set_defaults(func=cmd_reset_factors)
     return parser
 
 

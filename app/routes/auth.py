@@ -40,6 +40,11 @@ DUPLICATED_COOKIE = (
     "REFRESH_COOKIE_DUPLICATED: the request carries the refresh cookie more than once"
 )
 BEARER: dict[str, list[str]] = {"bearerAuth": []}
+STEP_UP_REQUIRED = (
+    403,
+    "STEP_UP_REQUIRED: the account has a second factor and this session has not proved one in "
+    "the last 5 minutes (POST /v1/auth/step-up)",
+)
 TAGS = ["auth"]
 # Read by the authentication middleware: the session endpoints stay open whatever the account's
 # state (a forced password change, an unverified email), so no state can lock its user out.
@@ -301,12 +306,13 @@ class PasswordResource(AuthResources):
     @api_spec.validate(
         operation_id="changePassword",
         json=ChangePasswordBody,
-        resp=responses(204, None, 401, 422, 429),
+        resp=responses(204, None, 401, STEP_UP_REQUIRED, 422, 429),
         tags=TAGS,
         security=BEARER,
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response, json: ChangePasswordBody) -> None:
-        """Change the password; every other session and every open reset link is revoked."""
+        """Change the password; every other session and every open reset link is revoked. An
+        account with a second factor needs a step-up in the last 5 minutes first."""
         self.auth.change_password(
             req.context.current, json.current_password, json.new_password, req.context.client
         )

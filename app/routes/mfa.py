@@ -9,7 +9,7 @@ import falcon
 
 from app.core.settings import Settings
 from app.core.spec import api_spec
-from app.routes.auth import BEARER, EVERY_METHOD, AuthResources
+from app.routes.auth import BEARER, EVERY_METHOD, STEP_UP_REQUIRED, AuthResources
 from app.routes.common import ok, responses
 from app.schemas.auth import SessionResponse
 from app.schemas.mfa import (
@@ -28,11 +28,6 @@ TICKET_INVALID = (
     401,
     "MFA_TICKET_INVALID: the ticket is unknown, used, expired, from another client, or its "
     "password changed; MFA_CODE_INVALID: the factor is wrong (the ticket allows 5 tries)",
-)
-STEP_UP_REQUIRED = (
-    403,
-    "STEP_UP_REQUIRED: the account has a second factor and this session has not proved one "
-    "in the last 5 minutes (POST /v1/auth/step-up)",
 )
 MFA_UNAVAILABLE = (503, "MFA_UNAVAILABLE: the second-factor encryption key is not configured")
 
@@ -112,6 +107,42 @@ class TotpResource(AuthResources):
         resp.set_header("Cache-Control", "no-store")
         ok(req, resp, data)
 
+    @api_spec.validate(
+        operation_id="removeTotp",
+        resp=responses(204, None, 401, STEP_UP_REQUIRED, 404),
+        tags=MFA_TAGS,
+        security=BEARER,
+    )
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Remove the authenticator app (or a set-up not yet confirmed). Needs a step-up in the
+        last 5 minutes. Without another factor left, the recovery codes go too and sign-in
+        needs the password only. The account is emailed."""
+        self.auth.mfa.remove_totp(req.context.current, req.context.client)
+        resp.status = 204
+
+
+class RecoveryCodesResource(AuthResources):
+    auth_required = True
+
+    @api_spec.validate(
+        operation_id="regenerateRecoveryCodes",
+        resp=responses(
+            200,
+            RecoveryCodesResponse,
+            401,
+            STEP_UP_REQUIRED,
+            (409, "MFA_NOT_ENROLLED: there is no second factor to back up"),
+        ),
+        tags=MFA_TAGS,
+        security=BEARER,
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """A new set of ten recovery codes, shown this once; every code of the old set stops
+        working. Needs a step-up in the last 5 minutes."""
+        codes = self.auth.mfa.regenerate_recovery_codes(req.context.current, req.context.client)
+        resp.set_header("Cache-Control", "no-store")
+        ok(req, resp, {"recovery_codes": codes})
+
 
 class TotpConfirmResource(AuthResources):
     auth_required = True
@@ -146,5 +177,6 @@ def add_routes(app: falcon.App[Any, Any], auth: AuthService, settings: Settings)
         ("/v1/auth/step-up", StepUpResource),
         ("/v1/users/me/mfa/totp", TotpResource),
         ("/v1/users/me/mfa/totp/confirm", TotpConfirmResource),
+        ("/v1/users/me/mfa/recovery-codes", RecoveryCodesResource),
     ):
         app.add_route(path, resource(auth, settings))

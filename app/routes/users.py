@@ -9,7 +9,13 @@ import falcon
 
 from app.core.settings import Settings
 from app.core.spec import api_spec
-from app.routes.auth import BEARER, DEVICE_COOKIE, REFRESH_COOKIE, AuthResources
+from app.routes.auth import (
+    BEARER,
+    DEVICE_COOKIE,
+    REFRESH_COOKIE,
+    STEP_UP_REQUIRED,
+    AuthResources,
+)
 from app.routes.common import ok, responses
 from app.routes.mfa import STEP_UP_REQUIRED
 from app.schemas.applications import DeleteAccountBody, ExportResponse
@@ -49,15 +55,17 @@ class MeResource(AuthResources):
     @api_spec.validate(
         operation_id="deleteAccount",
         json=DeleteAccountBody,
-        resp=responses(204, None, 401, 403, 422, 429),
+        resp=responses(204, None, 401, STEP_UP_REQUIRED, 422, 429),
         tags=["users"],
         security=BEARER,
     )
     def on_delete(
         self, req: falcon.Request, resp: falcon.Response, json: DeleteAccountBody
     ) -> None:
-        """Delete the account and everything it owns, given the current password."""
+        """Delete the account and everything it owns, given the current password. An account
+        with a second factor needs a step-up in the last 5 minutes first."""
         current = req.context.current
+        self.auth.mfa.require_step_up(current)
         self.auth.confirm_password(current, json.password)
         self.service.delete_account(current.user)
         if REFRESH_COOKIE in req.cookies:
@@ -164,8 +172,9 @@ class SecurityEventsResource(AuthResources):
 class ExportResource:
     auth_required = True
 
-    def __init__(self, service: ApplicationService):
+    def __init__(self, service: ApplicationService, auth: AuthService):
         self.service = service
+        self.auth = auth
 
     @api_spec.validate(
         operation_id="exportAccount",
@@ -174,9 +183,15 @@ class ExportResource:
         security=BEARER,
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Everything this account owns, as JSON."""
+        """Everything this account owns, as JSON: its second factors by type, name and dates,
+        never a secret or a hash."""
         resp.set_header("Content-Disposition", 'attachment; filename="jobapptracker-export.json"')
-        ok(req, resp, self.service.export(req.context.current.user))
+        user = req.context.current.user
+        ok(
+            req,
+            resp,
+            {**self.service.export(user), "second_factors": self.auth.mfa.export(user.id)},
+        )
 
 
 def add_routes(
@@ -186,4 +201,4 @@ def add_routes(
     app.add_route("/v1/users/me/email", EmailChangeResource(auth, settings))
     app.add_route("/v1/users/me/email/confirm", EmailChangeConfirmResource(auth, settings))
     app.add_route("/v1/users/me/security-events", SecurityEventsResource(auth, settings))
-    app.add_route("/v1/users/me/export", ExportResource(service))
+    app.add_route("/v1/users/me/export", ExportResource(service, auth))

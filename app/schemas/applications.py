@@ -280,6 +280,15 @@ class ExportedSecurityEvent(BaseModel):
     user_agent: str | None
 
 
+class ExportedFactor(BaseModel):
+    type: str = Field(examples=["totp"])
+    name: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    last_used_at: datetime | None
+    remaining: int | None = Field(description="recovery codes: how many are unused")
+
+
 class ExportOut(BaseModel):
     exported_at: datetime
     user: ExportedUser
@@ -287,6 +296,7 @@ class ExportOut(BaseModel):
     attachments: list[AttachmentOut]
     sessions: list[ExportedSession]
     security_events: list[ExportedSecurityEvent]
+    second_factors: list[ExportedFactor]
     passkeys: list[PasskeyOut] = Field(description="names and dates; never a key")
 
 

@@ -594,6 +594,7 @@ class AuthService:
         client: ClientInfo,
     ) -> None:
         user = current.user
+        self.mfa.require_step_up(current)
         self._reauthenticate(
             current, current_password, "current_password", "is not your current password"
         )

@@ -13,13 +13,14 @@ in order and dispatches over them wherever a factor is asked for: the second ste
 
 **Adding a method** (passkeys: ``"passkey"``, proof field ``credential``):
 
-1. Write a class with ``name``, ``field`` and ``primary`` and the two methods of
-   ``SecondFactorMethod``. ``verify`` must consume what it checks atomically (a sign counter, a
-   single-use challenge) inside the caller's transaction, and return False for any proof that
-   fails, never raise for one. ``ProofContext`` says why it is asked (``"login"`` with the
-   ticket's id, ``"step_up"`` with the session family), so a challenge issued for one ticket or
-   session is accepted only for it; ``open_ticket`` gives the ticket for a challenge endpoint
-   (``POST /v1/auth/login/mfa/passkey-options``).
+1. Write a class with ``name``, ``field`` and ``primary`` and the four methods of
+   ``SecondFactorMethod`` (``enrolled``, ``verify``, ``remove_all`` for the operator's reset,
+   ``export`` for the account's data export). ``verify`` must consume what it checks
+   atomically (a sign counter, a single-use challenge) inside the caller's transaction, and
+   return False for any proof that fails, never raise for one. ``ProofContext`` says why it is
+   asked (``"login"`` with the ticket's id, ``"step_up"`` with the session family), so a
+   challenge issued for one ticket or session is accepted only for it; ``open_ticket`` gives
+   the ticket for a challenge endpoint (``POST /v1/auth/login/mfa/passkey-options``).
 2. Pass an instance in ``methods`` where ``app/bootstrap.py`` builds ``MfaService``; its ``name``
    then appears in the login answer's ``methods`` for accounts that have it.
 3. Add its proof field to ``LoginMfaBody`` and ``StepUpBody`` (app/schemas/mfa.py). The route
@@ -52,9 +53,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import peewee
@@ -62,13 +63,15 @@ import pyotp
 
 from app.core.clock import Clock
 from app.core.database import db
-from app.core.errors import AppError, ValidationFailed
+from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.factor_sealing import FactorKeyMissing, FactorSealError, FactorSecretCipher
 from app.core.security import PasswordHashing, new_opaque_token, token_digest
 from app.models import MfaTicket, RecoveryCode, SecurityEvent, SessionStepUp, TotpFactor, User
 from app.services import rate_limit
+from app.services.emails import normalise_email
 from app.services.identity import ClientInfo, CurrentUser
 from app.services.passkeys import PasskeyMethod
+from app.services.outbox import OutboxWriter
 from app.services.rate_limit import RateLimiter
 
 TICKET_TTL = timedelta(minutes=5)
@@ -147,12 +150,27 @@ class SecondFactorMethod(Protocol):
 
     def verify(self, proof: Any, context: ProofContext) -> bool: ...
 
+    def remove_all(self, user_id: uuid.UUID) -> int:
+        """Delete every factor of this kind the account holds (the operator's reset); the
+        number removed."""
+        ...
+
+    def export(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The account's factors of this kind for its data export: type, name and dates,
+        never a secret, a hash or a public key."""
+        ...
+
 
 # ----- TOTP ---------------------------------------------------------------------------------
 
 
 def _step(now: datetime) -> int:
     return int(now.timestamp()) // TOTP_INTERVAL_SECONDS
+
+
+def step_start(step: int) -> datetime:
+    """When a 30-second step began (the nearest a TOTP factor knows of its last use)."""
+    return datetime.fromtimestamp(step * TOTP_INTERVAL_SECONDS, UTC)
 
 
 def _totp(secret: str) -> pyotp.TOTP:
@@ -243,6 +261,28 @@ class TotpMethod:
             ).execute()
         return True
 
+    def remove_all(self, user_id: uuid.UUID) -> int:
+        removed: int = TotpFactor.delete().where(TotpFactor.user == user_id).execute()
+        return removed
+
+    def export(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+        factor = TotpFactor.get_or_none(
+            TotpFactor.user == user_id, TotpFactor.confirmed_at.is_null(False)
+        )
+        if factor is None:
+            return []
+        step = factor.last_used_step
+        return [
+            {
+                "type": "totp",
+                "name": "Authenticator app",
+                "created_at": factor.created_at,
+                "confirmed_at": factor.confirmed_at,
+                "last_used_at": None if step is None else step_start(step),
+                "remaining": None,
+            }
+        ]
+
 
 # ----- recovery codes -----------------------------------------------------------------------
 
@@ -295,10 +335,14 @@ class RecoveryCodeMethod:
                 return spent == 1
         return False
 
-    def replace_set(self, user: User, now: datetime) -> list[str]:
-        """A new set of codes; the old set (used or not) is gone. Call inside a transaction."""
+    def new_set(self) -> tuple[list[str], list[str]]:
+        """Ten new codes and their hashes; hashed before any transaction opens (each hash is an
+        argon2id run)."""
         codes = [new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
-        hashes = [self.hashing.hash(code.replace("-", "")) for code in codes]
+        return codes, [self.hashing.hash(code.replace("-", "")) for code in codes]
+
+    def replace_set(self, user: User, hashes: list[str], now: datetime) -> None:
+        """Store a new set; the old set (used or not) is gone. Call inside a transaction."""
         RecoveryCode.delete().where(RecoveryCode.user == user.id).execute()
         RecoveryCode.insert_many(
             [
@@ -311,7 +355,30 @@ class RecoveryCodeMethod:
                 for code_hash in hashes
             ]
         ).execute()
-        return codes
+
+    def remove_all(self, user_id: uuid.UUID) -> int:
+        removed: int = RecoveryCode.delete().where(RecoveryCode.user == user_id).execute()
+        return removed
+
+    def export(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = list(
+            RecoveryCode.select(RecoveryCode.created_at, RecoveryCode.used_at).where(
+                RecoveryCode.user == user_id
+            )
+        )
+        if not rows:
+            return []
+        used = [row.used_at for row in rows if row.used_at is not None]
+        return [
+            {
+                "type": "recovery_codes",
+                "name": "Recovery codes",
+                "created_at": min(row.created_at for row in rows),
+                "confirmed_at": None,
+                "last_used_at": max(used) if used else None,
+                "remaining": len(rows) - len(used),
+            }
+        ]
 
 
 # ----- the service --------------------------------------------------------------------------
@@ -358,8 +425,10 @@ class MfaService:
         clock: Clock,
         totp: TotpMethod,
         recovery_codes: RecoveryCodeMethod,
+        outbox: OutboxWriter,
         methods: Sequence[SecondFactorMethod] = (),
     ):
+        self.outbox = outbox
         self.hashing = hashing
         self.limiter = limiter
         self.clock = clock
@@ -591,6 +660,28 @@ class MfaService:
             .count()
         )
         self._event("recovery_code_used", user, client, recovery_codes_left=left)
+        self.outbox.enqueue_notice(
+            "mfa_recovery_code_used", user.email, user.id, {"left": str(left)}
+        )
+
+    def factor_added(self, user: User, method: str, client: ClientInfo | None) -> None:
+        """The event and the notice of a new factor; call in the enrolment's transaction."""
+        self._event("mfa_factor_added", user, client, method=method)
+        self.outbox.enqueue_notice("mfa_factor_added", user.email, user.id, {"method": method})
+
+    def factor_removed(self, user: User, method: str, client: ClientInfo | None) -> None:
+        """The event and the notice of a removed factor; when no primary factor is left, the
+        recovery codes go too (they only back a factor up). Call in the removal's
+        transaction."""
+        dropped = 0 if self.has_factor(user.id) else self.recovery_codes.remove_all(user.id)
+        self._event(
+            "mfa_factor_removed", user, client, method=method, recovery_codes_dropped=dropped
+        )
+        self.outbox.enqueue_notice("mfa_factor_removed", user.email, user.id, {"method": method})
+
+    def export(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every factor of the account for its data export, primary methods first."""
+        return [entry for method in self.methods for entry in method.export(user_id)]
 
     # ----- TOTP enrolment -------------------------------------------------------------------
 
@@ -642,7 +733,9 @@ class MfaService:
             )
         now = self.clock()
         step = matching_step(self.totp.secret_of(factor), code, now)
-        if step is None:
+        if step is not None:
+            codes, hashes = self.recovery_codes.new_set()
+        else:
             self.limiter.record_failure(rate_limit.TOTP_CONFIRM_FAILURES_PER_SESSION, session)
             raise ValidationFailed(
                 [{"field": "code", "message": "is not the authenticator's current code"}]
@@ -657,11 +750,58 @@ class MfaService:
                 raise AppError(
                     409, "TOTP_NOT_PENDING", "This set-up was confirmed or replaced meanwhile."
                 )
-            codes = self.recovery_codes.replace_set(user, now)
-            self._event("totp_confirmed", user, client)
+            self.recovery_codes.replace_set(user, hashes, now)
+            self.factor_added(user, self.totp.name, client)
             if current.family_id is not None:
                 self.mark_stepped_up(user, current.family_id, now)
         return codes
+
+    def remove_totp(self, current: CurrentUser, client: ClientInfo) -> None:
+        """Remove the authenticator app (a set-up not yet confirmed, too). Needs a fresh
+        step-up."""
+        self.require_step_up(current)
+        user = current.user
+        with db.atomic():
+            factor = TotpFactor.get_or_none(TotpFactor.user == user.id)
+            if factor is None:
+                raise NotFound("No authenticator app is set up.")
+            TotpFactor.delete().where(TotpFactor.id == factor.id).execute()
+            if factor.confirmed_at is not None:
+                self.factor_removed(user, self.totp.name, client)
+
+    def regenerate_recovery_codes(self, current: CurrentUser, client: ClientInfo) -> list[str]:
+        """A new set of ten codes; every code of the old set stops working. Needs a fresh
+        step-up, and a primary factor for the codes to back up."""
+        self.require_step_up(current)
+        user = current.user
+        if not self.has_factor(user.id):
+            raise AppError(
+                409,
+                "MFA_NOT_ENROLLED",
+                "Recovery codes back up a second factor: set one up first.",
+            )
+        codes, hashes = self.recovery_codes.new_set()
+        with db.atomic():
+            self.recovery_codes.replace_set(user, hashes, self.clock())
+            self._event("recovery_codes_regenerated", user, client)
+        return codes
+
+    def reset_factors(self, email: str, revoke_sessions: Callable[[User], int]) -> User:
+        """The operator's recovery, after the identity checks of docs/operations.md: every factor
+        of every method goes, every session ends (``revoke_sessions``, under the account's
+        session lock), a security event records it and the account is emailed. The factors go
+        before the account's lock is taken: the order a sign-in's second step takes them in."""
+        user: User | None = User.get_or_none(User.email == normalise_email(email))
+        if user is None:
+            raise NotFound("No account with this email.")
+        with db.atomic():
+            removed = {method.name: method.remove_all(user.id) for method in self.methods}
+            revoked = revoke_sessions(user)
+            self._event(
+                "mfa_factors_reset", user, None, factors_removed=removed, sessions_revoked=revoked
+            )
+            self.outbox.enqueue_notice("mfa_factors_reset", user.email, user.id, {})
+        return user
 
 
 _PURGE_TICKETS = "DELETE FROM mfa_tickets WHERE expires_at <= %(now)s OR used_at IS NOT NULL"

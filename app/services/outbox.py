@@ -77,6 +77,10 @@ NOTICES = {
     "email_change_requested": email_templates.email_change_requested_notice,
     "email_changed": email_templates.email_changed_notice,
     "new_device_sign_in": email_templates.new_device_sign_in_notice,
+    "mfa_factor_added": email_templates.factor_added_notice,
+    "mfa_factor_removed": email_templates.factor_removed_notice,
+    "mfa_recovery_code_used": email_templates.recovery_code_used_notice,
+    "mfa_factors_reset": email_templates.factors_reset_notice,
 }
 
 _CLAIM = """

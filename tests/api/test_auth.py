@@ -586,6 +586,7 @@ def test_limiter_store_failure_follows_the_configured_policy(settings, fail_clos
             dead,
             FakeClock(),
             PasskeyService(config.frontend_url, limiter=dead, clock=FakeClock()),
+            OutboxWriter(PayloadSealer(config), FakeClock()),
         ),
     )
     client = auth_module.ClientInfo(ip="203.0.113.9", user_agent="t")

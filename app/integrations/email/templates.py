@@ -240,3 +240,86 @@ def new_device_sign_in_notice(to: str, context: dict[str, str], settings: Settin
         _link(settings, SECURITY_PAGE),
         "new_device_sign_in",
     )
+
+
+# ----- second-factor notices -------------------------------------------------------------------
+
+FACTOR_NAMES = {"totp": "an authenticator app", "passkey": "a passkey"}
+NOT_YOU = (
+    "If this was not you, change your password now (that signs out every other session) and "
+    "review your second factors."
+)
+
+
+def _factor(context: dict[str, str]) -> str:
+    return FACTOR_NAMES.get(context.get("method", ""), "a second factor")
+
+
+def factor_added_notice(to: str, context: dict[str, str], settings: Settings) -> EmailMessage:
+    paragraphs = [
+        f"A second factor, {_factor(context)}, was added to your {PRODUCT_NAME} account. Signing "
+        "in now needs it after your password.",
+        NOT_YOU,
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "A second factor was added to your account",
+        paragraphs,
+        "Review your account security",
+        _link(settings, SECURITY_PAGE),
+        "mfa_factor_added",
+    )
+
+
+def factor_removed_notice(to: str, context: dict[str, str], settings: Settings) -> EmailMessage:
+    paragraphs = [
+        f"A second factor, {_factor(context)}, was removed from your {PRODUCT_NAME} account.",
+        NOT_YOU,
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "A second factor was removed from your account",
+        paragraphs,
+        "Review your account security",
+        _link(settings, SECURITY_PAGE),
+        "mfa_factor_removed",
+    )
+
+
+def recovery_code_used_notice(to: str, context: dict[str, str], settings: Settings) -> EmailMessage:
+    left = context.get("left", "")
+    count = "1 recovery code left" if left == "1" else f"{left} recovery codes left"
+    paragraphs = [
+        f"A recovery code was just used for your {PRODUCT_NAME} account. You have {count}; make "
+        "a new set on the security page when they run low.",
+        NOT_YOU,
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "A recovery code was used to sign in",
+        paragraphs,
+        "Review your account security",
+        _link(settings, SECURITY_PAGE),
+        "mfa_recovery_code_used",
+    )
+
+
+def factors_reset_notice(to: str, context: dict[str, str], settings: Settings) -> EmailMessage:
+    paragraphs = [
+        f"At your request, and after checking your identity, support removed every second "
+        f"factor and recovery code of your {PRODUCT_NAME} account and signed out every session. "
+        "Your password alone signs you in now: set up a second factor again at once.",
+        "If you did not ask for this, change your password now and tell support.",
+        _report(settings),
+    ]
+    return _message(
+        to,
+        "The second factors of your account were removed",
+        paragraphs,
+        "Set up a second factor",
+        _link(settings, SECURITY_PAGE),
+        "mfa_factors_reset",
+    )
