@@ -160,6 +160,30 @@ def test_the_secret_is_never_shown_after_confirmation(env):
     assert account.secret not in confirm_again.text
 
 
+def test_the_confirmation_answers_recovery_codes_only(env):
+    browser, _ = signed_in(env)
+    secret = browser.request("POST", "/v1/users/me/mfa/totp").json["data"]["secret"]
+    confirmed = browser.request(
+        "POST", "/v1/users/me/mfa/totp/confirm", json={"code": code_at(secret, env.clock)}
+    )
+    assert set(confirmed.json["data"]) == {"recovery_codes"}
+    assert secret not in confirmed.text and confirmed.headers["cache-control"] == "no-store"
+
+
+def test_the_secret_never_reaches_the_log(env, capsys):
+    account = enrolled(env)
+    browser = env.browser()
+    assert (
+        second_step(browser, ticket_of(browser, account.email), code=account.code()).status_code
+        == 200
+    )
+    logged = capsys.readouterr()
+    assert '"route": "/v1/users/me/mfa/totp/confirm"' in logged.out  # the log was captured
+    assert account.secret not in logged.out + logged.err
+    for code in account.recovery_codes:
+        assert code not in logged.out + logged.err
+
+
 def test_the_secret_is_stored_encrypted_bound_to_its_row(env, settings):
     from app.core.factor_sealing import FactorSealError, FactorSecretCipher, factor_key_id
 
