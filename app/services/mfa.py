@@ -70,8 +70,8 @@ from app.models import MfaTicket, RecoveryCode, SecurityEvent, SessionStepUp, To
 from app.services import rate_limit
 from app.services.emails import normalise_email
 from app.services.identity import ClientInfo, CurrentUser
-from app.services.passkeys import PasskeyMethod
 from app.services.outbox import OutboxWriter
+from app.services.passkeys import PasskeyMethod
 from app.services.rate_limit import RateLimiter
 
 TICKET_TTL = timedelta(minutes=5)

@@ -303,7 +303,7 @@ def test_reset_factors_removes_every_factor_emails_the_account_and_ends_every_se
     for browser in (account.browser, other):
         assert browser.request("GET", "/v1/users/me").status_code == 401
     [event] = [e for e in events_of(account.email) if e.event_type == "mfa_factors_reset"]
-    assert event.details["factors_removed"] == {"totp": 1, "recovery_code": 10}
+    assert event.details["factors_removed"] == {"totp": 1, "passkey": 0, "recovery_code": 10}
     assert event.details["sessions_revoked"] >= 2
     notices = [m for m in env.outbox.messages if m.to == account.email]
     assert any(m.tags == {"category": "mfa_factors_reset"} for m in notices)
