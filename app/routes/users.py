@@ -17,7 +17,6 @@ from app.routes.auth import (
     AuthResources,
 )
 from app.routes.common import ok, responses
-from app.routes.mfa import STEP_UP_REQUIRED
 from app.schemas.applications import DeleteAccountBody, ExportResponse
 from app.schemas.auth import (
     EmailChangeBody,
