@@ -62,8 +62,9 @@ class PasskeyOptionsResource:
 class PasskeysResource:
     auth_required = True
 
-    def __init__(self, passkeys: PasskeyService):
+    def __init__(self, passkeys: PasskeyService, mfa: MfaService):
         self.passkeys = passkeys
+        self.mfa = mfa
 
     @api_spec.validate(
         operation_id="listPasskeys",
@@ -95,10 +96,10 @@ class PasskeysResource:
         security=BEARER,
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response, json: PasskeyCreate) -> None:
-        """Register a passkey: `credential` is what `navigator.credentials.create` returned,
-        as `credential.toJSON()` serialises it, answering options from
-        `POST /v1/users/me/mfa/passkeys/options` of this session. `Location` is the passkey's
-        URL."""
+        """Register a passkey (the account is told by email): `credential` is what
+        `navigator.credentials.create` returned, as `credential.toJSON()` serialises it,
+        answering options from `POST /v1/users/me/mfa/passkeys/options` of this session.
+        `Location` is the passkey's URL."""
         current = req.context.current
         passkey = self.passkeys.register(
             current.user,
@@ -106,6 +107,7 @@ class PasskeysResource:
             json.name,
             json.credential.model_dump(exclude_none=True),
             req.context.client,
+            notify=self.mfa.factor_added,
         )
         resp.location = f"/v1/users/me/mfa/passkeys/{passkey['id']}"
         ok(req, resp, passkey, status=201)
@@ -153,11 +155,13 @@ class PasskeyResource:
         security=BEARER,
     )
     def on_delete(self, req: falcon.Request, resp: falcon.Response, passkey_id: uuid.UUID) -> None:
-        """Remove a passkey. Needs a step-up within the last 5 minutes (`POST /v1/auth/step-up`,
-        with any factor, this passkey included)."""
+        """Remove a passkey (the account is told by email). Needs a step-up within the last 5
+        minutes (`POST /v1/auth/step-up`, with any factor, this passkey included)."""
         current = req.context.current
         self.mfa.require_step_up(current)
-        self.passkeys.remove(current.user.id, passkey_id, req.context.client)
+        self.passkeys.remove(
+            current.user, passkey_id, req.context.client, notify=self.mfa.factor_removed
+        )
         resp.status = 204
 
 
@@ -216,7 +220,7 @@ class StepUpPasskeyOptionsResource:
 
 def add_routes(app: falcon.App[Any, Any], passkeys: PasskeyService, mfa: MfaService) -> None:
     app.add_route("/v1/users/me/mfa/passkeys/options", PasskeyOptionsResource(passkeys))
-    app.add_route("/v1/users/me/mfa/passkeys", PasskeysResource(passkeys))
+    app.add_route("/v1/users/me/mfa/passkeys", PasskeysResource(passkeys, mfa))
     app.add_route("/v1/users/me/mfa/passkeys/{passkey_id:uuid}", PasskeyResource(passkeys, mfa))
     app.add_route("/v1/auth/login/mfa/passkey-options", LoginPasskeyOptionsResource(passkeys, mfa))
     app.add_route("/v1/auth/step-up/passkey-options", StepUpPasskeyOptionsResource(passkeys))

@@ -30,6 +30,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,8 +56,15 @@ CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_BYTES = 32
 MAX_PASSKEYS_PER_ACCOUNT = 20
 RELYING_PARTY_NAME = "Job App Tracker"
+PASSKEY_METHOD = "passkey"  # the method's name in the second-factor service
 KNOWN_TRANSPORTS = frozenset({"ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+# The second-factor service's ``factor_added`` / ``factor_removed`` (app/services/mfa.py): the
+# event and the notice through the outbox, called inside the change's transaction. Passed per
+# call, because that service is built with the passkey method, after this one.
+FactorNotice = Callable[[User, str, "ClientInfo | None"], None]
 
 
 class PasskeyRejected(AppError):
@@ -232,7 +240,10 @@ class PasskeyService:
         name: str,
         credential: dict[str, Any],
         client: ClientInfo | None,
+        notify: FactorNotice | None = None,
     ) -> dict[str, Any]:
+        """Verify the attestation and store the passkey; ``notify`` (the new factor's event and
+        notice) runs in the same transaction."""
         from webauthn import verify_registration_response
 
         name = name.strip()
@@ -281,6 +292,8 @@ class PasskeyService:
                     created_at=now,
                 )
                 self._event(user.id, "passkey_added", client, passkey_id=str(row.id), name=name)
+                if notify is not None:
+                    notify(user, PASSKEY_METHOD, client)
         except peewee.IntegrityError as exc:
             raise AppError(
                 409,
@@ -347,9 +360,15 @@ class PasskeyService:
         return serialise(row)
 
     def remove(
-        self, user_id: uuid.UUID, passkey_id: uuid.UUID, client: ClientInfo | None
+        self,
+        user: User,
+        passkey_id: uuid.UUID,
+        client: ClientInfo | None,
+        notify: FactorNotice | None = None,
     ) -> dict[str, Any]:
-        """Delete one passkey; the answer is what was removed (for the notice)."""
+        """Delete one passkey; ``notify`` (the removal's event and notice, and the recovery
+        codes dropped with the last factor) runs in the same transaction, after the delete."""
+        user_id = user.id
         with user_transaction(user_id):
             row = (
                 Passkey.select()
@@ -361,6 +380,8 @@ class PasskeyService:
                 raise NotFound("No passkey with this id.")
             Passkey.delete().where(Passkey.id == row.id).execute()
             self._event(user_id, "passkey_removed", client, passkey_id=str(row.id), name=row.name)
+            if notify is not None:
+                notify(user, PASSKEY_METHOD, client)
         return serialise(row)
 
     # ----- assertion ------------------------------------------------------------------------
@@ -470,7 +491,7 @@ class PasskeyMethod:
     ``credential`` in ``POST /v1/auth/login/mfa`` and ``POST /v1/auth/step-up``. The challenge
     must have been issued for the same ticket (sign-in) or session family (step-up)."""
 
-    name = "passkey"
+    name = PASSKEY_METHOD
     field = "credential"
     primary = True
 

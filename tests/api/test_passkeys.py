@@ -723,3 +723,45 @@ def test_the_method_exports_names_and_dates_and_removes_everything(env):
     assert method.remove_all(alice.user_id) == 2
     assert not method.enrolled(alice.user_id)
     assert alice.request("GET", PASSKEYS).json["data"] == []
+
+
+# ----- notices ------------------------------------------------------------------------------
+
+
+def mfa_notices(outbox, email: str) -> list[tuple[str, str]]:
+    return [
+        (m.tags["category"], m.text)
+        for m in outbox.messages
+        if m.to == email and m.tags.get("category", "").startswith("mfa_factor")
+    ]
+
+
+def test_adding_and_removing_a_passkey_each_send_a_notice_through_the_outbox(env):
+    alice = signed_in(env)
+    laptop, passkey = register_passkey(alice, "Laptop")
+    # The request only queued it: nothing reached the provider before the drainer ran.
+    assert all(m.to != alice.email for m in env.outbox.sent)
+    added = mfa_notices(env.outbox, alice.email)
+    assert [category for category, _ in added] == ["mfa_factor_added"]
+    assert "a passkey" in added[0][1]
+    assert [e.details for e in events(alice.user_id, "mfa_factor_added")] == [{"method": "passkey"}]
+
+    step_up_with_passkey(alice, laptop)
+    assert alice.request("DELETE", f"{PASSKEYS}/{passkey['id']}").status_code == 204
+    notices = mfa_notices(env.outbox, alice.email)
+    assert [category for category, _ in notices] == ["mfa_factor_added", "mfa_factor_removed"]
+    assert "a passkey" in notices[1][1]
+    removed = events(alice.user_id, "mfa_factor_removed")
+    assert [e.details["method"] for e in removed] == ["passkey"]
+
+
+def test_a_refused_registration_or_removal_sends_no_notice(env):
+    alice = signed_in(env)
+    options = alice.request("POST", OPTIONS).json["data"]
+    lying = for_frontend(env.settings.frontend_url).register(options, origin="https://evil.example")
+    assert (
+        alice.request("POST", PASSKEYS, json={"name": "x", "credential": lying}).status_code == 400
+    )
+    _, passkey = register_passkey(alice)
+    assert alice.request("DELETE", f"{PASSKEYS}/{passkey['id']}").status_code == 403
+    assert [c for c, _ in mfa_notices(env.outbox, alice.email)] == ["mfa_factor_added"]
