@@ -19,7 +19,6 @@ from pydantic import (
 
 from app.schemas.attachments import AttachmentOut
 from app.schemas.common import PageMeta, SuccessEnvelope
-from app.schemas.passkeys import PasskeyOut
 from app.schemas.text import HTTP_URL_PATTERN, multi_line, single_line
 
 Status = Literal[
@@ -297,7 +296,6 @@ class ExportOut(BaseModel):
     sessions: list[ExportedSession]
     security_events: list[ExportedSecurityEvent]
     second_factors: list[ExportedFactor]
-    passkeys: list[PasskeyOut] = Field(description="names and dates; never a key")
 
 
 class ExportResponse(SuccessEnvelope[ExportOut]):

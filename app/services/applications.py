@@ -34,7 +34,6 @@ from app.models import (
     User,
 )
 from app.schemas.applications import ApplicationCreate, ApplicationUpdate, ListQuery
-from app.services.passkeys import serialise as serialise_passkey
 
 if TYPE_CHECKING:
     from app.services.attachments import AttachmentService
@@ -445,9 +444,6 @@ class ApplicationService:
                 .where(SecurityEvent.user == user.id)
                 .order_by(SecurityEvent.created_at)
             )
-            passkeys = list(
-                Passkey.select().where(Passkey.owner == user.id).order_by(Passkey.created_at)
-            )
         return {
             "exported_at": self.clock(),
             "user": {
@@ -481,8 +477,6 @@ class ApplicationService:
                 }
                 for row in security
             ],
-            # Names, transports and dates; never a credential id or a key.
-            "passkeys": [serialise_passkey(row) for row in passkeys],
         }
 
     def delete_account(self, user: User) -> None:

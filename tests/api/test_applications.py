@@ -628,13 +628,24 @@ def test_export_has_everything_the_user_owns(env):
     assert [e["to_status"] for e in by_company["One"]["events"]] == ["applied", "offer"]
     assert len(export["sessions"]) == 1
     assert {e["type"] for e in export["security_events"]} >= {"register", "login_succeeded"}
-    assert export["passkeys"] == []
+    assert export["second_factors"] == []
     _, passkey = register_passkey(browser, "Laptop")
     register_passkey(other, "Not mine")
-    exported = browser.request("GET", "/v1/users/me/export").json["data"]["passkeys"]
-    # Names, transports and dates; never a credential id or a key.
-    assert exported == [passkey]
-    assert set(exported[0]) == {"id", "name", "transports", "created_at", "last_used_at"}
+    exported = browser.request("GET", "/v1/users/me/export").json["data"]
+    # Each factor once, by type, name and dates; never a credential id or a key.
+    assert "passkeys" not in exported
+    factors = exported["second_factors"]
+    assert [(f["type"], f["name"], f["created_at"]) for f in factors] == [
+        ("passkey", "Laptop", passkey["created_at"])
+    ]
+    assert set(factors[0]) == {
+        "type",
+        "name",
+        "created_at",
+        "confirmed_at",
+        "last_used_at",
+        "remaining",
+    }
 
 
 def test_account_deletion_needs_the_password_and_leaves_no_rows(env):
