@@ -67,6 +67,19 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 FactorNotice = Callable[[User, str, "ClientInfo | None"], None]
 
 
+def _locked_passkey(user_id: uuid.UUID, passkey_id: uuid.UUID) -> Passkey:
+    """The account's passkey, locked for the rest of the transaction; 404 for any other id."""
+    row: Passkey | None = (
+        Passkey.select()
+        .where(Passkey.id == passkey_id, Passkey.owner == user_id)
+        .for_update()
+        .first()
+    )
+    if row is None:
+        raise NotFound("No passkey with this id.")
+    return row
+
+
 class PasskeyRejected(AppError):
     def __init__(self, message: str = "The passkey response could not be verified.") -> None:
         super().__init__(400, "PASSKEY_INVALID", message)
@@ -346,14 +359,7 @@ class PasskeyService:
                 [{"field": "name", "message": "must not be blank"}],
             )
         with user_transaction(user_id):
-            row = (
-                Passkey.select()
-                .where(Passkey.id == passkey_id, Passkey.owner == user_id)
-                .for_update()
-                .first()
-            )
-            if row is None:
-                raise NotFound("No passkey with this id.")
+            row = _locked_passkey(user_id, passkey_id)
             Passkey.update(name=name).where(Passkey.id == row.id).execute()
             row.name = name
             self._event(user_id, "passkey_renamed", client, passkey_id=str(row.id), name=name)
@@ -370,14 +376,7 @@ class PasskeyService:
         codes dropped with the last factor) runs in the same transaction, after the delete."""
         user_id = user.id
         with user_transaction(user_id):
-            row = (
-                Passkey.select()
-                .where(Passkey.id == passkey_id, Passkey.owner == user_id)
-                .for_update()
-                .first()
-            )
-            if row is None:
-                raise NotFound("No passkey with this id.")
+            row = _locked_passkey(user_id, passkey_id)
             Passkey.delete().where(Passkey.id == row.id).execute()
             self._event(user_id, "passkey_removed", client, passkey_id=str(row.id), name=row.name)
             if notify is not None:

@@ -144,6 +144,26 @@ def _report(settings: Settings) -> str:
     return f"{said}."
 
 
+def _security_notice(
+    to: str,
+    subject: str,
+    paragraphs: list[str],
+    settings: Settings,
+    category: str,
+    action: str = "Review your account security",
+) -> EmailMessage:
+    """A security notice: its paragraphs, then where to look and whom to tell (``_report``),
+    and a button to the account's security page."""
+    return _message(
+        to,
+        subject,
+        [*paragraphs, _report(settings)],
+        action,
+        _link(settings, SECURITY_PAGE),
+        category,
+    )
+
+
 def email_change_link(
     to: str, token: str, settings: Settings, *, valid_hours: int = EMAIL_CHANGE_VALID_HOURS
 ) -> EmailMessage:
@@ -169,14 +189,12 @@ def email_change_address_taken_notice(to: str, settings: Settings) -> EmailMessa
         "belongs to your account, so nothing changed and no link was sent.",
         "If that was you, sign in with this address instead. Otherwise there is nothing to do; "
         "your account was not touched.",
-        _report(settings),
     ]
-    return _message(
+    return _security_notice(
         to,
         "Someone tried to use your email address",
         paragraphs,
-        "Review your account security",
-        _link(settings, SECURITY_PAGE),
+        settings,
         "email_change_address_taken",
     )
 
@@ -191,15 +209,9 @@ def email_change_requested_notice(
         f"{_hours(EMAIL_CHANGE_VALID_HOURS)}.",
         "If this was not you, change your password now: that cancels the change and signs out "
         "every other session.",
-        _report(settings),
     ]
-    return _message(
-        to,
-        "Your email address is about to change",
-        paragraphs,
-        "Review your account security",
-        _link(settings, SECURITY_PAGE),
-        "email_change_requested",
+    return _security_notice(
+        to, "Your email address is about to change", paragraphs, settings, "email_change_requested"
     )
 
 
@@ -210,15 +222,9 @@ def email_changed_notice(to: str, context: dict[str, str], settings: Settings) -
         "and every other session of the account was signed out.",
         "If this was not you, sign in with the new address and your password, change your "
         "password, and change the address back.",
-        _report(settings),
     ]
-    return _message(
-        to,
-        "Your email address was changed",
-        paragraphs,
-        "Review your account security",
-        _link(settings, SECURITY_PAGE),
-        "email_changed",
+    return _security_notice(
+        to, "Your email address was changed", paragraphs, settings, "email_changed"
     )
 
 
@@ -230,15 +236,9 @@ def new_device_sign_in_notice(to: str, context: dict[str, str], settings: Settin
         f"{context['signed_in_at']}, from {where}, with {client}.",
         "If this was you, there is nothing to do. If not, change your password now: that signs "
         "out every other session.",
-        _report(settings),
     ]
-    return _message(
-        to,
-        "New sign-in to your account",
-        paragraphs,
-        "Review your account security",
-        _link(settings, SECURITY_PAGE),
-        "new_device_sign_in",
+    return _security_notice(
+        to, "New sign-in to your account", paragraphs, settings, "new_device_sign_in"
     )
 
 
@@ -260,15 +260,9 @@ def factor_added_notice(to: str, context: dict[str, str], settings: Settings) ->
         f"A second factor, {_factor(context)}, was added to your {PRODUCT_NAME} account. Signing "
         "in now needs it after your password.",
         NOT_YOU,
-        _report(settings),
     ]
-    return _message(
-        to,
-        "A second factor was added to your account",
-        paragraphs,
-        "Review your account security",
-        _link(settings, SECURITY_PAGE),
-        "mfa_factor_added",
+    return _security_notice(
+        to, "A second factor was added to your account", paragraphs, settings, "mfa_factor_added"
     )
 
 
@@ -276,14 +270,12 @@ def factor_removed_notice(to: str, context: dict[str, str], settings: Settings) 
     paragraphs = [
         f"A second factor, {_factor(context)}, was removed from your {PRODUCT_NAME} account.",
         NOT_YOU,
-        _report(settings),
     ]
-    return _message(
+    return _security_notice(
         to,
         "A second factor was removed from your account",
         paragraphs,
-        "Review your account security",
-        _link(settings, SECURITY_PAGE),
+        settings,
         "mfa_factor_removed",
     )
 
@@ -295,15 +287,9 @@ def recovery_code_used_notice(to: str, context: dict[str, str], settings: Settin
         f"A recovery code was just used for your {PRODUCT_NAME} account. You have {count}; make "
         "a new set on the security page when they run low.",
         NOT_YOU,
-        _report(settings),
     ]
-    return _message(
-        to,
-        "A recovery code was used to sign in",
-        paragraphs,
-        "Review your account security",
-        _link(settings, SECURITY_PAGE),
-        "mfa_recovery_code_used",
+    return _security_notice(
+        to, "A recovery code was used to sign in", paragraphs, settings, "mfa_recovery_code_used"
     )
 
 
@@ -313,13 +299,12 @@ def factors_reset_notice(to: str, context: dict[str, str], settings: Settings) -
         f"factor and recovery code of your {PRODUCT_NAME} account and signed out every session. "
         "Your password alone signs you in now: set up a second factor again at once.",
         "If you did not ask for this, change your password now and tell support.",
-        _report(settings),
     ]
-    return _message(
+    return _security_notice(
         to,
         "The second factors of your account were removed",
         paragraphs,
-        "Set up a second factor",
-        _link(settings, SECURITY_PAGE),
+        settings,
         "mfa_factors_reset",
+        action="Set up a second factor",
     )
