@@ -10,6 +10,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -127,7 +128,7 @@ def user_transaction(user_id: UUID | str | None) -> Iterator[None]:
         yield
 
 
-def _read_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> Any:
+def execute_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> Any:
     """One read with the row-level-security user set, in one round trip.
 
     ``set_config(..., true)`` and the query go to PostgreSQL as one simple-query message.
@@ -145,9 +146,9 @@ def _read_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> Any:
 
 
 def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict[str, Any]]:
-    """The rows of one peewee read as the user, in one round trip (``_read_as_user``); each
+    """The rows of one peewee read as the user, in one round trip (``execute_as_user``); each
     row a plain dict of column name to the value psycopg2 decoded (no model instances)."""
-    cursor = _read_as_user(user_id, *query.sql())
+    cursor = execute_as_user(user_id, *query.sql())
     names = [column.name for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -156,7 +157,7 @@ def tuples_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> list
     """``fetch_as_user`` for SQL text already built (``PreparedSelect.statement``), the SQL
     built once instead of per request: each row the tuple the cursor returned, in the SELECT's
     column order."""
-    rows: list[tuple[Any, ...]] = _read_as_user(user_id, sql, params).fetchall()
+    rows: list[tuple[Any, ...]] = execute_as_user(user_id, sql, params).fetchall()
     return rows
 
 
@@ -192,6 +193,52 @@ class PreparedSelect:
     def rows(self, *values: Any) -> list[Any]:
         query = (self._prepared or self._prepare())[0]
         return list(query._get_cursor_wrapper(db.execute_sql(*self.statement(*values))))
+
+
+@dataclass(frozen=True)
+class UserRead:
+    """A read of at most one row, as the signed-in user, that goes to PostgreSQL in the same
+    message as the request's authentication (``AuthService.authenticate``) instead of a round
+    trip of its own. ``sql`` is a SELECT of at most one row (it ends in ``LIMIT 1`` or reads one
+    row by key) whose placeholders take ``params``; it is joined LATERAL to the user's row, so
+    its columns follow the user's, all NULL when it finds no row, and row-level security is in
+    force for it as for ``execute_as_user``."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+
+class ModelRow:
+    """Model instances from rows that start with every column of the model's table, in the
+    model's field order (``Model.select(Model, ...)``), built as peewee's own cursor wrapper
+    builds them (each value through its field's ``python_value``, nothing marked dirty) but
+    without resolving the cursor's columns again for every query: authentication builds the
+    user this way on every request. The cursor's column names are checked against the fields
+    on first use, so a query whose columns do not line up fails at once instead of filling the
+    wrong attributes."""
+
+    def __init__(self, model: type[peewee.Model]) -> None:
+        self._model = model
+        fields = model._meta.sorted_fields  # peewee's own field order, as select(Model) writes
+        self._columns = [field.column_name for field in fields]
+        self._fields = tuple((field.name, field.python_value) for field in fields)
+        self._checked = False
+
+    def first(self, cursor: Any) -> tuple[Any, tuple[Any, ...]] | None:
+        """The first row's instance and the row's further columns, or None without a row."""
+        if not self._checked:
+            names = [column.name for column in cursor.description][: len(self._columns)]
+            if names != self._columns:
+                raise RuntimeError(f"columns {names} are not {self._model.__name__}'s fields")
+            self._checked = True
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        instance = self._model(__no_default__=1)
+        data = instance.__data__
+        for (name, convert), value in zip(self._fields, row, strict=False):
+            data[name] = convert(value)
+        return instance, tuple(row[len(self._fields) :])
 
 
 def probe(settings: Settings, url: str) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import falcon
 
+from app.core.database import UserRead
 from app.core.errors import AppError, ValidationFailed
 from app.core.spec import api_spec
 from app.routes.auth import BEARER
@@ -90,6 +92,15 @@ class ApplicationResource:
     def __init__(self, service: ApplicationService):
         self.service = service
 
+    def read_with_authentication(
+        self, method: str, params: dict[str, Any]
+    ) -> Callable[[uuid.UUID], UserRead] | None:
+        """GET's application is read in the authentication's round trip."""
+        if method != "GET":
+            return None
+        application_id = params["application_id"]
+        return lambda user_id: self.service.one(user_id, application_id)
+
     @api_spec.validate(
         operation_id="getApplication",
         resp=responses(200, ApplicationResponse, 401, 403, 404),
@@ -98,7 +109,7 @@ class ApplicationResource:
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response, application_id: uuid.UUID) -> None:
         """Read one application, with its version as `ETag`. Another user's id answers 404."""
-        data = self.service.get(req.context.current.user.id, application_id)
+        data = self.service.of(req.context.current.read)
         etag(resp, data)
         ok(req, resp, data)
 

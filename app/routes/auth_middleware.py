@@ -17,6 +17,10 @@ from app.services.identity import ClientInfo
 # router matched, never on the raw path: the router ignores repeated slashes that a string
 # prefix would not (``//v1/applications`` reaches the same resource as ``/v1/applications``).
 STATE_EXEMPT_ATTRIBUTE = "account_state_exempt"
+# The resource method that names, for a request method and the route's parameters, the one row
+# its responder answers with, read in the authentication's round trip (``UserRead``): it takes
+# (method, params) and returns a function of the user id giving the UserRead, or None.
+READ_WITH_AUTHENTICATION = "read_with_authentication"
 
 
 class ClientInfoMiddleware:
@@ -53,7 +57,9 @@ class AuthenticationMiddleware:
         scheme, _, token = header.partition(" ")
         if header and scheme.lower() != "bearer":
             raise Unauthorized("INVALID_TOKEN", "Use an Authorization: Bearer token.")
-        current = self.auth.authenticate(token.strip() or None)
+        reader = getattr(resource, READ_WITH_AUTHENTICATION, None)
+        read = reader(req.method, params) if reader is not None else None
+        current = self.auth.authenticate(token.strip() or None, read)
         req.context.current = current
         if req.method in getattr(resource, STATE_EXEMPT_ATTRIBUTE, frozenset()):
             return

@@ -3,10 +3,13 @@ deletion."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import falcon
 
+from app.core.database import UserRead
 from app.core.settings import Settings
 from app.core.spec import api_spec
 from app.routes.auth import (
@@ -39,6 +42,12 @@ class MeResource(AuthResources):
         super().__init__(auth, settings)
         self.service = service
 
+    def read_with_authentication(
+        self, method: str, params: dict[str, Any]
+    ) -> Callable[[uuid.UUID], UserRead] | None:
+        """GET's second-factor summary is read in the authentication's round trip."""
+        return self.auth.mfa.summary_read if method == "GET" else None
+
     @api_spec.validate(
         operation_id="getCurrentUser",
         resp=responses(200, CurrentUserResponse, 401),
@@ -48,8 +57,12 @@ class MeResource(AuthResources):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """The signed-in user, with `must_change_password` and `mfa`: which second factors are
         set up (never their secrets)."""
-        user = req.context.current.user
-        ok(req, resp, {**self.auth.describe(user), "mfa": self.auth.mfa.summary(user.id)})
+        current = req.context.current
+        ok(
+            req,
+            resp,
+            {**self.auth.describe(current.user), "mfa": self.auth.mfa.summary(current.read)},
+        )
 
     @api_spec.validate(
         operation_id="deleteAccount",

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import peewee
 
 from app.core.clock import Clock
-from app.core.database import PreparedSelect, tuples_as_user, user_transaction
+from app.core.database import PreparedSelect, UserRead, tuples_as_user, user_transaction
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.models import (
     STATUSES,
@@ -274,11 +274,20 @@ class ApplicationService:
             raise NotFound("No application with this id.")
         return row
 
-    def get(self, user_id: uuid.UUID, application_id: uuid.UUID) -> dict[str, Any]:
-        rows = tuples_as_user(user_id, *_ONE.statement(str(application_id), str(user_id)))
-        if not rows:  # another user's id looks exactly like a missing one
+    @staticmethod
+    def one(user_id: uuid.UUID, application_id: uuid.UUID) -> UserRead:
+        """The read of one application in the response's shape, to go with the request's
+        authentication (``UserRead``); ``of`` turns its row into the response."""
+        sql, params = _ONE.statement(str(application_id), str(user_id))
+        return UserRead(sql, tuple(params))
+
+    @staticmethod
+    def of(row: tuple[Any, ...] | None) -> dict[str, Any]:
+        """The response for the row ``one`` read: all NULL when no application of the user has
+        the id (another user's id looks exactly like a missing one)."""
+        if row is None or row[0] is None:
             raise NotFound("No application with this id.")
-        item = dict(zip(RESPONSE_FIELDS, rows[0], strict=True))
+        item = dict(zip(RESPONSE_FIELDS, row, strict=True))
         item["id"] = str(item["id"])
         return item
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from app.models import User
 
@@ -20,3 +21,6 @@ class ClientInfo:
 class CurrentUser:
     user: User
     family_id: uuid.UUID | None
+    # The row of the route's UserRead, read with the authentication (AuthService.authenticate);
+    # None when the route asked for none.
+    read: tuple[Any, ...] | None = None

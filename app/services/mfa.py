@@ -62,7 +62,7 @@ import peewee
 import pyotp
 
 from app.core.clock import Clock
-from app.core.database import PreparedSelect, db, tuples_as_user
+from app.core.database import PreparedSelect, UserRead, db
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.factor_sealing import FactorKeyMissing, FactorSealError, FactorSecretCipher
 from app.core.security import PasswordHashing, new_opaque_token, token_digest
@@ -478,12 +478,17 @@ class MfaService:
         primary = {method.name for method in self.methods if method.primary}
         return names if primary & set(names) else []
 
-    def summary(self, user_id: uuid.UUID) -> dict[str, Any]:
-        """What ``GET /v1/users/me`` shows: which factors are enrolled, never their secrets.
-        One round trip (``_SUMMARY``), since "me" asks for it on every call."""
+    @staticmethod
+    def summary_read(user_id: uuid.UUID) -> UserRead:
+        """The read behind ``summary``, to go with the request's authentication (``UserRead``):
+        "me" asks for it on every call, so it costs no round trip of its own."""
         sql, params = _SUMMARY.statement(str(user_id))
-        rows = tuples_as_user(user_id, sql, params)
-        totp, passkeys, left = rows[0] if rows else (False, 0, 0)
+        return UserRead(sql, tuple(params))
+
+    def summary(self, row: tuple[Any, ...] | None) -> dict[str, Any]:
+        """What ``GET /v1/users/me`` shows, from the row ``summary_read`` read: which factors
+        are enrolled, never their secrets."""
+        totp, passkeys, left = row if row is not None and row[0] is not None else (False, 0, 0)
         if not any(isinstance(method, PasskeyMethod) for method in self.methods):
             passkeys = 0
         return {"totp": bool(totp), "passkeys": int(passkeys), "recovery_codes_left": int(left)}
