@@ -19,16 +19,32 @@ REDACTED = "[REDACTED]"
 _URL_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
+# Whether a key is sensitive, remembered per key: a line's keys come from a small set (the
+# access log writes the same five on every request), so each is matched against the pattern
+# once. Bounded, in case some caller logs keys made from data.
+_SENSITIVE: dict[Any, bool] = {}
+_SENSITIVE_LIMIT = 4096
+
+
+def _sensitive(key: Any) -> bool:
+    known = _SENSITIVE.get(key)
+    if known is None:
+        known = SENSITIVE_KEYS.search(str(key)) is not None
+        if len(_SENSITIVE) < _SENSITIVE_LIMIT:
+            _SENSITIVE[key] = known
+    return known
+
+
 def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        # Only a URL can carry credentials: most strings are returned without a regex pass.
+        return _URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", value) if "://" in value else value
     if isinstance(value, dict):
         return {
-            key: REDACTED if SENSITIVE_KEYS.search(str(key)) else _redact(item)
-            for key, item in value.items()
+            key: REDACTED if _sensitive(key) else _redact(item) for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return [_redact(item) for item in value]
-    if isinstance(value, str):
-        return _URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", value)
     return value
 
 

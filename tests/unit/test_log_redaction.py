@@ -37,3 +37,19 @@ def test_values_under_other_keys_are_kept(capsys):
     structlog.get_logger("app.outbound").info("provider_call", author="Ada", status=200)
     _, event = last_line(capsys)
     assert (event["author"], event["status"]) == ("Ada", 200)
+
+
+def test_keys_made_from_data_are_matched_every_time_and_remembered_within_a_bound(capsys):
+    from app.core import logging as app_logging
+
+    limit = app_logging._SENSITIVE_LIMIT
+    app_logging._redact({f"field_{n}": n for n in range(limit + 100)})
+    assert len(app_logging._SENSITIVE) <= limit
+    configure_logging("INFO")
+    structlog.get_logger("app.outbound").info(
+        "late", **{f"api_key_{limit + 1}": "late-credential"}, note="see https://u:p@host/x"
+    )
+    line, event = last_line(capsys)
+    assert event[f"api_key_{limit + 1}"] == REDACTED
+    assert event["note"] == "see https://u:[REDACTED]@host/x"
+    assert "late-credential" not in line
