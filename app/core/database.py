@@ -7,6 +7,7 @@ request and returned to the pool when the response goes out, whether or not the 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import peewee
+import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
 from app.core.settings import Settings
@@ -85,6 +87,75 @@ class RecentlyCheckedPool(PooledPostgresqlDatabase):  # type: ignore[misc]  # pl
         return super()._close_raw(conn)
 
 
+class PreparingConnection(psycopg2.extensions.connection):
+    """A psycopg2 connection that remembers the statements it has prepared on its server
+    session (``PREPARE``), under the name each was given. The names live on the connection
+    object itself, so a new connection (after a failure or a recycle) starts with none and
+    prepares again; nothing can name a statement a session does not have."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared: dict[str, str | None] = {}
+
+
+# At most this many statements prepared per connection; later ones run as before. The reads
+# that prepare (authentication, PreparedSelect texts) come in a bounded number of shapes.
+MAX_PREPARED_PER_CONNECTION = 64
+_NUMBERED: dict[str, tuple[str, int]] = {}
+_PLACEHOLDER = re.compile(r"%[s%]")
+
+
+def _numbered(sql: str) -> tuple[str, int]:
+    """``sql`` with psycopg2's ``%s`` placeholders as PostgreSQL's ``$1``, ``$2``... and their
+    count (``%%`` is a literal ``%``)."""
+    known = _NUMBERED.get(sql)
+    if known is None:
+        count = 0
+
+        def number(match: re.Match[str]) -> str:
+            nonlocal count
+            if match.group() == "%%":
+                return "%"
+            count += 1
+            return f"${count}"
+
+        known = (_PLACEHOLDER.sub(number, sql), count)
+        if len(_NUMBERED) < 4 * MAX_PREPARED_PER_CONNECTION:
+            _NUMBERED[sql] = known
+    return known
+
+
+def prepared(sql: str) -> str:
+    """What to send for ``sql`` (a read whose text is fixed, outside any transaction): the
+    ``EXECUTE`` of the statement this connection prepared for it, preparing it first (its own
+    round trip, once per connection) if it has not; ``sql`` itself when it cannot be prepared.
+
+    PostgreSQL then parses, rewrites (row-level security included) and plans it once per
+    connection instead of on every request, which is most of the server's time for these
+    short reads. Row-level security still holds: policies that read ``current_setting`` are
+    evaluated when the statement runs, not when it is planned."""
+    connection = db.connection()
+    names = getattr(connection, "prepared", None)
+    if names is None or db.in_transaction():
+        return sql
+    if sql in names:
+        name = names[sql]
+    elif len(names) >= MAX_PREPARED_PER_CONNECTION:
+        return sql
+    else:
+        name = f"jat_{len(names)}"
+        text, _ = _numbered(sql)
+        try:
+            db.execute_sql(f"PREPARE {name} AS {text}")
+        except peewee.ProgrammingError:
+            name = None  # a parameter whose type only its value decides: sent as it is
+        names[sql] = name
+    if name is None:
+        return sql
+    count = _numbered(sql)[1]
+    return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+
+
 def make_database(
     url: str,
     settings: Settings,
@@ -97,6 +168,7 @@ def make_database(
         max_connections=pool_size or settings.pool_size,
         stale_timeout=300,
         timeout=settings.db_connect_timeout,
+        connection_factory=PreparingConnection,
         **connect_options(settings, application_name=application_name),
     )
 
@@ -128,7 +200,9 @@ def user_transaction(user_id: UUID | str | None) -> Iterator[None]:
         yield
 
 
-def execute_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> Any:
+def execute_as_user(
+    user_id: UUID | str, sql: str, params: Sequence[Any], *, prepare: bool = False
+) -> Any:
     """One read with the row-level-security user set, in one round trip.
 
     ``set_config(..., true)`` and the query go to PostgreSQL as one simple-query message.
@@ -137,11 +211,13 @@ def execute_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> Any
     force for the query and gone when the message completes, exactly as with
     ``user_transaction`` but without its BEGIN and COMMIT round trips. Inside a transaction
     this falls back to ``user_transaction``, which sets the user with a savepoint's scope.
+    With ``prepare`` (a text fixed per shape of query, never one built from data), the query
+    goes as the ``EXECUTE`` of the connection's prepared statement for it (``prepared``).
     """
     if db.in_transaction():
         with user_transaction(user_id):
             return db.execute_sql(sql, params)
-    message = "SELECT set_config(%s, %s, true); " + sql
+    message = "SELECT set_config(%s, %s, true); " + (prepared(sql) if prepare else sql)
     return db.execute_sql(message, (USER_SETTING, str(user_id), *params))
 
 
@@ -157,7 +233,7 @@ def tuples_as_user(user_id: UUID | str, sql: str, params: Sequence[Any]) -> list
     """``fetch_as_user`` for SQL text already built (``PreparedSelect.statement``), the SQL
     built once instead of per request: each row the tuple the cursor returned, in the SELECT's
     column order."""
-    rows: list[tuple[Any, ...]] = execute_as_user(user_id, sql, params).fetchall()
+    rows: list[tuple[Any, ...]] = execute_as_user(user_id, sql, params, prepare=True).fetchall()
     return rows
 
 

@@ -40,9 +40,7 @@ def _redact(value: Any) -> Any:
         # Only a URL can carry credentials: most strings are returned without a regex pass.
         return _URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", value) if "://" in value else value
     if isinstance(value, dict):
-        return {
-            key: REDACTED if _sensitive(key) else _redact(item) for key, item in value.items()
-        }
+        return {key: REDACTED if _sensitive(key) else _redact(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_redact(item) for item in value]
     return value

@@ -23,7 +23,7 @@ from typing import Any, cast
 import peewee
 
 from app.core.clock import Clock
-from app.core.database import ModelRow, UserRead, db, execute_as_user
+from app.core.database import ModelRow, UserRead, db, execute_as_user, prepared
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.metrics import LOGINS, REFRESH_REUSE, REFRESH_ROTATIONS, Metrics, NullMetrics
 from app.core.security import (
@@ -527,11 +527,11 @@ class AuthService:
         family = None if claims.family_id is None else str(claims.family_id)
         user_id = str(claims.user_id)
         if read is None:
-            cursor = db.execute_sql(_CURRENT_USER, (family, user_id))
+            cursor = db.execute_sql(prepared(_CURRENT_USER), (family, user_id))
         else:
             extra = read(claims.user_id)
             sql = _WITH_READ[0] + extra.sql + _WITH_READ[1]
-            cursor = execute_as_user(user_id, sql, (family, *extra.params, user_id))
+            cursor = execute_as_user(user_id, sql, (family, *extra.params, user_id), prepare=True)
         found = _USER_ROW.first(cursor)
         if found is None or not found[0].is_active or not found[1][0]:  # [1][0]: session_live
             raise Unauthorized("INVALID_TOKEN", "The access token is no longer valid.")

@@ -35,10 +35,14 @@ def code(result) -> str:
 
 @pytest.mark.parametrize("read", ["get one", "me"])
 def test_get_one_and_me_cost_one_round_trip_list_two(env, read):
+    """Once the connection has prepared the statements (its first such request)."""
     browser = ready(env)
+    for path in (READS[read](browser), READS["list"](browser)):
+        assert browser.request("GET", path).status_code == 200
     with count_statements() as statements:
         assert browser.request("GET", READS[read](browser)).status_code == 200
     assert len(statements) == 1, statements
+    assert "EXECUTE" in statements[0]
     with count_statements() as statements:
         assert browser.request("GET", READS["list"](browser)).status_code == 200
     assert len(statements) == 2, statements
