@@ -91,6 +91,7 @@ class CapturingServer(ThreadingHTTPServer):
         self.status = 200
         self.answer: dict = {"id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"}
         self.delay = 0.0
+        self.location: str | None = None
 
     @property
     def url(self) -> str:
@@ -114,6 +115,8 @@ class CapturingHandler(BaseHTTPRequestHandler):
         time.sleep(self.server.delay)
         payload = json.dumps(self.server.answer).encode()
         self.send_response(self.server.status)
+        if self.server.location:
+            self.send_header("Location", self.server.location)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -153,6 +156,8 @@ def test_resend_posts_the_message_with_the_bearer_key(resend_server):
     assert request["path"] == "/emails"
     assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
     assert request["headers"]["Content-Type"] == "application/json"
+    # Resend refuses a request without a User-Agent (403, error 1010).
+    assert request["headers"]["User-Agent"] == "jobapptracker-api"
     assert request["body"] == {
         "from": FROM,
         "to": ["ada@example.com"],
@@ -184,6 +189,24 @@ def test_resend_error_status_raises_without_leaking_the_key_or_body(resend_serve
     for secret in (API_KEY, sent.text, sent.html):
         assert secret not in str(error)
         assert secret not in repr(error)
+
+
+def test_resend_does_not_follow_a_redirect_with_the_key(resend_server):
+    elsewhere = CapturingServer()
+    thread = threading.Thread(target=elsewhere.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        resend_server.status = 307
+        resend_server.location = f"{elsewhere.url}/emails"
+        with pytest.raises(EmailDeliveryError, match="HTTP 307") as raised:
+            build_email_sender(resend_settings(resend_server)).send(message())
+        assert raised.value.status_code == 307
+        assert len(resend_server.requests) == 1
+        assert elsewhere.requests == []
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()
+        thread.join()
 
 
 def test_resend_times_out_and_raises(resend_server):
