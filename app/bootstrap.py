@@ -90,6 +90,9 @@ def build_email_sender(settings: Settings) -> EmailSender:
             api_key=config.api_key, from_email=config.from_email, api_url=config.api_url
         )
     if isinstance(config, SesEmailConfig):
+        from app.integrations import aws
+
+        aws.import_botocore()  # before boto3 imports botocore: without pyOpenSSL
         from app.integrations.email.ses import SesSender  # boto3: only when SES is configured
 
         return SesSender(from_email=config.from_email, region=config.region)
@@ -118,7 +121,10 @@ def build_notifier(settings: Settings) -> Notifier:
     from app.integrations.notifier import LogNotifier
 
     if settings.slack_lambda_function:
-        from app.integrations.lambda_notifier import LambdaNotifier  # boto3: only when set
+        from app.integrations import aws
+
+        aws.import_botocore()  # before the notifier's module imports botocore
+        from app.integrations.lambda_notifier import LambdaNotifier  # botocore: only when set
 
         return LambdaNotifier(settings.slack_lambda_function, settings.aws_region)
     return LogNotifier()

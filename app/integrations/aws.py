@@ -18,10 +18,12 @@ URLs. ``tests/unit/test_aws_clients.py`` checks that the pruned clients presign 
 botocore's full data does, and that the files are what the script makes of the installed botocore.
 
 botocore is imported inside ``client``: a process that configures no AWS adapter never loads it.
+Its HTTP layer is imported without pyOpenSSL (``import_botocore``).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,9 +54,38 @@ ENDPOINT_SERVICES = (*OPERATIONS, "sts")
 _session: Session | None = None
 _lock = threading.Lock()
 
+# urllib3's pyOpenSSL shim, which botocore's HTTP layer imports when it can.
+_PYOPENSSL_SHIM = "urllib3.contrib.pyopenssl"
+
+
+def import_botocore() -> None:
+    """Import botocore's HTTP layer (``botocore.httpsession``) without pyOpenSSL; call it before
+    any other botocore import (``pruned_session`` does; app/bootstrap.py does before the Lambda
+    notifier's and SES's modules).
+
+    botocore imports urllib3's pyOpenSSL shim only for its ``orig_util_SSLContext``, and falls
+    back to ``urllib3.util.ssl_.SSLContext`` when the import fails: in urllib3 2 both are
+    ``ssl.SSLContext`` (``tests/unit/test_aws_clients.py`` checks it), so TLS is the standard
+    library's either way. The shim loads pyOpenSSL and its cryptography bindings, about 1 MB in
+    every API worker, which only passkey attestation uses (imported there on first use). A
+    ``None`` entry in ``sys.modules`` makes that one import fail (the import system's documented
+    behaviour); it is removed again at once, so a later import of the shim works.
+    """
+    if "botocore.httpsession" in sys.modules or _PYOPENSSL_SHIM in sys.modules:
+        import botocore.httpsession  # noqa: F401 - loaded already, or the shim is paid for
+
+        return
+    sys.modules[_PYOPENSSL_SHIM] = None  # type: ignore[assignment]  # None: "not importable"
+    try:
+        import botocore.httpsession  # noqa: F401 - the import is the point
+    finally:
+        if sys.modules.get(_PYOPENSSL_SHIM, ...) is None:
+            del sys.modules[_PYOPENSSL_SHIM]
+
 
 def pruned_session() -> Session:
     """A new botocore session whose clients read the pruned data first."""
+    import_botocore()
     from botocore.loaders import Loader
     from botocore.session import Session
 

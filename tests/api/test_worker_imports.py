@@ -29,6 +29,9 @@ NOT_IMPORTED = {
     "requests": "Resend is called with urllib3",
     "charset_normalizer": "imported by requests, with every CJK codec",
     "simplejson": "imported by requests when installed (awslambdaric installs it)",
+    # botocore's HTTP layer is imported without urllib3's pyOpenSSL shim (app/integrations/aws.py).
+    "OpenSSL": "pyOpenSSL: only passkey attestation uses it, imported there on first use",
+    "webauthn": "imported by the passkey service on first use",
 }
 
 SERVE_AND_REPORT = """

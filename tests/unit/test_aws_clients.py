@@ -247,3 +247,37 @@ def test_credentials_come_from_the_provider_chain_and_are_refreshed(monkeypatch)
         f"x-amz-security-token=token-{key}" in url
         for key, url in zip(signed_with, urls, strict=True)
     )
+
+
+def test_botocores_http_layer_is_imported_without_pyopenssl_and_keeps_the_standard_tls():
+    """``aws.import_botocore`` keeps urllib3's pyOpenSSL shim (and with it pyOpenSSL) out of the
+    process; botocore then uses ``urllib3.util.ssl_.SSLContext``, the very class the shim would
+    have given it, and the shim can still be imported afterwards."""
+    script = """
+import json, ssl, sys
+from app.integrations import aws
+aws.import_botocore()
+import botocore.httpsession
+loaded = "OpenSSL" in sys.modules
+import urllib3.contrib.pyopenssl as shim
+import urllib3.util.ssl_
+print(json.dumps({
+    "pyopenssl_loaded_by_botocore": loaded,
+    "botocore_context_is_the_standard_one": botocore.httpsession.SSLContext is ssl.SSLContext,
+    "the_shim_gives_the_same_class": shim.orig_util_SSLContext is urllib3.util.ssl_.SSLContext,
+}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "pyopenssl_loaded_by_botocore": False,
+        "botocore_context_is_the_standard_one": True,
+        "the_shim_gives_the_same_class": True,
+    }
