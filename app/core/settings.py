@@ -778,7 +778,13 @@ class Settings:
         auth = quote(user, safe="")
         if password:
             auth += ":" + quote(password, safe="")
-        query = f"sslmode={self.db_sslmode}&connect_timeout={self.db_connect_timeout}"
+        # No GSS encryption: nothing here uses Kerberos, and libpq's default (prefer) looks for
+        # Kerberos credentials on every new connection, initialising Kerberos in each process
+        # (about 1 MB of every API worker: scripts/measure_worker_memory.py).
+        query = (
+            f"sslmode={self.db_sslmode}&gssencmode=disable"
+            f"&connect_timeout={self.db_connect_timeout}"
+        )
         if self.db_sslrootcert:
             query += "&sslrootcert=" + quote(self.db_sslrootcert, safe="/")
         return f"postgresql://{auth}@{self.db_host}:{self.db_port}/{self.db_name}?{query}"

@@ -44,27 +44,33 @@ assembly = app.main.assemble(Settings.from_env(env))
 from falcon.testing import TestClient
 
 client = TestClient(assembly.wsgi)
+
+
+def call(method, path, **options):
+    # An address of its own: the rate limits' counters live in the session's shared database.
+    return client.simulate_request(method, path, remote_addr="192.0.2.216", **options)
+
+
 browser = {"Origin": env["FRONTEND_URL"], "User-Agent": "worker-imports-test"}
 statuses = {}
 email, password = env["TEST_EMAIL"], "correct-horse-battery-staple-42"
 body = {"email": email, "password": password}
-registered = client.simulate_post("/v1/auth/register", json=body, headers=browser)
+registered = call("POST", "/v1/auth/register", json=body, headers=browser)
 statuses["register"] = registered.status_code
-reset = client.simulate_post("/v1/auth/password-reset", json={"email": email}, headers=browser)
+reset = call("POST", "/v1/auth/password-reset", json={"email": email}, headers=browser)
 statuses["password-reset"] = reset.status_code
 while assembly.outbox_drainer.drain_once():
     pass
-login = client.simulate_post("/v1/auth/login", json=body, headers=browser)
+login = call("POST", "/v1/auth/login", json=body, headers=browser)
 statuses["login"] = login.status_code
 bearer = {"Authorization": "Bearer " + login.json["data"]["access_token"]}
-created = client.simulate_post(
-    "/v1/applications", json={"company": "Acme", "role_title": "Engineer"}, headers=bearer
-)
+application = {"company": "Acme", "role_title": "Engineer"}
+created = call("POST", "/v1/applications", json=application, headers=bearer)
 statuses["create"] = created.status_code
 path = "/v1/applications/" + created.json["data"]["id"]
-statuses["get"] = client.simulate_get(path, headers=bearer).status_code
-statuses["list"] = client.simulate_get("/v1/applications", headers=bearer).status_code
-statuses["me"] = client.simulate_get("/v1/users/me", headers=bearer).status_code
+statuses["get"] = call("GET", path, headers=bearer).status_code
+statuses["list"] = call("GET", "/v1/applications", headers=bearer).status_code
+statuses["me"] = call("GET", "/v1/users/me", headers=bearer).status_code
 imported = sorted(name for name in watched if name in sys.modules)
 print(json.dumps({"statuses": statuses, "imported": imported}))
 """
@@ -118,6 +124,7 @@ def serve_common_requests(db_env: dict[str, str], resend_url: str, email: str) -
         "RESEND_API_URL": resend_url,
         "FROM_EMAIL": "noreply@example.com",
         "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_SCALE": "1000",
         "TEST_EMAIL": email,
     }
     env.setdefault("FRONTEND_URL", "http://localhost:5173")
@@ -154,3 +161,17 @@ def test_a_worker_that_served_the_common_requests_imported_none_of_the_libraries
     }
     assert email in resend_stub.recipients  # the reset email went through Resend
     assert {name: NOT_IMPORTED[name] for name in report["imported"]} == {}
+
+
+def test_the_apis_database_connections_never_look_for_kerberos(settings):
+    """libpq's default gssencmode (prefer) looks for Kerberos credentials on every new
+    connection and initialises Kerberos in the worker; the API's connections skip it."""
+    from app.core.database import make_database
+
+    database = make_database(settings.database_url, settings, application_name="gss-check")
+    try:
+        with database.connection_context():
+            parameters = database.connection().get_dsn_parameters()
+    finally:
+        database.close_all()
+    assert parameters["gssencmode"] == "disable"
