@@ -24,7 +24,8 @@ The ceiling, a bare Falcon app without middleware (scripts/ceiling_app.py) answe
 page of the list's shape and the same health route, is served at the same time with the same
 gunicorn settings and measured the same way; list and health alternate with the ceiling's,
 ``--rounds`` times each, so each ratio compares two runs seconds apart, and the target takes
-the median. Rate limits are raised with
+the median; get one and me run in each list round, after the ceiling's list, and are compared
+with it. Rate limits are raised with
 RATE_LIMIT_SCALE (a documented setting) so the limiter stays in the path without tripping; any
 non-2xx answer makes the run invalid.
 
@@ -130,7 +131,6 @@ ENDPOINTS = {
     "create": Endpoint("create", "create (POST /v1/applications)", "create", "list"),
 }
 SHORT = ("list", "get", "me", "health")
-ROUNDED = ("list", "health")  # measured --rounds times, alternating with the ceiling
 FULL = (*SHORT, "stats", "create")
 
 LUA = r"""
@@ -858,22 +858,18 @@ def postgres_version(url: str) -> str:
 
 
 def median_ratio(results: list[Result], key: str, ceiling_key: str) -> tuple[float, list[float]]:
-    """The ratio of each round's ``key`` run to the ceiling run of the same round, and their
-    median. An endpoint measured once (get one, me) is compared with the median of the ceiling's
-    rounds: the ceiling's first round alone, run minutes before it, moved its ratio by up to a
-    third when that round was slow."""
-    ceilings = [each for each in results if each.server == "ceiling" and each.key == ceiling_key]
-    ratios = []
-    for result in results:
-        if result.server != "api" or result.key != key:
-            continue
-        if key in ROUNDED:
-            ceiling = next(
-                (each for each in ceilings if each.round == result.round), ceilings[0]
-            ).rps
-        else:
-            ceiling = statistics.median(each.rps for each in ceilings)
-        ratios.append(result.rps / ceiling)
+    """The ratio of each round's ``key`` run to the ceiling's ``ceiling_key`` run of the same
+    round (seconds apart), and their median."""
+    ceilings = {
+        each.round: each.rps
+        for each in results
+        if each.server == "ceiling" and each.key == ceiling_key
+    }
+    ratios = [
+        result.rps / ceilings[result.round]
+        for result in results
+        if result.server == "api" and result.key == key
+    ]
     return statistics.median(ratios), ratios
 
 
@@ -902,7 +898,7 @@ def table(results: list[Result]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|",
     ]
     for result in results:
-        suffix = f" #{result.round + 1}" if result.key in ROUNDED else ""
+        suffix = f" #{result.round + 1}"
         lines.append(
             f"| {result.name}{suffix} | {result.rps:,.0f} | {result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.tail:.2f} | {result.cpu_ms:.2f} | "
@@ -997,7 +993,7 @@ def verdicts(
         out.append(
             verdict(
                 result.tail <= TAIL_RATIO,
-                f"{result.name}{f' #{result.round + 1}' if result.key in ROUNDED else ''} "
+                f"{result.name} #{result.round + 1} "
                 f"p99 ≤ {TAIL_RATIO:g} × p50: {result.tail:.2f} ×",
             )
         )
@@ -1057,7 +1053,7 @@ API with its production adapters against local stubs and `RATE_LIMIT_SCALE=1000`
 `LOG_LEVEL=INFO` (the access log written, to /dev/null), recycling off for both servers;
 {args.users} users × {args.per_user} applications; wrk with {args.connections} keep-alive
 connections, {args.warmup:g} s warm-up and {args.duration:g} s measured per run; list and health
-alternate with the ceiling's {args.rounds} times each. The load generator shares the machine's cores, so
+alternate with the ceiling's {args.rounds} times each, get one and me run in each list round. The load generator shares the machine's cores, so
 the ratios inside the run are what the targets compare.
 
 {table(results)}
@@ -1195,6 +1191,11 @@ def main() -> int:
                 if not rss:
                     rss = api.worker_rss()
                 results.append(measure(ENDPOINTS["list"], ceiling, pg, args, files, round_))
+                # get one and me in every round too, each compared with the ceiling's list of
+                # its own round (a single run of each moved with the machine's load).
+                for key in keys:
+                    if key not in ("list", "health"):
+                        results.append(measure(ENDPOINTS[key], api, pg, args, files, round_))
             before = api.counts()
             round_trips = serve_attachments(api.port, database.config.database_url, users, ids)
             attachments_rss = api.worker_rss()
@@ -1207,9 +1208,6 @@ def main() -> int:
                 f"{', '.join(f'{value:.1f} MB' for value in attachments_rss)}",
                 flush=True,
             )
-            for key in keys:
-                if key not in ("list", "health"):
-                    results.append(measure(ENDPOINTS[key], api, pg, args, files))
             if "health" in keys:
                 for round_ in range(args.rounds):
                     results.append(measure(ENDPOINTS["health"], api, pg, args, files, round_))
