@@ -56,7 +56,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     APP_ENV=production \
     PORT=8000 \
-    DB_SSLROOTCERT=/app/certs/rds-global-bundle.pem
+    DB_SSLROOTCERT=/app/certs/rds-global-bundle.pem \
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.hugetlb=1:glibc.malloc.arena_max=2
 USER 10001:10001
 EXPOSE 8000
 # The API. The Lambdas override entrypoint and command: python -m awslambdaric app.jobs.<x>.handler

@@ -38,6 +38,15 @@ def test_api_entrypoint_is_gunicorn():
     assert 'CMD ["gunicorn", "-c", "app/gunicorn_conf.py", "app.main:app"]' in _final_stage()
 
 
+def test_final_stage_starts_every_process_with_the_api_malloc_tunables():
+    """glibc reads GLIBC_TUNABLES at process start: the image's environment is where the API's
+    malloc settings (app/core/memory.py) take effect."""
+    from app.core.memory import GLIBC_TUNABLES
+
+    settings = " ".join(re.findall(r"^ENV ((?:.*\\\n)*.*)$", _final_stage(), re.M)).split()
+    assert f"GLIBC_TUNABLES={GLIBC_TUNABLES}" in settings
+
+
 def test_dockerfile_copies_no_env_file():
     assert not re.search(r"^(COPY|ADD)\s.*\.env", DOCKERFILE, re.M)
 
