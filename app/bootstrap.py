@@ -72,12 +72,7 @@ def build_email_sender(settings: Settings) -> EmailSender:
         SesEmailConfig,
         SettingsError,
     )
-    from app.integrations.email import (
-        ConsoleSender,
-        EmailConfigurationError,
-        GmailSmtpSender,
-        ResendSender,
-    )
+    from app.integrations.email import ConsoleSender, EmailConfigurationError, ResendSender
 
     try:
         config = settings.email()
@@ -97,6 +92,8 @@ def build_email_sender(settings: Settings) -> EmailSender:
 
         return SesSender(from_email=config.from_email, region=config.region)
     if isinstance(config, GmailEmailConfig):
+        from app.integrations.email.smtp import GmailSmtpSender  # smtplib: only when configured
+
         return GmailSmtpSender(
             user=config.user, app_password=config.app_password, host=config.host, port=config.port
         )

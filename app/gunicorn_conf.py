@@ -6,7 +6,7 @@ database connection, so connections per instance = workers x threads (docs/capac
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 from typing import TYPE_CHECKING
 
 # The app's modules, imported once here in the master: each worker forks with them loaded and
@@ -30,7 +30,9 @@ except SettingsError as error:
 bind = f"0.0.0.0:{_settings.port}"  # noqa: S104 - inside the container; make dev binds 127.0.0.1
 # gthread, answering gunicorn's own refusals in the envelope and naming no server.
 worker_class = "app.gunicorn_worker.ApiWorker"
-workers = _settings.web_concurrency or multiprocessing.cpu_count()
+# os.cpu_count, as multiprocessing.cpu_count reads it, without importing multiprocessing into
+# every worker.
+workers = _settings.web_concurrency or os.cpu_count() or 1
 threads = _settings.gunicorn_threads
 # SIGTERM: stop accepting, let in-flight requests finish for up to graceful_timeout seconds.
 graceful_timeout = 30

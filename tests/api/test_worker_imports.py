@@ -3,11 +3,11 @@ adapters configured (S3 storage, the Lambda notifier, Resend email against a loc
 libraries only rare routes need, or that one adapter could do without, stay out of every
 worker's memory (docs/benchmarks.md, scripts/measure_worker_memory.py).
 
-The worker runs in a fresh interpreter, built as under gunicorn (``app.main`` imported first, as
-the master does, then the API assembled), so what other tests imported cannot hide an import.
-It registers an account, asks for a password reset (the email goes through Resend to the stub),
-signs in,
-creates an application and reads it back, lists, and reads "me".
+The worker runs in a fresh interpreter, built as under gunicorn (``app/gunicorn_conf.py`` and
+``app.main`` imported first, as the master does, then the API assembled), so what other tests
+imported cannot hide an import. It registers an account, asks for a password reset (the email
+goes through Resend to the stub), signs in, creates an application and reads it back, lists, and
+reads "me".
 """
 
 from __future__ import annotations
@@ -32,14 +32,19 @@ NOT_IMPORTED = {
     # botocore's HTTP layer is imported without urllib3's pyOpenSSL shim (app/integrations/aws.py).
     "OpenSSL": "pyOpenSSL: only passkey attestation uses it, imported there on first use",
     "webauthn": "imported by the passkey service on first use",
+    "smtplib": "the SMTP adapter is imported only when Gmail is configured",
+    "multiprocessing": "gunicorn's configuration counts the CPUs with os.cpu_count",
 }
 
 SERVE_AND_REPORT = """
-import json, sys
-import app.main  # what gunicorn's master imports (app/gunicorn_conf.py)
-from app.core.settings import Settings
+import json, os, sys
 
 env, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+os.environ.update(env)
+import app.gunicorn_conf  # gunicorn's master: the configuration, which imports app.main
+import app.main
+from app.core.settings import Settings
+
 assembly = app.main.assemble(Settings.from_env(env))
 from falcon.testing import TestClient
 

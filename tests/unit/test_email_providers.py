@@ -29,10 +29,10 @@ from app.integrations.email import (
     EmailDeliveryError,
     EmailMessage,
     EmailSender,
-    GmailSmtpSender,
     ResendSender,
 )
 from app.integrations.email.ses import SesSender
+from app.integrations.email.smtp import GmailSmtpSender
 from tests.smtp_server import Authenticator, RecordingHandler, SmtpsController
 
 API_KEY = "re_test_0123456789abcdef"

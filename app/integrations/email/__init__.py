@@ -2,7 +2,8 @@
 
 ``app.bootstrap.build_email_sender(settings)`` is the only place that chooses a provider. The SES
 adapter (``app.integrations.email.ses``) is not imported here: it loads boto3, which only a
-process configured for SES needs.
+process configured for SES needs; nor is the SMTP one (``app.integrations.email.smtp``), whose
+smtplib only a process configured for Gmail needs.
 """
 
 from app.integrations.email.base import (
@@ -13,7 +14,6 @@ from app.integrations.email.base import (
 )
 from app.integrations.email.console import ConsoleSender
 from app.integrations.email.resend import ResendSender
-from app.integrations.email.smtp import GmailSmtpSender
 from app.integrations.email.templates import (
     password_expiry_reminder,
     password_reset_email,
@@ -26,7 +26,6 @@ __all__ = [
     "EmailDeliveryError",
     "EmailMessage",
     "EmailSender",
-    "GmailSmtpSender",
     "ResendSender",
     "password_expiry_reminder",
     "password_reset_email",
