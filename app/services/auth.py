@@ -23,7 +23,14 @@ from typing import Any, cast
 import peewee
 
 from app.core.clock import Clock
-from app.core.database import ModelRow, UserRead, db, execute_as_user, prepared
+from app.core.database import (
+    ModelRow,
+    PreparedSelect,
+    UserRead,
+    db,
+    execute_as_user,
+    prepared,
+)
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.metrics import LOGINS, REFRESH_REUSE, REFRESH_ROTATIONS, Metrics, NullMetrics
 from app.core.security import (
@@ -90,6 +97,25 @@ _WITH_READ = (
     ') AS "read" ON true WHERE "u"."id" = %s',
 )
 _USER_ROW = ModelRow(User)
+# The sign-in's own reads, built once (every sign-in runs them): the account by its address,
+# and whether it has signed in before.
+_USER_BY_EMAIL = PreparedSelect(
+    lambda email: User.select().where(User.email == email).limit(1), arity=1
+)
+_SIGNED_IN = PreparedSelect(
+    lambda user_id: (
+        SecurityEvent.select(SecurityEvent.id)
+        .where(SecurityEvent.user == user_id, SecurityEvent.event_type == "login_succeeded")
+        .limit(1)
+    ),
+    arity=1,
+)
+
+
+def _prepared_statement(select: PreparedSelect, *values: Any) -> tuple[str, list[Any]]:
+    """``select``'s text for ``values``, as the connection's prepared statement (``prepared``)."""
+    sql, params = select.statement(*values)
+    return prepared(sql), params
 
 
 class Unauthorized(AppError):
@@ -247,7 +273,8 @@ class AuthService:
         except rate_limit.RateLimited:
             self.metrics.record(LOGINS, Outcome="throttled")
             raise
-        user = User.get_or_none(User.email == email)
+        found = _USER_ROW.first(db.execute_sql(*_prepared_statement(_USER_BY_EMAIL, email)))
+        user = found[0] if found is not None else None
         # Unknown accounts still cost one full verify, so timing does not reveal them.
         matched = self.hashing.verify(user.password_hash if user else None, password)
         if user is None or not matched or not user.is_active:
@@ -304,11 +331,7 @@ class AuthService:
     @staticmethod
     def _signed_in_before(user: User) -> bool:
         """Whether the account has a sign-in on record (security events are never purged)."""
-        return bool(
-            SecurityEvent.select(SecurityEvent.id)
-            .where(SecurityEvent.user == user.id, SecurityEvent.event_type == "login_succeeded")
-            .exists()
-        )
+        return db.execute_sql(*_prepared_statement(_SIGNED_IN, str(user.id))).fetchone() is not None
 
     def notify_new_device(self, user: User, client: ClientInfo, now: datetime) -> None:
         """Queue the new-device notice to the account's address (inside the sign-in's

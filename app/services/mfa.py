@@ -62,7 +62,7 @@ import peewee
 import pyotp
 
 from app.core.clock import Clock
-from app.core.database import PreparedSelect, UserRead, db
+from app.core.database import PreparedSelect, UserRead, db, tuples_as_user
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.factor_sealing import FactorKeyMissing, FactorSealError, FactorSecretCipher
 from app.core.security import PasswordHashing, new_opaque_token, token_digest
@@ -185,6 +185,12 @@ def _summary_query(user_id: Any) -> peewee.SelectBase:
 
 
 _SUMMARY = PreparedSelect(_summary_query, arity=1)
+# Whether the summary shows a method enrolled, for the built-in methods by name.
+_SUMMARY_OF: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "totp": lambda summary: bool(summary["totp"]),
+    "passkey": lambda summary: summary["passkeys"] > 0,
+    "recovery_code": lambda summary: summary["recovery_codes_left"] > 0,
+}
 
 
 # ----- TOTP ---------------------------------------------------------------------------------
@@ -473,8 +479,22 @@ class MfaService:
         return any(method.enrolled(user_id) for method in self.methods if method.primary)
 
     def enrolled_methods(self, user_id: uuid.UUID) -> list[str]:
-        """The names of the methods the account can prove now; empty without a primary one."""
-        names = [method.name for method in self.methods if method.enrolled(user_id)]
+        """The names of the methods the account can prove now; empty without a primary one.
+
+        Every sign-in asks, so the three built-in methods are read in one round trip, the
+        summary's (``_SUMMARY``, prepared once per connection); a method the summary does not
+        cover answers for itself (``enrolled``)."""
+        rows = tuples_as_user(user_id, *_SUMMARY.statement(str(user_id)))
+        summary = self.summary(rows[0] if rows else None)
+        names = [
+            method.name
+            for method in self.methods
+            if (
+                method.enrolled(user_id)
+                if method.name not in _SUMMARY_OF
+                else _SUMMARY_OF[method.name](summary)
+            )
+        ]
         primary = {method.name for method in self.methods if method.primary}
         return names if primary & set(names) else []
 
