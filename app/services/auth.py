@@ -12,6 +12,7 @@ once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -312,7 +313,9 @@ class AuthService:
         notify = device is None and self._signed_in_before(user)
         family_id = uuid.uuid4()
         try:
-            with db.atomic():
+            # The session and its event are one statement, atomic on its own; a notice joins
+            # them in one transaction.
+            with db.atomic() if notify else contextlib.nullcontext():
                 grant = self._issue(
                     user, family_id, None, expires_at, client, now, event="login_succeeded"
                 )
@@ -414,7 +417,7 @@ class AuthService:
         commits); the session inserted from it; the event inserted from the session: both or
         neither, in one round trip. False when the account no longer matches."""
         cursor = db.execute_sql(
-            _SIGNED_IN_SESSION,
+            prepared(_SIGNED_IN_SESSION),
             (
                 str(user.id),
                 user.password_hash,

@@ -97,3 +97,25 @@ def test_the_notice_is_queued_with_the_sign_in_and_sent_off_the_request_path(env
     assert env.outbox.threads == []  # the request did not call the provider
     assert len(queued() - before) == 1
     assert len(env.notices(email)) == 1
+
+
+def test_the_session_and_its_notice_commit_together_or_not_at_all(env, monkeypatch):
+    """A new device's sign-in stores its session and queues its notice in one transaction: if
+    the notice cannot be queued, no session is left behind."""
+    from app.models import RefreshToken, User
+    from app.services.outbox import OutboxWriter
+
+    _, email = registered_and_signed_in(env)
+    user = User.get(User.email == email)
+    before = RefreshToken.select().where(RefreshToken.user == user.id).count()
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the outbox refused the notice")
+
+    monkeypatch.setattr(OutboxWriter, "enqueue_notice", refuse)
+    result = env.browser(ip="203.0.113.78").login(email)
+    assert result.status_code >= 500
+    assert RefreshToken.select().where(RefreshToken.user == user.id).count() == before
+    monkeypatch.undo()
+    assert env.browser(ip="203.0.113.78").login(email).status_code == 200
+    assert RefreshToken.select().where(RefreshToken.user == user.id).count() == before + 1
