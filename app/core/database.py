@@ -221,6 +221,12 @@ def execute_as_user(
     return db.execute_sql(message, (USER_SETTING, str(user_id), *params))
 
 
+def execute_prepared(sql: str, params: Sequence[Any]) -> Any:
+    """``db.execute_sql`` for a fixed text, sent as the connection's prepared statement for it
+    (``prepared``; as it is inside a transaction)."""
+    return db.execute_sql(prepared(sql), params)
+
+
 def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict[str, Any]]:
     """The rows of one peewee read as the user, in one round trip (``execute_as_user``); each
     row a plain dict of column name to the value psycopg2 decoded (no model instances)."""
@@ -269,6 +275,11 @@ class PreparedSelect:
     def rows(self, *values: Any) -> list[Any]:
         query = (self._prepared or self._prepare())[0]
         return list(query._get_cursor_wrapper(db.execute_sql(*self.statement(*values))))
+
+    def user_read(self, *values: Any) -> UserRead:
+        """The text for ``values`` as a ``UserRead``, to go with the request's authentication."""
+        sql, params = self.statement(*values)
+        return UserRead(sql, tuple(params))
 
 
 @dataclass(frozen=True)

@@ -278,8 +278,7 @@ class ApplicationService:
     def one(user_id: uuid.UUID, application_id: uuid.UUID) -> UserRead:
         """The read of one application in the response's shape, to go with the request's
         authentication (``UserRead``); ``of`` turns its row into the response."""
-        sql, params = _ONE.statement(str(application_id), str(user_id))
-        return UserRead(sql, tuple(params))
+        return _ONE.user_read(str(application_id), str(user_id))
 
     @staticmethod
     def of(row: tuple[Any, ...] | None) -> dict[str, Any]:

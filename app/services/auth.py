@@ -30,7 +30,7 @@ from app.core.database import (
     UserRead,
     db,
     execute_as_user,
-    prepared,
+    execute_prepared,
 )
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.metrics import LOGINS, REFRESH_REUSE, REFRESH_ROTATIONS, Metrics, NullMetrics
@@ -111,12 +111,6 @@ _SIGNED_IN = PreparedSelect(
     ),
     arity=1,
 )
-
-
-def _prepared_statement(select: PreparedSelect, *values: Any) -> tuple[str, list[Any]]:
-    """``select``'s text for ``values``, as the connection's prepared statement (``prepared``)."""
-    sql, params = select.statement(*values)
-    return prepared(sql), params
 
 
 class Unauthorized(AppError):
@@ -274,7 +268,7 @@ class AuthService:
         except rate_limit.RateLimited:
             self.metrics.record(LOGINS, Outcome="throttled")
             raise
-        found = _USER_ROW.first(db.execute_sql(*_prepared_statement(_USER_BY_EMAIL, email)))
+        found = _USER_ROW.first(execute_prepared(*_USER_BY_EMAIL.statement(email)))
         user = found[0] if found is not None else None
         # Unknown accounts still cost one full verify, so timing does not reveal them.
         matched = self.hashing.verify(user.password_hash if user else None, password)
@@ -334,7 +328,7 @@ class AuthService:
     @staticmethod
     def _signed_in_before(user: User) -> bool:
         """Whether the account has a sign-in on record (security events are never purged)."""
-        return db.execute_sql(*_prepared_statement(_SIGNED_IN, str(user.id))).fetchone() is not None
+        return execute_prepared(*_SIGNED_IN.statement(str(user.id))).fetchone() is not None
 
     def notify_new_device(self, user: User, client: ClientInfo, now: datetime) -> None:
         """Queue the new-device notice to the account's address (inside the sign-in's
@@ -416,8 +410,8 @@ class AuthService:
         (READ COMMITTED re-checks the match on the newest version once a concurrent change
         commits); the session inserted from it; the event inserted from the session: both or
         neither, in one round trip. False when the account no longer matches."""
-        cursor = db.execute_sql(
-            prepared(_SIGNED_IN_SESSION),
+        cursor = execute_prepared(
+            _SIGNED_IN_SESSION,
             (
                 str(user.id),
                 user.password_hash,
@@ -553,7 +547,7 @@ class AuthService:
         family = None if claims.family_id is None else str(claims.family_id)
         user_id = str(claims.user_id)
         if read is None:
-            cursor = db.execute_sql(prepared(_CURRENT_USER), (family, user_id))
+            cursor = execute_prepared(_CURRENT_USER, (family, user_id))
         else:
             extra = read(claims.user_id)
             sql = _WITH_READ[0] + extra.sql + _WITH_READ[1]

@@ -502,8 +502,7 @@ class MfaService:
     def summary_read(user_id: uuid.UUID) -> UserRead:
         """The read behind ``summary``, to go with the request's authentication (``UserRead``):
         "me" asks for it on every call, so it costs no round trip of its own."""
-        sql, params = _SUMMARY.statement(str(user_id))
-        return UserRead(sql, tuple(params))
+        return _SUMMARY.user_read(str(user_id))
 
     def summary(self, row: tuple[Any, ...] | None) -> dict[str, Any]:
         """What ``GET /v1/users/me`` shows, from the row ``summary_read`` read: which factors
