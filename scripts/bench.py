@@ -74,11 +74,13 @@ import psycopg2
 from bench_adapters import production_adapters
 from bench_gunicorn_conf import SLOT, SLOTS, read_counts
 from benchkit import (
+    AUTOGROUP_NOTE,
     REPO,
     Database,
     default_hasher,
     local_database,
     login_body,
+    scheduler_autogroup,
     seed,
     wait_until,
 )
@@ -1130,6 +1132,12 @@ def main() -> int:
     )
     parser.add_argument("--no-doc", action="store_true", help="print only")
     parser.add_argument(
+        "--no-autogroup",
+        action="store_true",
+        help="turn the kernel's per-session scheduling groups off for the run and back on "
+        "after (root; see benchkit.scheduler_autogroup)",
+    )
+    parser.add_argument(
         "--dev-venv",
         action="store_true",
         help="serve from the development environment instead of the runtime dependencies alone",
@@ -1151,6 +1159,7 @@ def main() -> int:
     baseline = json.loads(args.baseline.read_text())["summary"] if args.baseline else None
 
     with (
+        scheduler_autogroup(args.no_autogroup) as autogroup,
         local_database(args.workers, args.threads, log_level="INFO") as database,
         production_adapters() as adapters,
         tempfile.TemporaryDirectory() as scratch_dir,
@@ -1159,6 +1168,9 @@ def main() -> int:
         # As in production: responses are checked in the tests, not per request (app/core/spec.py).
         env = {**database.env, **adapters, "CHECK_RESPONSES": "false"}
         host["database"] = postgres_version(database.config.database_url)
+        host["scheduler autogroup"] = autogroup
+        if autogroup.startswith("on"):
+            print(f"note: {AUTOGROUP_NOTE}", flush=True)
         print(f"seeding {args.users} users x {args.per_user} applications ...", flush=True)
         emails = sorted(seed(database.config.database_url, hasher, args.users))
         ids = seed_applications(database.config.database_url, args.per_user)

@@ -33,6 +33,7 @@ from benchkit import (
     gunicorn,
     local_database,
     login,
+    scheduler_autogroup,
     seed,
     tree_rss,
 )
@@ -123,6 +124,12 @@ def main() -> int:
     parser.add_argument("--flood", type=int, default=32)
     parser.add_argument("--sequential", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--no-autogroup",
+        action="store_true",
+        help="turn the kernel's per-session scheduling groups off for the run and back on "
+        "after (root; see benchkit.scheduler_autogroup)",
+    )
     args = parser.parse_args()
 
     defaults, hasher = default_hasher()
@@ -131,7 +138,10 @@ def main() -> int:
     verify_server_ms = verify_median_ms(defaults, {"GLIBC_TUNABLES": GLIBC_TUNABLES})
     verify_plain_ms = verify_median_ms(defaults, {})
 
-    with local_database(args.workers, args.threads) as database:
+    with (
+        scheduler_autogroup(args.no_autogroup) as autogroup,
+        local_database(args.workers, args.threads) as database,
+    ):
         emails = seed(
             database.config.database_url,
             hasher,
@@ -219,6 +229,7 @@ def main() -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
     print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread)")
+    print(f"scheduler autogroup: {autogroup}")
     print(
         f"argon2id: m={defaults.argon2_memory_kib} KiB, t={defaults.argon2_time_cost}, "
         f"p={defaults.argon2_parallelism}; hash slots per worker = CPU count ({os.cpu_count()})"

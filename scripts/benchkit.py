@@ -42,8 +42,17 @@ __all__ = [
     "local_database",
     "login",
     "seed",
+    "scheduler_autogroup",
     "tree_rss",
 ]
+
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
+AUTOGROUP_NOTE = (
+    "the kernel schedules each session as one group (kernel.sched_autogroup_enabled): pg_ctl "
+    "starts PostgreSQL in a session of its own, so on a machine shared with the load generator "
+    "and the API its backends can wait 100 ms and more for a CPU, and those waits land in the "
+    "API's tail latency; --no-autogroup (as root) turns the grouping off for the run"
+)
 
 
 @dataclass
@@ -51,6 +60,38 @@ class Database:
     server: LocalPostgres
     env: dict[str, str]
     config: Settings
+
+
+@contextlib.contextmanager
+def scheduler_autogroup(turn_off: bool) -> Iterator[str]:
+    """Yield how the kernel groups sessions for scheduling during the run, as a phrase for the
+    report; with ``turn_off``, turn the grouping off for the run and restore it after.
+
+    With autogroup on, every session (``setsid``) competes for the CPUs as one group. pg_ctl
+    starts PostgreSQL in a session of its own, while the load generator and the API share the
+    benchmark's: on a small machine the PostgreSQL group's share of a core can fall so low that
+    a backend waits 100 to 850 ms on the run queue with its answer half done (docs/benchmarks.md,
+    "PostgreSQL's run-queue waits"). In production the database has its own machine, so that
+    wait is the benchmark's, not the API's."""
+    if not AUTOGROUP.exists():
+        yield "not in this kernel"
+        return
+    before = AUTOGROUP.read_text().strip()
+    if before == "0":
+        yield "off"
+        return
+    if not turn_off:
+        yield "on"
+        return
+    try:
+        AUTOGROUP.write_text("0")
+    except OSError as error:
+        yield f"on (it could not be turned off: {error.strerror})"
+        return
+    try:
+        yield "off for the run (on before it, and on again after)"
+    finally:
+        AUTOGROUP.write_text(before)
 
 
 def default_hasher() -> tuple[Settings, PasswordHasher]:
