@@ -125,18 +125,19 @@ def _numbered(sql: str) -> tuple[str, int]:
     return known
 
 
-def prepared(sql: str) -> str:
-    """What to send for ``sql`` (a read whose text is fixed, outside any transaction): the
+def prepared(sql: str, database: peewee.Database | peewee.DatabaseProxy = db) -> str:
+    """What to send for ``sql`` (a statement whose text is fixed, outside any transaction): the
     ``EXECUTE`` of the statement this connection prepared for it, preparing it first (its own
     round trip, once per connection) if it has not; ``sql`` itself when it cannot be prepared.
 
     PostgreSQL then parses, rewrites (row-level security included) and plans it once per
     connection instead of on every request, which is most of the server's time for these
-    short reads. Row-level security still holds: policies that read ``current_setting`` are
-    evaluated when the statement runs, not when it is planned."""
-    connection = db.connection()
+    short statements. Row-level security still holds: policies that read ``current_setting`` are
+    evaluated when the statement runs, not when it is planned. ``database`` is the pool whose
+    connection runs it (the request's, unless a service has its own: the rate limiter)."""
+    connection = database.connection()
     names = getattr(connection, "prepared", None)
-    if names is None or db.in_transaction():
+    if names is None or database.in_transaction():
         return sql
     if sql in names:
         name = names[sql]
@@ -146,7 +147,7 @@ def prepared(sql: str) -> str:
         name = f"jat_{len(names)}"
         text, _ = _numbered(sql)
         try:
-            db.execute_sql(f"PREPARE {name} AS {text}")
+            database.execute_sql(f"PREPARE {name} AS {text}")
         except peewee.ProgrammingError:
             name = None  # a parameter whose type only its value decides: sent as it is
         names[sql] = name
@@ -221,10 +222,12 @@ def execute_as_user(
     return db.execute_sql(message, (USER_SETTING, str(user_id), *params))
 
 
-def execute_prepared(sql: str, params: Sequence[Any]) -> Any:
-    """``db.execute_sql`` for a fixed text, sent as the connection's prepared statement for it
-    (``prepared``; as it is inside a transaction)."""
-    return db.execute_sql(prepared(sql), params)
+def execute_prepared(
+    sql: str, params: Sequence[Any], database: peewee.Database | peewee.DatabaseProxy = db
+) -> Any:
+    """``database.execute_sql`` for a fixed text, sent as the connection's prepared statement
+    for it (``prepared``; as it is inside a transaction)."""
+    return database.execute_sql(prepared(sql, database), params)
 
 
 def fetch_as_user(user_id: UUID | str, query: peewee.SelectBase) -> list[dict[str, Any]]:

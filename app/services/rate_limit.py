@@ -22,6 +22,7 @@ import peewee
 import structlog
 
 from app.core.clock import Clock
+from app.core.database import execute_prepared
 from app.core.errors import AppError
 from app.core.metrics import RATE_LIMIT_REFUSALS, Metrics, NullMetrics
 
@@ -85,12 +86,14 @@ class LimiterUnavailable(AppError):
         )
 
 
+# Each placeholder is its own parameter ($1, $2, ... once prepared): ``_params`` repeats a value
+# where the text uses it twice.
 _UPSERT = """INSERT INTO rate_limits (key, window_start, count, last_hit_at)
-VALUES (%(key)s, %(now)s, 1, %(now)s)
+VALUES (%s, %s, 1, %s)
 ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN rate_limits.window_start <= %(expired_before)s
+    count = CASE WHEN rate_limits.window_start <= %s
                  THEN 1 ELSE rate_limits.count + 1 END,
-    window_start = CASE WHEN rate_limits.window_start <= %(expired_before)s
+    window_start = CASE WHEN rate_limits.window_start <= %s
                         THEN EXCLUDED.window_start ELSE rate_limits.window_start END,
     last_hit_at = EXCLUDED.last_hit_at
 RETURNING count, window_start"""
@@ -99,7 +102,12 @@ RETURNING count, window_start"""
 _HIT_THEN_READ = (
     "WITH hit AS (" + _UPSERT + ") "  # noqa: S608
     "SELECT hit.count, hit.window_start, budget.count, budget.window_start "
-    "FROM hit LEFT JOIN rate_limits budget ON budget.key = %(budget)s"
+    "FROM hit LEFT JOIN rate_limits budget ON budget.key = %s"
+)
+_READ = "SELECT count, window_start FROM rate_limits WHERE key = %s"
+_CLEAR = (
+    "WITH gone AS (DELETE FROM rate_limits WHERE key = %s "
+    "OR (%s AND key LIKE %s) RETURNING 1) SELECT count(*) FROM gone"
 )
 
 
@@ -123,10 +131,12 @@ class RateLimiter:
         self._fail_closed = fail_closed
         self._metrics = metrics or NullMetrics()
 
-    def _execute(self, query: str, params: dict[str, Any]) -> Any:
+    def _execute(self, query: str, params: tuple[Any, ...]) -> Any:
+        """One statement on the limiter's own pool, prepared once per connection (the
+        limiter's statements are fixed texts: ``execute_prepared``)."""
         try:
             with self._db.connection_context():
-                return self._db.execute_sql(query, params).fetchone()  # type: ignore[no-untyped-call]  # peewee's stubs leaves Database.execute_sql unannotated
+                return execute_prepared(query, params, self._db).fetchone()
         except peewee.PeeweeException as exc:
             if self._fail_closed:
                 log.error("rate_limiter_unavailable", error=type(exc).__name__)
@@ -142,12 +152,10 @@ class RateLimiter:
         self._metrics.record(RATE_LIMIT_REFUSALS, Limit=limit.name)
         raise RateLimited(math.ceil((reset_at - now).total_seconds()))
 
-    def _params(self, limit: Limit, subject: str, now: datetime) -> dict[str, Any]:
-        return {
-            "key": _key(limit, subject),
-            "now": now,
-            "expired_before": now - timedelta(seconds=limit.window_seconds),
-        }
+    def _params(self, limit: Limit, subject: str, now: datetime) -> tuple[Any, ...]:
+        """``_UPSERT``'s parameters: the key, now twice, the window's start twice."""
+        expired_before = now - timedelta(seconds=limit.window_seconds)
+        return (_key(limit, subject), now, now, expired_before, expired_before)
 
     def hit(self, limit: Limit, subject: str) -> None:
         """Count one request against ``limit`` for ``subject``; 429 once it is exceeded."""
@@ -163,8 +171,7 @@ class RateLimiter:
         """``hit(limit, subject)`` and ``check(budget, budget_subject)`` in one round trip (the
         login path). Returns the failures already spent in the budget's current window."""
         now = self._clock()
-        params = self._params(limit, subject, now)
-        params["budget"] = _key(budget, budget_subject)
+        params = (*self._params(limit, subject, now), _key(budget, budget_subject))
         row = self._execute(_HIT_THEN_READ, params)
         if row is None:
             return 0
@@ -177,10 +184,7 @@ class RateLimiter:
         """429 when ``subject`` has spent its whole budget in the current window; otherwise the
         number already spent."""
         now = self._clock()
-        row = self._execute(
-            "SELECT count, window_start FROM rate_limits WHERE key = %(key)s",
-            {"key": _key(budget, subject)},
-        )
+        row = self._execute(_READ, (_key(budget, subject),))
         if row is None:
             return 0
         return self._spent_or_refuse(budget, row[0], row[1], now)
@@ -202,8 +206,4 @@ class RateLimiter:
         """Forget ``subject``'s counter; ``with_children`` also forgets every ``subject:...``
         under it (the devices of an account)."""
         key = _key(budget, subject)
-        self._execute(
-            "WITH gone AS (DELETE FROM rate_limits WHERE key = %(key)s "
-            "OR (%(children)s AND key LIKE %(prefix)s) RETURNING 1) SELECT count(*) FROM gone",
-            {"key": key, "children": with_children, "prefix": key + ":%"},
-        )
+        self._execute(_CLEAR, (key, with_children, key + ":%"))

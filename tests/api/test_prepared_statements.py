@@ -118,3 +118,34 @@ def test_placeholders_are_numbered_and_literal_percents_kept():
         "SELECT $1, '100%', $2 LIKE 'a%'",
         2,
     )
+
+
+def test_the_rate_limiters_statements_are_prepared_once_on_its_own_pool(env, monkeypatch):
+    """The limiter counts through a pool of its own (``jobapptracker-limiter``); each of its
+    statements is prepared there once per connection, then executed. (What they count is
+    tested in test_login_throttling.py and test_auth.py, through the same prepared path.)"""
+    import peewee
+
+    sent: list[tuple[str, str]] = []
+    original = peewee.Database.execute_sql
+
+    def recording(self, sql, params=None, *args, **kwargs):
+        sent.append((self.connect_params.get("application_name"), sql))
+        return original(self, sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(peewee.Database, "execute_sql", recording)
+    browser = env.browser()
+    email = f"limited-{uuid.uuid4().hex[:10]}@example.com"
+    assert browser.register(email).status_code == 201
+    for _ in range(3):
+        assert browser.login(email).status_code == 200
+    assert browser.login(email, password="not-the-password-at-all-1").status_code == 401
+    limiter = [sql for pool, sql in sent if pool == "jobapptracker-limiter"]
+    prepares = [sql for sql in limiter if sql.startswith("PREPARE")]
+    # register: one hit; the logins: hit-then-read; the failure: one more hit on its budget
+    assert any("INSERT INTO rate_limits" in sql for sql in prepares), limiter
+    assert any("budget.key = $6" in sql for sql in prepares), limiter
+    assert len(prepares) == len(set(prepares)), prepares
+    executed = [sql for sql in limiter if sql.startswith("EXECUTE jat_")]
+    assert len(executed) >= 4, limiter
+    assert not [sql for sql in limiter if "rate_limits" in sql and not sql.startswith("PREPARE")]
