@@ -826,6 +826,21 @@ def profile_list(database: Database, env: dict[str, str], token: str, count: int
 # ----- report ---------------------------------------------------------------------------------
 
 
+def reproducible(argv: list[str]) -> list[str]:
+    """The arguments as the report records them: without ``--json`` and its file, which only
+    says where this run's figures were also written (often a scratch path of one machine)."""
+    kept: list[str] = []
+    skip = False
+    for argument in argv:
+        if skip:
+            skip = False
+        elif argument == "--json":
+            skip = True
+        elif not argument.startswith("--json="):
+            kept.append(argument)
+    return kept
+
+
 def machine() -> dict[str, str]:
     model = "unknown"
     with contextlib.suppress(OSError):
@@ -1153,7 +1168,7 @@ def main() -> int:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     started = time.monotonic()
-    command = " ".join(["uv run python scripts/bench.py", *sys.argv[1:]])
+    command = " ".join(["uv run python scripts/bench.py", *reproducible(sys.argv[1:])])
     host = machine()
     _, hasher = default_hasher()
     baseline = json.loads(args.baseline.read_text())["summary"] if args.baseline else None
