@@ -149,3 +149,10 @@ def test_the_rate_limiters_statements_are_prepared_once_on_its_own_pool(env, mon
     executed = [sql for sql in limiter if sql.startswith("EXECUTE jat_")]
     assert len(executed) >= 4, limiter
     assert not [sql for sql in limiter if "rate_limits" in sql and not sql.startswith("PREPARE")]
+    # Each pool's connection keeps its own names: the request's knows none of the limiter's,
+    # and every name it knows is prepared on its own server session.
+    names = db.connection().prepared
+    assert not [sql for sql in names if "rate_limits" in sql], names
+    assert set(statements_of_this_connection()) >= {
+        name for name in names.values() if name is not None
+    }
