@@ -313,17 +313,22 @@ def seed_applications(url: str, per_user: int) -> dict[str, list[str]]:
     return ids
 
 
-def settle(server: LocalPostgres) -> None:
-    """Statistics for the planner and a checkpoint now, so neither lands inside a measurement."""
+def as_superuser(server: LocalPostgres, *statements: str) -> None:
+    """Run ``statements`` on the local server as its superuser, each in its own transaction."""
     assert server.credentials is not None, "the server is started"
     connection = psycopg2.connect(server.url(SUPERUSER, server.credentials.superuser_password))
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-            cursor.execute("CHECKPOINT")
+            for statement in statements:
+                cursor.execute(statement)
     finally:
         connection.close()
+
+
+def settle(server: LocalPostgres) -> None:
+    """Statistics for the planner and a checkpoint now, so neither lands inside a measurement."""
+    as_superuser(server, "VACUUM ANALYZE", "CHECKPOINT")
 
 
 def sign_in(port: int, emails: list[str]) -> list[tuple[str, str]]:

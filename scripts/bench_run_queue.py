@@ -33,12 +33,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-import psycopg2
-from bench import ENDPOINTS, LUA, lua_data, measure, seed_applications, served, settle, sign_in
+from bench import (
+    ENDPOINTS,
+    LUA,
+    as_superuser,
+    lua_data,
+    measure,
+    seed_applications,
+    served,
+    settle,
+    sign_in,
+)
 from bench_adapters import production_adapters
 from benchkit import default_hasher, local_database, scheduler_autogroup, seed
 
-from app.core.local_postgres import SUPERUSER, LocalPostgres
+from app.core.local_postgres import LocalPostgres
 
 SLOW_STATEMENT_MS = 30
 WAIT_MS = 50
@@ -87,15 +96,11 @@ class RunQueue:
 
 
 def log_slow_statements(server: LocalPostgres) -> None:
-    assert server.credentials is not None, "the server is started"
-    connection = psycopg2.connect(server.url(SUPERUSER, server.credentials.superuser_password))
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER SYSTEM SET log_min_duration_statement = {SLOW_STATEMENT_MS}")
-            cursor.execute("SELECT pg_reload_conf()")
-    finally:
-        connection.close()
+    as_superuser(
+        server,
+        f"ALTER SYSTEM SET log_min_duration_statement = {SLOW_STATEMENT_MS}",
+        "SELECT pg_reload_conf()",
+    )
 
 
 def slow_statements(log: str, start: int) -> list[float]:
