@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,10 +89,18 @@ def scheduler_autogroup(turn_off: bool) -> Iterator[str]:
     except OSError as error:
         yield f"on (it could not be turned off: {error.strerror})"
         return
+    # A run stopped with SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C does, so the
+    # setting comes back then too; only SIGKILL leaves it off.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield "off for the run (on before it, and on again after)"
     finally:
         AUTOGROUP.write_text(before)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def default_hasher() -> tuple[Settings, PasswordHasher]:

@@ -3,12 +3,15 @@ had, turns the grouping off only when asked, and always puts the setting back.""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
 
 import benchkit  # noqa: E402
 
@@ -31,6 +34,30 @@ def test_asked_to_it_turns_the_grouping_off_for_the_run_and_back_on_after(settin
 def test_the_setting_comes_back_when_the_run_fails(setting: Path) -> None:
     with pytest.raises(RuntimeError), benchkit.scheduler_autogroup(True):
         raise RuntimeError("the benchmark failed")
+    assert setting.read_text() == "1"
+
+
+def test_the_setting_comes_back_when_the_run_is_terminated(setting: Path) -> None:
+    """In a child process, as a benchmark stopped with SIGTERM would be."""
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys\n"
+            f"sys.path.insert(0, {str(SCRIPTS)!r})\n"
+            "import benchkit\n"
+            "from pathlib import Path\n"
+            f"benchkit.AUTOGROUP = Path({str(setting)!r})\n"
+            "with benchkit.scheduler_autogroup(True):\n"
+            "    assert benchkit.AUTOGROUP.read_text() == '0'\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    signal.pause()\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 128 + signal.SIGTERM, child.stderr
     assert setting.read_text() == "1"
 
 
