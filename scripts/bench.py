@@ -77,6 +77,7 @@ from benchkit import (
     AUTOGROUP_NOTE,
     REPO,
     Database,
+    add_autogroup_option,
     default_hasher,
     local_database,
     login_body,
@@ -1151,12 +1152,7 @@ def main() -> int:
         "--baseline", type=Path, help="a --json file of an earlier run, to compare gains"
     )
     parser.add_argument("--no-doc", action="store_true", help="print only")
-    parser.add_argument(
-        "--no-autogroup",
-        action="store_true",
-        help="turn the kernel's per-session scheduling groups off for the run and back on "
-        "after (root; see benchkit.scheduler_autogroup)",
-    )
+    add_autogroup_option(parser)
     parser.add_argument(
         "--dev-venv",
         action="store_true",

@@ -28,6 +28,7 @@ import time
 import psutil
 from benchkit import (
     GLIBC_TUNABLES,
+    add_autogroup_option,
     default_hasher,
     free_port,
     gunicorn,
@@ -124,12 +125,7 @@ def main() -> int:
     parser.add_argument("--flood", type=int, default=32)
     parser.add_argument("--sequential", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--no-autogroup",
-        action="store_true",
-        help="turn the kernel's per-session scheduling groups off for the run and back on "
-        "after (root; see benchkit.scheduler_autogroup)",
-    )
+    add_autogroup_option(parser)
     args = parser.parse_args()
 
     defaults, hasher = default_hasher()

@@ -3,6 +3,7 @@ seeded accounts, and the API (or any WSGI app) served by gunicorn with app/gunic
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -41,9 +42,10 @@ __all__ = [
     "free_port",
     "gunicorn",
     "local_database",
+    "add_autogroup_option",
     "login",
-    "seed",
     "scheduler_autogroup",
+    "seed",
     "tree_rss",
 ]
 
@@ -61,6 +63,16 @@ class Database:
     server: LocalPostgres
     env: dict[str, str]
     config: Settings
+
+
+def add_autogroup_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-autogroup``, the benchmarks' switch for ``scheduler_autogroup``."""
+    parser.add_argument(
+        "--no-autogroup",
+        action="store_true",
+        help="turn the kernel's per-session scheduling groups off for the run and back on "
+        "after (root; see benchkit.scheduler_autogroup)",
+    )
 
 
 @contextlib.contextmanager
